@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything Skiff needs to build, test, demo and benchmark on Debian 12.
+# Idempotent and fast when everything is already present: it asks dpkg first and only
+# runs apt-get (update, then install) for what is missing.
+set -euo pipefail
+
+PKGS=(
+  # build
+  cmake ninja-build g++ ccache pkg-config
+  # libraries (see docs/dependencies.md)
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libgtest-dev
+  # workloads and conformance stand-ins: busybox ash for alpine/busybox images, cowsay, jq,
+  # Debian's python3 with sklearn for the demo
+  busybox cowsay jq bash python3 python3-sklearn python3-numpy
+  # benchmark peers
+  make snakemake
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+if ! { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "install-deps: apt-get failed (full log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"
