@@ -1,0 +1,405 @@
+// Opening, reads, events and transaction plumbing of `SqliteStore`. The writes themselves are in
+// sqlite_writes.cc.
+#include "store/sqlite_store.h"
+
+#include <exception>
+#include <utility>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "store/selectors.h"
+#include "store/sqlite_schema.h"
+#include "store/sqlite_store_impl.h"
+
+namespace skiff::store {
+namespace {
+
+Result<EventType> ParseEventType(std::string_view text) {
+  if (text == "ADDED") return EventType::kAdded;
+  if (text == "MODIFIED") return EventType::kModified;
+  if (text == "DELETED") return EventType::kDeleted;
+  return Internal("events: unknown event type \"" + std::string(text) + "\"");
+}
+
+Result<Json> ParseStored(std::string_view data, std::string_view what) {
+  Result<Json> parsed = ParseJson(data);
+  if (!parsed.ok())
+    return Internal(std::string(what) + ": stored JSON is corrupt: " + parsed.status().message());
+  return parsed;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options)
+    : clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
+      options_(options),
+      db_(std::move(db)),
+      cache_(options.object_cache_entries) {}
+
+SqliteStore::~SqliteStore() = default;
+
+// --- transaction plumbing ---
+
+Status SqliteStore::Exec(const char* sql) {
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql));
+  return st.Run();
+}
+
+void SqliteStore::RollbackIfOpen() {
+  if (db_->InTransaction()) Exec(sql::kRollback).IgnoreError();
+}
+
+Result<int64_t> SqliteStore::ReadCounter(const char* name) {
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetCounter));
+  st.Bind(1, name);
+  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Internal(db_->path() + ": counter " + name + " is missing");
+  return st.ColumnInt(0);
+}
+
+Result<int64_t> SqliteStore::ReadResourceVersion() {
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetResourceVersion));
+  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Internal(db_->path() + ": counter resource_version is missing");
+  return st.ColumnInt(0);
+}
+
+Status SqliteStore::WriteCounter(const char* name, int64_t value) {
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kSetCounter));
+  st.Bind(1, name).Bind(2, value);
+  return st.Run();
+}
+
+Result<std::optional<StoredObject>> SqliteStore::Load(const ObjectKey& key, bool take) {
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetObject));
+  st.Bind(1, key.kind).Bind(2, key.ns).Bind(3, key.name);
+  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<StoredObject>();
+  StoredObject stored;
+  stored.key = key;
+  stored.uid = std::string(st.ColumnText(0));
+  stored.rv = st.ColumnInt(1);
+  stored.generation = st.ColumnInt(2);
+  if (take) {
+    if (std::optional<Json> cached = cache_.Take(key, stored.uid, stored.rv)) {
+      stored.obj = std::move(*cached);
+      return std::optional<StoredObject>(std::move(stored));
+    }
+  } else if (const Json* cached = cache_.Find(key, stored.uid, stored.rv)) {
+    stored.obj = *cached;
+    return std::optional<StoredObject>(std::move(stored));
+  }
+  SKIFF_ASSIGN_OR_RETURN(stored.obj, ParseStored(st.ColumnText(3), KeyString(key)));
+  return std::optional<StoredObject>(std::move(stored));
+}
+
+void SqliteStore::RefreshCache(const Txn& txn) {
+  for (size_t i = 0; i < txn.events.size(); ++i) {
+    const auto& [key, uid] = txn.event_keys[i];
+    if (txn.events[i].type == EventType::kDeleted) {
+      cache_.Erase(key);
+    } else {
+      cache_.Put(key, uid, txn.events[i].resource_version, txn.events[i].object);
+    }
+  }
+}
+
+Result<std::vector<Json>> SqliteStore::RunWrites(std::vector<Write> writes, bool prefix_errors) {
+  std::vector<Json> results;
+  uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
+    Txn txn;
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(writes.size());
+    Status st = [&]() -> Status {
+      SKIFF_ASSIGN_OR_RETURN(txn.rv, ReadResourceVersion());
+      const int64_t start_rv = txn.rv;
+      for (size_t i = 0; i < writes.size(); ++i) {
+        Result<Outcome> out = [&]() -> Result<Outcome> {
+          try {
+            return ApplyWrite(txn, writes[i]);
+          } catch (const std::exception& e) {
+            // A document of an unexpected shape that slipped past validation.
+            return InvalidArgument(std::string("malformed object: ") + e.what());
+          }
+        }();
+        if (!out.ok()) {
+          if (!prefix_errors) return out.status();
+          return out.status().WithPrefix("writes[" + std::to_string(i) + "]");
+        }
+        outcomes.push_back(std::move(out).value());
+      }
+      if (txn.rv != start_rv && options_.events_retained > 0 && options_.compact_every_writes > 0 &&
+          ++writes_since_compaction_ >= options_.compact_every_writes) {
+        writes_since_compaction_ = 0;
+        SKIFF_RETURN_IF_ERROR(CompactLocked(options_.events_retained, txn.rv));
+      }
+      return Exec(sql::kCommit);
+    }();
+    if (!st.ok()) {
+      RollbackIfOpen();
+      return st;
+    }
+    RefreshCache(txn);
+    // Only copy objects for the watchers when there are any; otherwise move them out.
+    const bool watched = dispatcher_.HasWatchers();
+    results.reserve(outcomes.size());
+    for (Outcome& out : outcomes) {
+      if (out.event < 0) {
+        results.push_back(std::move(out.value));
+      } else if (watched) {
+        results.push_back(txn.events[out.event].object);
+      } else {
+        results.push_back(std::move(txn.events[out.event].object));
+      }
+    }
+    // Still under mu_, so tickets follow commit order.
+    if (watched) ticket = dispatcher_.Enqueue(std::move(txn.events));
+  }
+  dispatcher_.Publish(ticket);
+  return results;
+}
+
+Result<Json> SqliteStore::RunOne(Write write) {
+  std::vector<Write> writes;
+  writes.push_back(std::move(write));
+  SKIFF_ASSIGN_OR_RETURN(std::vector<Json> results, RunWrites(std::move(writes), false));
+  return std::move(results[0]);
+}
+
+// --- resources ---
+
+Result<Json> SqliteStore::Create(Json obj) { return RunOne(Write::Create(std::move(obj))); }
+
+Result<Json> SqliteStore::Update(Json obj) { return RunOne(Write::Update(std::move(obj))); }
+
+Result<Json> SqliteStore::UpdateStatus(Json obj) {
+  return RunOne(Write::UpdateStatus(std::move(obj)));
+}
+
+Status SqliteStore::Delete(const ObjectKey& key) { return RunOne(Write::Delete(key)).status(); }
+
+Result<std::vector<Json>> SqliteStore::Commit(std::vector<Write> writes) {
+  return RunWrites(std::move(writes), true);
+}
+
+Result<Json> SqliteStore::Get(const ObjectKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/false));
+  if (!stored) return NotFound(KeyString(key) + " not found");
+  return std::move(stored->obj);
+}
+
+Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
+                                     const ListOptions& opts) {
+  if (kind.empty()) return InvalidArgument("kind: required");
+  SKIFF_ASSIGN_OR_RETURN(LabelSelector labels, LabelSelector::Parse(opts.label_selector));
+  SKIFF_ASSIGN_OR_RETURN(FieldSelector fields, FieldSelector::Parse(opts.field_selector));
+
+  std::lock_guard<std::mutex> lock(mu_);
+  // One read transaction, so the version and the items are the same snapshot.
+  SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginRead));
+  ListResult result;
+  Status st = [&]() -> Status {
+    SKIFF_ASSIGN_OR_RETURN(result.resource_version, ReadResourceVersion());
+    SKIFF_ASSIGN_OR_RETURN(SqliteStmt rows,
+                           db_->Prepare(ns.empty() ? sql::kListKind : sql::kListKindNs));
+    rows.Bind(1, kind);
+    if (!ns.empty()) rows.Bind(2, ns);
+    for (;;) {
+      SKIFF_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      if (!fields.MatchesKey(rows.ColumnText(0), rows.ColumnText(1))) continue;
+      SKIFF_ASSIGN_OR_RETURN(Json obj, ParseStored(rows.ColumnText(2), kind));
+      if (!fields.Matches(obj)) continue;
+      if (!labels.empty()) {
+        const Json* meta = FindField(obj, "metadata");
+        const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
+        if (!labels.Matches(obj_labels != nullptr ? *obj_labels : Json())) continue;
+      }
+      result.items.push_back(std::move(obj));
+      if (opts.limit > 0 && static_cast<int64_t>(result.items.size()) >= opts.limit) break;
+    }
+    return OkStatus();
+  }();
+  if (st.ok()) st = Exec(sql::kCommit);
+  if (!st.ok()) {
+    RollbackIfOpen();
+    return st;
+  }
+  return result;
+}
+
+// --- events ---
+
+int64_t SqliteStore::CurrentResourceVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<int64_t> rv = ReadResourceVersion();
+  if (!rv.ok()) {
+    LogError("store: reading the resource version failed", {{"error", rv.status().ToString()}});
+    return 0;
+  }
+  return *rv;
+}
+
+Result<std::vector<WatchEvent>> SqliteStore::EventsSince(int64_t after, const WatchOptions& opts,
+                                                         int64_t limit) {
+  if (after < 0) after = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginRead));
+  std::vector<WatchEvent> events;
+  Status st = [&]() -> Status {
+    SKIFF_ASSIGN_OR_RETURN(int64_t compacted, ReadCounter(sql::kCompactedThrough));
+    if (after < compacted) {
+      return FailedPrecondition("too old resource version: " + std::to_string(after) + " (" +
+                                std::to_string(compacted) + ")");
+    }
+    SKIFF_ASSIGN_OR_RETURN(SqliteStmt rows, db_->Prepare(sql::kSelectEvents));
+    rows.Bind(1, after).Bind(2, opts.kind).Bind(3, opts.ns).Bind(4, limit > 0 ? limit : -1);
+    for (;;) {
+      SKIFF_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      WatchEvent event;
+      event.resource_version = rows.ColumnInt(0);
+      SKIFF_ASSIGN_OR_RETURN(event.type, ParseEventType(rows.ColumnText(1)));
+      SKIFF_ASSIGN_OR_RETURN(event.object, ParseStored(rows.ColumnText(2), "event"));
+      events.push_back(std::move(event));
+    }
+    return OkStatus();
+  }();
+  if (st.ok()) st = Exec(sql::kCommit);
+  if (!st.ok()) {
+    RollbackIfOpen();
+    return st;
+  }
+  return events;
+}
+
+std::unique_ptr<WatchHandle> SqliteStore::Watch(const WatchOptions& opts,
+                                                std::function<void(const WatchEvent&)> cb) {
+  return dispatcher_.Watch(opts, std::move(cb));
+}
+
+Status SqliteStore::CompactLocked(int64_t keep, int64_t current_rv) {
+  const int64_t cutoff = current_rv - keep;
+  SKIFF_ASSIGN_OR_RETURN(int64_t compacted, ReadCounter(sql::kCompactedThrough));
+  if (cutoff <= compacted) return OkStatus();
+  // The newest events may go (keep == 0): record the version they reached first.
+  SKIFF_RETURN_IF_ERROR(WriteCounter(sql::kResourceVersion, current_rv));
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt del, db_->Prepare(sql::kCompactEvents));
+  del.Bind(1, cutoff);
+  SKIFF_RETURN_IF_ERROR(del.Run());
+  return WriteCounter(sql::kCompactedThrough, cutoff);
+}
+
+Status SqliteStore::CompactEvents(int64_t keep) {
+  if (keep < 0) return InvalidArgument("keep: must not be negative");
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
+  Status st = [&]() -> Status {
+    SKIFF_ASSIGN_OR_RETURN(int64_t rv, ReadResourceVersion());
+    SKIFF_RETURN_IF_ERROR(CompactLocked(keep, rv));
+    return Exec(sql::kCommit);
+  }();
+  if (!st.ok()) RollbackIfOpen();
+  return st;
+}
+
+bool SqliteStore::ExternalChanges() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // `data_version` changes exactly when another connection (another process, or another store
+  // object on the same file) committed since this connection last asked.
+  Result<SqliteStmt> st = db_->Prepare(sql::kDataVersion);
+  if (!st.ok()) return true;
+  Result<bool> row = st->Step();
+  if (!row.ok() || !*row) return true;
+  const int64_t version = st->ColumnInt(0);
+  const bool changed = version != last_data_version_;
+  last_data_version_ = version;
+  return changed;
+}
+
+// --- records ---
+
+Result<Json> SqliteStore::GetRecord(std::string_view collection, std::string_view owner,
+                                    std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetRecord));
+  st.Bind(1, collection).Bind(2, owner).Bind(3, key);
+  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) {
+    return NotFound("record " + std::string(collection) + "/" + std::string(owner) + "/" +
+                    std::string(key) + " not found");
+  }
+  return ParseStored(st.ColumnText(0), collection);
+}
+
+Result<std::map<std::string, Json>> SqliteStore::GetRecords(std::string_view collection,
+                                                            std::string_view owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetRecords));
+  st.Bind(1, collection).Bind(2, owner);
+  std::map<std::string, Json> out;
+  for (;;) {
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SKIFF_ASSIGN_OR_RETURN(Json value, ParseStored(st.ColumnText(1), collection));
+    out.emplace(std::string(st.ColumnText(0)), std::move(value));
+  }
+  return out;
+}
+
+// --- opening ---
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const SqliteStoreOptions& options) {
+  if (path.empty()) return InvalidArgument("store path: required");
+  if (path != ":memory:") {
+    std::string dir = DirName(path);
+    if (!IsDirectory(dir)) SKIFF_RETURN_IF_ERROR(MakeDirs(dir));
+  }
+  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
+                         SqliteDb::Open(path, options.busy_timeout_ms));
+  SKIFF_RETURN_IF_ERROR(ConfigureAndMigrate(*db));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db), options));
+}
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  return OpenSqliteStore(path, SqliteStoreOptions());
+}
+
+int SqliteSchemaVersion() { return LatestSqliteSchemaVersion(); }
+
+Status CheckSqliteStoreIntegrity(const std::string& path) {
+  if (!PathExists(path)) return NotFound(path + ": no such file");
+  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path, 30000));
+  SKIFF_ASSIGN_OR_RETURN(std::string check, db->QueryText("PRAGMA integrity_check"));
+  if (check != "ok") return Internal(path + ": integrity_check: " + check);
+  struct Invariant {
+    const char* what;
+    const char* query;  // must return 0
+  };
+  static constexpr Invariant kInvariants[] = {
+      {"an object is newer than the newest event or the resource-version floor",
+       "SELECT count(*) FROM objects WHERE rv > (SELECT max(c.value, COALESCE((SELECT max(rv) "
+       "FROM events), 0)) FROM counters c WHERE c.name = 'resource_version')"},
+      {"events were compacted beyond the resource-version floor",
+       "SELECT count(*) FROM counters a, counters b WHERE a.name = 'compacted_through' AND "
+       "b.name = 'resource_version' AND a.value > max(b.value, COALESCE((SELECT max(rv) "
+       "FROM events), 0))"},
+      {"an object's resourceVersion column disagrees with its document",
+       "SELECT count(*) FROM objects "
+       "WHERE json_extract(data, '$.metadata.resourceVersion') != CAST(rv AS TEXT)"},
+      {"an owner link names a missing dependent",
+       "SELECT count(*) FROM owners WHERE child_uid NOT IN (SELECT uid FROM objects)"},
+  };
+  for (const Invariant& inv : kInvariants) {
+    SKIFF_ASSIGN_OR_RETURN(std::string n, db->QueryText(inv.query));
+    if (n != "0") return Internal(path + ": " + inv.what + " (" + n + " rows)");
+  }
+  return OkStatus();
+}
+
+}  // namespace skiff::store

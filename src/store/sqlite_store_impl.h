@@ -1,0 +1,175 @@
+// `SqliteStore`, the implementation behind `OpenSqliteStore` (see sqlite_store.h for its contract).
+// Internal to the store module: callers hold it as a `Store`.
+//
+// Layout: sqlite_store.cc has opening, reads, events and the transaction plumbing; sqlite_writes.cc
+// applies each kind of `Write` inside a write transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "store/object_cache.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
+#include "store/watch_dispatcher.h"
+
+namespace skiff::store {
+
+// Every statement the store runs. `inline` gives each one address program-wide, which is the
+// key of `SqliteDb`'s statement cache.
+namespace sql {
+inline constexpr char kBeginImmediate[] = "BEGIN IMMEDIATE";
+inline constexpr char kBeginRead[] = "BEGIN DEFERRED";
+inline constexpr char kCommit[] = "COMMIT";
+inline constexpr char kRollback[] = "ROLLBACK";
+inline constexpr char kResourceVersion[] = "resource_version";
+inline constexpr char kCompactedThrough[] = "compacted_through";
+inline constexpr char kGetCounter[] = "SELECT value FROM counters WHERE name = ?1";
+// The newest event's version, or the counter's floor when compaction left no event newer than
+// it. Both lookups are index seeks, and the write path never has to update a counter row.
+inline constexpr char kGetResourceVersion[] =
+    "SELECT max(c.value, COALESCE((SELECT max(rv) FROM events), 0)) FROM counters c "
+    "WHERE c.name = 'resource_version'";
+inline constexpr char kSetCounter[] = "UPDATE counters SET value = ?2 WHERE name = ?1";
+inline constexpr char kGetObject[] =
+    "SELECT uid, rv, generation, data FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3";
+inline constexpr char kInsertObject[] =
+    "INSERT INTO objects (kind, ns, name, uid, rv, generation, data) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// The uid never changes, and leaving it out of SET spares a write of the uid index's page.
+inline constexpr char kUpdateObject[] =
+    "UPDATE objects SET rv = ?5, generation = ?6, data = ?7 "
+    "WHERE kind = ?1 AND ns = ?2 AND name = ?3 AND uid = ?4";
+inline constexpr char kDeleteObject[] = "DELETE FROM objects WHERE uid = ?1";
+inline constexpr char kListKind[] =
+    "SELECT ns, name, data FROM objects WHERE kind = ?1 ORDER BY ns, name";
+inline constexpr char kListKindNs[] =
+    "SELECT ns, name, data FROM objects WHERE kind = ?1 AND ns = ?2 ORDER BY name";
+inline constexpr char kInsertOwner[] =
+    "INSERT OR IGNORE INTO owners (owner_uid, child_uid) VALUES (?1, ?2)";
+inline constexpr char kDeleteOwnersOfChild[] = "DELETE FROM owners WHERE child_uid = ?1";
+inline constexpr char kDeleteLinksOfOwner[] = "DELETE FROM owners WHERE owner_uid = ?1";
+inline constexpr char kSelectDependents[] =
+    "SELECT o.kind, o.ns, o.name, o.uid, o.data "
+    "FROM owners w JOIN objects o ON o.uid = w.child_uid WHERE w.owner_uid = ?1 "
+    "ORDER BY o.kind, o.ns, o.name";
+inline constexpr char kInsertEvent[] =
+    "INSERT INTO events (rv, type, kind, ns, name, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr char kSelectEvents[] =
+    "SELECT rv, type, data FROM events WHERE rv > ?1 AND (?2 = '' OR kind = ?2) "
+    "AND (?3 = '' OR ns = ?3) ORDER BY rv LIMIT ?4";
+inline constexpr char kCompactEvents[] = "DELETE FROM events WHERE rv <= ?1";
+inline constexpr char kDataVersion[] = "PRAGMA data_version";
+inline constexpr char kPutRecord[] =
+    "INSERT INTO records (collection, owner, key, data) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (collection, owner, key) DO UPDATE SET data = excluded.data";
+inline constexpr char kGetRecord[] =
+    "SELECT data FROM records WHERE collection = ?1 AND owner = ?2 AND key = ?3";
+inline constexpr char kGetRecords[] =
+    "SELECT key, data FROM records WHERE collection = ?1 AND owner = ?2 ORDER BY key";
+inline constexpr char kDeleteRecords[] = "DELETE FROM records WHERE collection = ?1 AND owner = ?2";
+inline constexpr char kDeleteOwnerRecords[] = "DELETE FROM records WHERE owner = ?1";
+}  // namespace sql
+
+// A row of `objects`, parsed.
+struct StoredObject {
+  ObjectKey key;
+  std::string uid;
+  int64_t rv = 0;
+  int64_t generation = 0;
+  Json obj;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options);
+  ~SqliteStore() override;
+
+  Result<Json> Create(Json obj) override;
+  Result<Json> Get(const ObjectKey& key) override;
+  Result<ListResult> List(std::string_view kind, std::string_view ns,
+                          const ListOptions& opts) override;
+  Result<Json> Update(Json obj) override;
+  Result<Json> UpdateStatus(Json obj) override;
+  Status Delete(const ObjectKey& key) override;
+  Result<std::vector<Json>> Commit(std::vector<Write> writes) override;
+
+  int64_t CurrentResourceVersion() override;
+  Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
+                                              int64_t limit) override;
+  std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
+                                     std::function<void(const WatchEvent&)> cb) override;
+  Status CompactEvents(int64_t keep) override;
+  bool ExternalChanges() override;
+
+  Result<Json> GetRecord(std::string_view collection, std::string_view owner,
+                         std::string_view key) override;
+  Result<std::map<std::string, Json>> GetRecords(std::string_view collection,
+                                                 std::string_view owner) override;
+
+ private:
+  // State of one write transaction.
+  struct Txn {
+    int64_t rv = 0;                  // the last resource version handed out so far
+    std::vector<WatchEvent> events;  // in resource-version order
+    // For each event, the object's key and uid, to refresh `cache_` after the commit.
+    std::vector<std::pair<ObjectKey, std::string>> event_keys;
+  };
+  // What one write returns: the object of `txn.events[event]`, or `value` when it made no event
+  // (a no-op update, a record write).
+  struct Outcome {
+    int event = -1;
+    Json value;
+  };
+
+  // Runs `writes` in one BEGIN IMMEDIATE transaction, then publishes the events. With
+  // `prefix_errors`, a failure is reported as "writes[i]: ...".
+  Result<std::vector<Json>> RunWrites(std::vector<Write> writes, bool prefix_errors);
+  Result<Json> RunOne(Write write);
+
+  // sqlite_writes.cc; all run with mu_ held inside a write transaction.
+  Result<Outcome> ApplyWrite(Txn& txn, Write& write);
+  Result<Outcome> ApplyCreate(Txn& txn, Json obj);
+  Result<Outcome> ApplyUpdate(Txn& txn, Json obj);
+  Result<Outcome> ApplyUpdateStatus(Txn& txn, Json obj);
+  Result<Outcome> ApplyDelete(Txn& txn, const ObjectKey& key);
+  Status ApplyPutRecord(const Write& write);
+  Status ApplyDeleteRecords(const Write& write);
+  Result<StoredObject> LoadForWrite(const ObjectKey& key);
+  Status WriteObjectRow(const char* sql, const ObjectKey& key, const std::string& uid, int64_t rv,
+                        int64_t generation, const std::string& data);
+  Status LinkOwners(const std::string& uid, const Json& obj, bool replace);
+  Result<int> AppendEvent(Txn& txn, EventType type, const ObjectKey& key, const std::string& uid,
+                          int64_t rv, const std::string& data, Json obj);
+  Status DeleteOne(Txn& txn, StoredObject& victim, int* event);
+
+  // sqlite_store.cc; mu_ held.
+  // With `take`, a cached document is moved out of `cache_` (the caller is about to replace it).
+  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take);
+  void RefreshCache(const Txn& txn);
+  Result<int64_t> ReadCounter(const char* name);
+  Result<int64_t> ReadResourceVersion();
+  Status WriteCounter(const char* name, int64_t value);
+  Status CompactLocked(int64_t keep, int64_t current_rv);
+  Status Exec(const char* sql);
+  void RollbackIfOpen();
+
+  const Clock& clock_;
+  const SqliteStoreOptions options_;
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;         // guarded by mu_
+  int64_t writes_since_compaction_ = 0;  // guarded by mu_
+  ObjectCache cache_;                    // guarded by mu_
+  int64_t last_data_version_ = -1;       // guarded by mu_; see ExternalChanges
+
+  WatchDispatcher dispatcher_;
+};
+
+}  // namespace skiff::store
