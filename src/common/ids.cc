@@ -11,12 +11,18 @@
 namespace skiff {
 namespace {
 
+// Per-thread generator, reseeded when the process id changes so that a forked child never
+// repeats its parent's uids.
 std::mt19937_64& Rng() {
-  static thread_local std::mt19937_64 rng([] {
+  static thread_local std::mt19937_64 rng;
+  static thread_local pid_t seeded_for = 0;
+  pid_t pid = getpid();
+  if (seeded_for != pid) {
     std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), static_cast<unsigned>(getpid())};
-    return std::mt19937_64(seq);
-  }());
+    std::seed_seq seq{rd(), rd(), rd(), rd(), static_cast<unsigned>(pid)};
+    rng.seed(seq);
+    seeded_for = pid;
+  }
   return rng;
 }
 
