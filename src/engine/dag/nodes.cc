@@ -1,0 +1,142 @@
+#include "engine/dag/nodes.h"
+
+#include "common/ids.h"
+
+namespace skiff::dag {
+namespace {
+
+constexpr std::string_view kPhaseNames[] = {"Pending", "Running", "Succeeded", "Skipped",
+                                            "Failed",  "Error",   "Omitted"};
+constexpr std::string_view kTypeNames[] = {"Pod",     "Container", "Steps",   "StepGroup",
+                                           "DAG",     "TaskGroup", "Retry",   "Skipped",
+                                           "Suspend", "HTTP",      "Plugin"};
+
+std::string TimeString(TimePoint t) {
+  return t == TimePoint{} ? std::string() : FormatRfc3339(t);
+}
+
+TimePoint ParseTimeOrZero(const Json& j, std::string_view key) {
+  const Json* v = FindField(j, key);
+  if (v == nullptr || !v->is_string()) return TimePoint{};
+  auto t = ParseRfc3339(v->get<std::string>());
+  return t.ok() ? *t : TimePoint{};
+}
+
+std::vector<std::string> StringList(const Json& j, std::string_view key) {
+  std::vector<std::string> out;
+  const Json* v = FindField(j, key);
+  if (v == nullptr || !v->is_array()) return out;
+  for (const auto& e : *v) {
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view PhaseName(NodePhase p) { return kPhaseNames[static_cast<int>(p)]; }
+
+Result<NodePhase> ParsePhase(std::string_view s) {
+  for (size_t i = 0; i < std::size(kPhaseNames); ++i) {
+    if (kPhaseNames[i] == s) return static_cast<NodePhase>(i);
+  }
+  return InvalidArgument("unknown node phase \"" + std::string(s) + "\"");
+}
+
+std::string_view TypeName(NodeType t) { return kTypeNames[static_cast<int>(t)]; }
+
+Result<NodeType> ParseType(std::string_view s) {
+  for (size_t i = 0; i < std::size(kTypeNames); ++i) {
+    if (kTypeNames[i] == s) return static_cast<NodeType>(i);
+  }
+  return InvalidArgument("unknown node type \"" + std::string(s) + "\"");
+}
+
+Json NodeStatus::ToJson() const {
+  Json j = Json::object();
+  j["id"] = id;
+  j["name"] = name;
+  j["displayName"] = display_name;
+  j["type"] = std::string(TypeName(type));
+  if (!template_name.empty()) j["templateName"] = template_name;
+  if (!template_ref.is_null()) j["templateRef"] = template_ref;
+  if (!template_scope.empty()) j["templateScope"] = template_scope;
+  j["phase"] = std::string(PhaseName(phase));
+  if (!boundary_id.empty()) j["boundaryID"] = boundary_id;
+  if (!message.empty()) j["message"] = message;
+  std::string s = TimeString(started_at);
+  if (!s.empty()) j["startedAt"] = s;
+  std::string f = TimeString(finished_at);
+  j["finishedAt"] = f.empty() ? Json(nullptr) : Json(f);
+  if (!children.empty()) j["children"] = children;
+  if (!outbound_nodes.empty()) j["outboundNodes"] = outbound_nodes;
+  if (!inputs.is_null()) j["inputs"] = inputs;
+  if (!outputs.is_null()) j["outputs"] = outputs;
+  if (!host_node_name.empty()) j["hostNodeName"] = host_node_name;
+  if (!memoization_status.is_null()) j["memoizationStatus"] = memoization_status;
+  if (daemoned) j["daemoned"] = true;
+  if (hooked || retried) {
+    Json flag = Json::object();
+    if (hooked) flag["hooked"] = true;
+    if (retried) flag["retried"] = true;
+    j["nodeFlag"] = flag;
+  }
+  if (!resources_duration.is_null()) j["resourcesDuration"] = resources_duration;
+  if (!progress.empty()) j["progress"] = progress;
+  if (!pod_name.empty()) j["podName"] = pod_name;
+  return j;
+}
+
+Result<NodeStatus> NodeStatus::FromJson(const Json& j) {
+  if (!j.is_object()) return InvalidArgument("node status must be an object");
+  NodeStatus n;
+  n.id = StringField(j, "id");
+  n.name = StringField(j, "name");
+  n.display_name = StringField(j, "displayName");
+  SKIFF_ASSIGN_OR_RETURN(n.type, ParseType(StringField(j, "type", "Pod")));
+  n.template_name = StringField(j, "templateName");
+  if (const Json* r = FindField(j, "templateRef")) n.template_ref = *r;
+  n.template_scope = StringField(j, "templateScope");
+  SKIFF_ASSIGN_OR_RETURN(n.phase, ParsePhase(StringField(j, "phase", "Pending")));
+  n.boundary_id = StringField(j, "boundaryID");
+  n.message = StringField(j, "message");
+  n.started_at = ParseTimeOrZero(j, "startedAt");
+  n.finished_at = ParseTimeOrZero(j, "finishedAt");
+  n.children = StringList(j, "children");
+  n.outbound_nodes = StringList(j, "outboundNodes");
+  if (const Json* v = FindField(j, "inputs")) n.inputs = *v;
+  if (const Json* v = FindField(j, "outputs")) n.outputs = *v;
+  n.host_node_name = StringField(j, "hostNodeName");
+  if (const Json* v = FindField(j, "memoizationStatus")) n.memoization_status = *v;
+  if (const Json* v = FindField(j, "daemoned")) n.daemoned = v->is_boolean() && v->get<bool>();
+  if (const Json* flag = FindField(j, "nodeFlag")) {
+    if (const Json* h = FindField(*flag, "hooked")) n.hooked = h->is_boolean() && h->get<bool>();
+    if (const Json* r = FindField(*flag, "retried")) n.retried = r->is_boolean() && r->get<bool>();
+  }
+  if (const Json* v = FindField(j, "resourcesDuration")) n.resources_duration = *v;
+  n.progress = StringField(j, "progress");
+  n.pod_name = StringField(j, "podName");
+  return n;
+}
+
+std::string NodeId(std::string_view workflow_name, std::string_view node_name) {
+  if (node_name == workflow_name) return std::string(workflow_name);
+  return std::string(workflow_name) + "-" + std::to_string(Fnv32a(node_name));
+}
+
+std::string PodName(std::string_view workflow_name, std::string_view node_name,
+                    std::string_view template_name) {
+  std::string prefix(workflow_name);
+  if (!template_name.empty()) {
+    prefix += "-";
+    prefix += template_name;
+  }
+  // Kubernetes names are at most 253 characters, but a Pod's host name is limited to 63; Argo
+  // trims the prefix to keep "<prefix>-<hash>" within that.
+  constexpr size_t kMaxPrefix = 63 - 1 - 10;
+  if (prefix.size() > kMaxPrefix) prefix = prefix.substr(0, kMaxPrefix);
+  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  return prefix + "-" + std::to_string(Fnv32a(node_name));
+}
+
+}  // namespace skiff::dag

@@ -1,0 +1,148 @@
+// Internal to engine/dag: the state of one Executor and one reconcile pass over it. The
+// functions mirror the structure of Argo's operator (executeTemplate, executeSteps, executeDAG,
+// processNodeRetries, ...) so that behaviour can be compared with upstream side by side.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/dag/executor.h"
+#include "engine/dag/template.h"
+
+namespace skiff::dag {
+
+// Where template names are looked up: the workflow's own templates, or those of a
+// WorkflowTemplate / ClusterWorkflowTemplate reached through `templateRef`.
+struct TmplCtx {
+  std::string kind;  // "local", "namespaced" or "cluster"
+  std::string name;  // workflow name or (cluster) workflow template name
+  std::string Scope() const { return kind + "/" + name; }
+};
+
+// Outputs and parameters visible to the steps of one Steps template or the tasks of one DAG.
+struct Scope {
+  Vars params;
+  std::map<std::string, Json> artifacts;  // "steps.a.outputs.artifacts.x" -> artifact
+};
+
+struct ExecOpts {
+  std::string boundary_id;
+  bool on_exit_template = false;
+  bool hooked = false;
+  bool retried = false;
+  TimePoint execution_deadline{};  // zero = none
+};
+
+// Why ExecuteTemplate did not (yet) produce a node.
+enum class ExecError { kNone, kParallelismReached, kDeadlineExceeded, kTimeout, kError };
+
+struct Executor::State {
+  State(Json w, ExecutorEnv& e) : wf(std::move(w)), env(e) {}
+  Json wf;
+  ExecutorEnv& env;
+  std::unordered_map<std::string, NodeStatus> nodes;
+  std::unordered_set<std::string> dirty;
+  bool wf_dirty = false;
+  std::string name, ns, uid;
+  Json spec;  // effective spec (workflowTemplateRef merged in)
+  std::unordered_map<std::string, Json> template_sources;  // "namespaced/x" -> spec
+  bool terminate_requested = false;
+  std::string terminate_message;
+  bool include_results_for_containers = false;
+};
+
+class Executor::Operation {
+ public:
+  Operation(Executor::State& st, Actions& actions);
+  void Run();
+
+  // --- nodes ---
+  NodeStatus* NodeByName(const std::string& name);
+  NodeStatus* NodeByIdMutable(const std::string& id);
+  NodeStatus& InitNode(const std::string& name, NodeType type, const std::string& scope,
+                       const Json& holder, const std::string& boundary_id, NodePhase phase,
+                       const std::string& message = "");
+  NodeStatus* MarkPhase(const std::string& name, NodePhase phase, const std::string& message = "");
+  NodeStatus* MarkError(const std::string& name, const std::string& message);
+  void AddChild(const std::string& parent_name, const std::string& child_name);
+  void Touch(NodeStatus& n);
+  std::vector<std::string> OutboundNodes(const std::string& id);
+  bool Fulfilled(const NodeStatus& n) const;
+
+  // --- templates ---
+  Result<std::pair<Json, TmplCtx>> ResolveHolder(const Json& holder, const TmplCtx& ctx);
+  Result<Json> ProcessArgs(const Json& tmpl, const Json& args, const Vars& local, bool validate_only);
+  Result<Json> SubstituteParams(const Json& tmpl, const Vars& local);
+  Result<Json> TemplateOfNode(const NodeStatus& n);
+
+  // --- execution ---
+  NodeStatus* ExecuteTemplate(std::string node_name, const Json& holder, const TmplCtx& ctx,
+                              const Json& args, ExecOpts opts, ExecError* err);
+  NodeStatus* ExecuteSteps(const std::string& node_name, const TmplCtx& ctx, const Json& tmpl,
+                           const Json& holder, const ExecOpts& opts);
+  NodeStatus* ExecuteStepGroup(const Json& group, const std::string& sg_name, const TmplCtx& ctx,
+                               const std::string& boundary_id, Scope& scope, bool on_exit);
+  NodeStatus* ExecuteDAG(const std::string& node_name, const TmplCtx& ctx, const Json& tmpl,
+                         const Json& holder, const ExecOpts& opts);
+  NodeStatus* ExecutePod(const std::string& node_name, const std::string& scope, const Json& tmpl,
+                         const Json& holder, const ExecOpts& opts);
+  NodeStatus* ExecuteSuspend(const std::string& node_name, const std::string& scope,
+                             const Json& tmpl, const Json& holder, const ExecOpts& opts);
+  // Returns false while waiting for a backoff.
+  bool ProcessRetries(NodeStatus& retry, const Json& strategy, const ExecOpts& opts,
+                      std::string* error);
+  // Runs the exit hook of a completed step/task; returns true if there is one (and sets *done).
+  bool RunOnExitNode(const Json& hook, const NodeStatus& parent, const std::string& boundary_id,
+                     const TmplCtx& ctx, const std::string& prefix, const Scope* scope, bool* done);
+
+  void MaybeSaveMemo(NodeStatus& n);
+
+  // --- scope and outputs ---
+  void AddNodeToScope(Scope& scope, const std::string& prefix, const NodeStatus& node);
+  void AddOutputsToScope(Scope& scope, const std::string& prefix, const Json& outputs);
+  void AddInputsToScope(Scope& scope, const Json& tmpl);
+  void AddAggregateOutputs(Scope& scope, const std::string& prefix,
+                           std::vector<const NodeStatus*> children);
+  Result<Json> OutputsFromScope(const Json& tmpl, const Scope& scope);
+  Result<Json> ResolveArtifactRef(const Json& art, const Scope& scope);
+  void AddOutputsToGlobal(const Json& outputs);
+  Result<std::vector<std::pair<std::string, Json>>> ExpandItems(const Json& step,
+                                                                const VarScope& vars);
+  Result<Json> ResolveStepReferences(const Json& step, const Scope& scope);
+  void SkippedOutputs(NodeStatus& node, const Json& holder, const TmplCtx& ctx);
+
+  // --- parallelism ---
+  ExecError CheckParallelism(const Json& tmpl, NodeStatus* node, const std::string& boundary_id);
+  int ActivePods() const { return active_pods_; }
+  void CountNodeStart(const NodeStatus& n);
+
+  // --- misc ---
+  TimePoint now() const { return now_; }
+  void RequeueAt(TimePoint t);
+  const Json& Spec() const { return st_.spec; }
+  Vars& Globals() { return globals_; }
+
+  Executor::State& st_;
+  Actions& actions_;
+  TimePoint now_;
+  Vars globals_;
+  int active_pods_ = 0;
+  std::unordered_map<std::string, int> active_children_;    // boundary id -> active children
+  std::unordered_map<std::string, int> unsuccessful_children_;  // boundary id -> failed children
+  std::unordered_map<std::string, Json> boundary_templates_;  // node id -> processed template
+  // Bumped whenever a node becomes fulfilled, so cached scopes know when to rebuild.
+  uint64_t scope_version_ = 0;
+};
+
+// Helpers shared by the executor files.
+Json ParamList(const Json& io);  // io.parameters or []
+const Json* FindByName(const Json& list, std::string_view name);
+std::string TemplateType(const Json& tmpl);  // "container", "script", "steps", "dag", ...
+bool IsPodTemplate(const Json& tmpl);
+std::string IntOrStringToString(const Json& v);
+
+}  // namespace skiff::dag
