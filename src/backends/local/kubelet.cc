@@ -1,0 +1,886 @@
+#include "backends/local/kubelet.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "common/fs.h"
+#include "common/log.h"
+
+namespace skiff::local {
+
+namespace {
+
+constexpr const char* kTemplateAnnotation = "workflows.argoproj.io/template";
+constexpr const char* kOutputsAnnotation = "workflows.argoproj.io/outputs";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string MsToRfc3339(int64_t ms) {
+  return FormatRfc3339(TimePoint(std::chrono::milliseconds(ms)));
+}
+
+// Kubernetes quantities: "100m", "1", "0.5" CPUs; "32Mi", "1G", "512", "1e3" bytes.
+Result<double> ParseQuantity(const std::string& q) {
+  if (q.empty()) return InvalidArgument("empty quantity");
+  char* end = nullptr;
+  double v = std::strtod(q.c_str(), &end);
+  if (end == q.c_str()) return InvalidArgument("invalid quantity \"" + q + "\"");
+  std::string suffix(end);
+  static const std::pair<const char*, double> kSuffixes[] = {
+      {"", 1},       {"m", 1e-3},  {"k", 1e3},  {"M", 1e6},  {"G", 1e9},  {"T", 1e12},
+      {"P", 1e15},   {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0},
+      {"Ti", 1099511627776.0}, {"n", 1e-9}, {"u", 1e-6}};
+  for (const auto& [s, mult] : kSuffixes) {
+    if (suffix == s) return v * mult;
+  }
+  return InvalidArgument("invalid quantity \"" + q + "\"");
+}
+
+int64_t ResourceRequest(const Json& container, const char* resource, bool cpu, int64_t fallback) {
+  const Json* res = FindField(container, "resources");
+  if (res == nullptr) return fallback;
+  for (const char* section : {"requests", "limits"}) {
+    const Json* s = FindField(*res, section);
+    if (s == nullptr || !s->contains(resource)) continue;
+    auto q = ParseQuantity(ScalarToString((*s)[resource]));
+    if (!q.ok()) return fallback;
+    return cpu ? static_cast<int64_t>(std::llround(*q * 1000)) : static_cast<int64_t>(*q);
+  }
+  return fallback;
+}
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string kChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -8;
+  for (char c : in) {
+    if (c == '=') break;
+    size_t pos = kChars.find(c);
+    if (pos == std::string::npos) continue;
+    val = (val << 6) + static_cast<int>(pos);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Kubelet::ContainerRun {
+  enum class Kind { kInit, kMain, kSidecar };
+  enum class State { kWaiting, kStarting, kRunning, kTerminated };
+  Json spec;
+  std::string name;
+  Kind kind = Kind::kMain;
+  State state = State::kWaiting;
+  int restarts = 0;
+  std::string proc_id;
+  ProcessStatus last;  // the latest supervisor record
+  std::string waiting_reason = "ContainerCreating";
+  int64_t restart_at_ms = 0;
+};
+
+struct Kubelet::PodRun {
+  std::string uid, ns, name;
+  Json pod;
+  std::string dir;
+  std::vector<ContainerRun> containers;
+  PathMap paths;
+  std::vector<MountSpec> mounts;
+  std::string overlay_dir;
+  std::string cwd;
+  Json argo_template;
+  bool prepared = false;
+  bool finished = false;
+  bool deleting = false;
+  bool deleted = false;  // the object is gone from the store
+  std::string phase = "Pending";
+  std::string reason, message;
+  int64_t start_ms = 0;
+  int64_t deadline_ms = 0;
+  bool deadline_hit = false;
+  bool scheduled = false;
+};
+
+std::string Kubelet::LogPath(const std::string& home, const std::string& pod_uid,
+                             const std::string& container, bool stderr_stream) {
+  return JoinPath(home, "pods/" + pod_uid + "/logs/" + container +
+                            (stderr_stream ? ".stderr" : ".stdout"));
+}
+
+Kubelet::Kubelet(KubeletOptions options, store::Store& store, EventLoop& loop,
+                 metadata::ArtifactStore& artifacts)
+    : options_(std::move(options)),
+      store_(store),
+      loop_(loop),
+      artifacts_(artifacts),
+      runtime_(options_.home) {}
+
+Kubelet::~Kubelet() {
+  watch_.reset();
+  if (supervisor_) loop_.Unwatch(supervisor_->fd());
+}
+
+Status Kubelet::Reconnect() {
+  if (supervisor_) loop_.Unwatch(supervisor_->fd());
+  supervisor_.reset();
+  SupervisorClientOptions so;
+  so.state_dir = JoinPath(options_.home, "run");
+  so.launch_argv = options_.supervisor_argv;
+  SKIFF_RETURN_IF_ERROR(MakeDirs(so.state_dir));
+  SKIFF_ASSIGN_OR_RETURN(supervisor_, SupervisorClient::Connect(so));
+  return loop_.Watch(supervisor_->fd(), [this] { OnSupervisorReadable(); });
+}
+
+Status Kubelet::Start() {
+  SKIFF_RETURN_IF_ERROR(runtime_.Prepare());
+  SKIFF_RETURN_IF_ERROR(Reconnect());
+  watch_ = store_.Watch({"Pod", ""}, [this](const store::WatchEvent& ev) {
+    loop_.Post([this, ev] { OnPodEvent(ev); });
+  });
+  SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
+  std::set<std::string> known;
+  for (const auto& pod : pods.items) {
+    std::string uid = StringField(pod["metadata"], "uid");
+    known.insert(uid);
+    std::string phase = StringField(pod.value("status", Json::object()), "phase");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    Track(pod);
+  }
+  // Processes whose Pod no longer exists are stopped.
+  auto procs = supervisor_->List();
+  if (procs.ok()) {
+    for (const auto& p : *procs) {
+      std::string uid = p.id.substr(0, p.id.find('/'));
+      if (!known.count(uid) && p.state != ProcessStatus::State::kExited) {
+        Status s = supervisor_->Kill(p.id, std::chrono::seconds(0));
+        (void)s;
+      }
+    }
+  }
+  return OkStatus();
+}
+
+void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
+  const Json& pod = ev.object;
+  std::string uid = StringField(pod["metadata"], "uid");
+  auto it = pods_.find(uid);
+  if (ev.type == store::EventType::kDeleted) {
+    if (it == pods_.end()) return;
+    it->second->deleted = true;
+    KillPod(*it->second, std::chrono::seconds(0), "deleted");
+    return;
+  }
+  if (it == pods_.end()) {
+    std::string phase = StringField(pod.value("status", Json::object()), "phase");
+    if (phase == "Succeeded" || phase == "Failed") return;
+    std::string node = StringField(pod["spec"], "nodeName");
+    if (!node.empty() && node != options_.node_name) return;
+    Track(pod);
+    return;
+  }
+  PodRun& run = *it->second;
+  // Keep our copy's metadata current (annotations/labels written by others).
+  run.pod["metadata"] = pod["metadata"];
+  if (pod["metadata"].contains("deletionTimestamp") && !run.deleting) {
+    int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", 30);
+    KillPod(run, std::chrono::seconds(grace), "deleted");
+  }
+}
+
+void Kubelet::Track(const Json& pod) {
+  auto run = std::make_unique<PodRun>();
+  run->pod = pod;
+  run->uid = StringField(pod["metadata"], "uid");
+  run->ns = StringField(pod["metadata"], "namespace");
+  run->name = StringField(pod["metadata"], "name");
+  run->dir = JoinPath(options_.home, "pods/" + run->uid);
+  PodRun& ref = *run;
+  pods_[run->uid] = std::move(run);
+  BeginPod(ref);
+}
+
+Status Kubelet::PreparePod(PodRun& run) {
+  const Json& spec = run.pod["spec"];
+  SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.dir, "logs")));
+  SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.dir, "tmp")));
+  ::chmod(JoinPath(run.dir, "tmp").c_str(), 01777);
+  // Containers.
+  int mains = 0;
+  for (const char* section : {"initContainers", "containers"}) {
+    const Json* list = FindField(spec, section);
+    if (list == nullptr || !list->is_array()) continue;
+    for (size_t i = 0; i < list->size(); ++i) {
+      ContainerRun c;
+      c.spec = (*list)[i];
+      c.name = StringField(c.spec, "name");
+      if (c.name.empty()) c.name = std::string(section) + "-" + std::to_string(i);
+      if (std::string(section) == "initContainers") {
+        c.kind = ContainerRun::Kind::kInit;
+      } else {
+        c.kind = ContainerRun::Kind::kMain;
+        ++mains;
+      }
+      run.containers.push_back(std::move(c));
+    }
+  }
+  if (mains == 0) return InvalidArgument("spec.containers: at least one container is required");
+  // Argo: the main container is "main"; the others are sidecars.
+  const Json& annotations = run.pod["metadata"].value("annotations", Json::object());
+  if (annotations.contains(kTemplateAnnotation)) {
+    auto tmpl = ParseJson(StringField(annotations, kTemplateAnnotation));
+    if (!tmpl.ok()) return tmpl.status().WithPrefix("metadata.annotations[workflows.argoproj.io/template]");
+    run.argo_template = *tmpl;
+    bool container_set = run.argo_template.contains("containerSet");
+    if (!container_set) {
+      for (auto& c : run.containers) {
+        if (c.kind == ContainerRun::Kind::kMain && c.name != "main") c.kind = ContainerRun::Kind::kSidecar;
+      }
+    }
+  }
+  // Volumes.
+  std::map<std::string, std::string> volume_dirs;
+  if (const Json* vols = FindField(spec, "volumes"); vols != nullptr && vols->is_array()) {
+    for (size_t i = 0; i < vols->size(); ++i) {
+      const Json& v = (*vols)[i];
+      std::string vname = StringField(v, "name");
+      std::string path = "spec.volumes[" + std::to_string(i) + "]";
+      std::string dir;
+      if (v.contains("emptyDir")) {
+        dir = JoinPath(run.dir, "volumes/" + vname);
+      } else if (const Json* hp = FindField(v, "hostPath")) {
+        dir = StringField(*hp, "path");
+      } else if (const Json* pvc = FindField(v, "persistentVolumeClaim")) {
+        std::string claim = StringField(*pvc, "claimName");
+        if (claim.empty()) return InvalidArgument(path + ".persistentVolumeClaim.claimName: required");
+        dir = JoinPath(options_.home, "volumes/" + (run.ns.empty() ? "default" : run.ns) + "/" + claim);
+      } else if (v.contains("configMap") || v.contains("secret")) {
+        bool secret = v.contains("secret");
+        const Json& src = secret ? v["secret"] : v["configMap"];
+        std::string obj_name = StringField(src, secret ? "secretName" : "name");
+        dir = JoinPath(run.dir, "volumes/" + vname);
+        SKIFF_RETURN_IF_ERROR(MakeDirs(dir));
+        auto obj = store_.Get({secret ? "Secret" : "ConfigMap", run.ns, obj_name});
+        if (!obj.ok()) {
+          if (src.value("optional", false)) continue;
+          return NotFound(path + ": " + (secret ? "secret" : "configmap") + " \"" + obj_name + "\" not found");
+        }
+        for (const char* field : {"data", "stringData", "binaryData"}) {
+          const Json* data = FindField(*obj, field);
+          if (data == nullptr || !data->is_object()) continue;
+          for (auto it = data->begin(); it != data->end(); ++it) {
+            std::string value = ScalarToString(it.value());
+            if (secret && std::string(field) == "data") value = Base64Decode(value);
+            if (std::string(field) == "binaryData") value = Base64Decode(value);
+            SKIFF_RETURN_IF_ERROR(WriteFile(JoinPath(dir, it.key()), value));
+          }
+        }
+      } else if (v.contains("downwardAPI") || v.contains("projected")) {
+        dir = JoinPath(run.dir, "volumes/" + vname);
+      } else {
+        return Unimplemented(path + ": volume type of \"" + vname + "\" is not supported on the local backend");
+      }
+      SKIFF_RETURN_IF_ERROR(MakeDirs(dir));
+      volume_dirs[vname] = dir;
+    }
+  }
+  // Mounts (the same for every container: the Pod shares one view, like Argo's emissary).
+  bool tmp_mounted = false;
+  std::set<std::string> targets;
+  for (const auto& c : run.containers) {
+    const Json* vms = FindField(c.spec, "volumeMounts");
+    if (vms == nullptr || !vms->is_array()) continue;
+    for (const auto& vm : *vms) {
+      std::string vname = StringField(vm, "name");
+      std::string target = StringField(vm, "mountPath");
+      auto vd = volume_dirs.find(vname);
+      if (vd == volume_dirs.end()) {
+        return InvalidArgument("spec.containers[" + c.name + "].volumeMounts: volume \"" + vname + "\" not found");
+      }
+      if (!targets.insert(target).second) continue;
+      std::string source = vd->second;
+      std::string sub = StringField(vm, "subPath");
+      if (!sub.empty()) {
+        auto rel = SafeRelativePath(sub);
+        if (!rel.ok()) return rel.status().WithPrefix("volumeMounts.subPath");
+        source = JoinPath(source, *rel);
+        SKIFF_RETURN_IF_ERROR(MakeDirs(source));
+      }
+      run.mounts.push_back({"bind", source, target, vm.value("readOnly", false)});
+      run.paths.AddMount(target, source);
+      if (target == "/tmp") tmp_mounted = true;
+    }
+  }
+  if (!tmp_mounted) {
+    run.mounts.insert(run.mounts.begin(), MountSpec{"bind", JoinPath(run.dir, "tmp"), "/tmp", false});
+    run.paths.AddMount("/tmp", JoinPath(run.dir, "tmp"));
+  }
+  if (run.argo_template.contains("script")) {
+    std::string staging = JoinPath(run.dir, "staging");
+    SKIFF_RETURN_IF_ERROR(MakeDirs(staging));
+    run.mounts.push_back({"bind", staging, "/argo/staging", true});
+    run.paths.AddMount("/argo/staging", staging);
+  }
+  // A private root when the Pod writes outside its mounts (Argo examples write /out, /mnt/...)
+  // or asks for a working directory.
+  bool needs_root = false;
+  for (const auto& p : DeclaredPaths(run.argo_template)) {
+    if (!run.paths.Mounted(p)) needs_root = true;
+  }
+  for (const auto& c : run.containers) {
+    std::string wd = StringField(c.spec, "workingDir");
+    if (!wd.empty() && !run.paths.Mounted(wd)) needs_root = true;
+  }
+  for (const auto& m : run.mounts) {
+    if (m.target != "/tmp" && m.target != "/argo/staging" && !IsDirectory(m.target)) needs_root = true;
+  }
+  if (needs_root && options_.isolate) {
+    run.overlay_dir = JoinPath(run.dir, "root");
+    SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.overlay_dir, "upper")));
+    SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.overlay_dir, "work")));
+    SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.overlay_dir, "merged")));
+    run.paths.SetOverlayUpper(JoinPath(run.overlay_dir, "upper"));
+    run.cwd = "/";
+  } else if (options_.isolate) {
+    // The Pod's private /tmp doubles as its working directory: relative writes stay private.
+    run.cwd = "/tmp";
+  } else {
+    run.cwd = JoinPath(run.dir, "work");
+    SKIFF_RETURN_IF_ERROR(MakeDirs(run.cwd));
+  }
+  return OkStatus();
+}
+
+void Kubelet::BeginPod(PodRun& run) {
+  const Json& status = run.pod.value("status", Json::object());
+  if (auto t = ParseRfc3339(StringField(status, "startTime")); t.ok()) {
+    run.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+  }
+  Status s = PreparePod(run);
+  if (!s.ok()) {
+    FailPod(run, "CreateContainerConfigError", s.message());
+    return;
+  }
+  run.prepared = true;
+  // Adoption: what each container already did, from its supervisor records.
+  bool any_started = false;
+  for (auto& c : run.containers) {
+    // Find the latest attempt on disk.
+    for (int attempt = 0;; ++attempt) {
+      std::string id = run.uid + "/" + c.name + (attempt ? "/" + std::to_string(attempt) : "");
+      std::string dir = JoinPath(run.dir, "containers/" + c.name + (attempt ? "." + std::to_string(attempt) : ""));
+      ProcessStatus st = ReadProcessStatusFromDir(dir);
+      if (st.state == ProcessStatus::State::kUnknown) break;
+      any_started = true;
+      c.restarts = attempt;
+      c.proc_id = id;
+      c.last = st;
+      c.state = st.state == ProcessStatus::State::kExited ? ContainerRun::State::kTerminated
+                                                          : ContainerRun::State::kStarting;
+      process_to_pod_[id] = run.uid;
+    }
+  }
+  if (run.start_ms == 0) run.start_ms = NowMs();
+  if (const Json* ads = FindField(run.pod["spec"], "activeDeadlineSeconds"); ads != nullptr && ads->is_number()) {
+    run.deadline_ms = run.start_ms + ads->get<int64_t>() * 1000;
+  }
+  if (!any_started && !run.argo_template.is_null()) {
+    Status staged = StageArgoInputs(run.argo_template, run.paths, JoinPath(run.dir, "staging"), artifacts_);
+    if (!staged.ok()) {
+      FailPod(run, "Error", staged.message());
+      return;
+    }
+  }
+  // Re-attach to processes that were running: a Start for a known id starts nothing.
+  for (auto& c : run.containers) {
+    if (c.state == ContainerRun::State::kStarting) {
+      Status st = StartContainer(run, c);
+      if (!st.ok()) LogWarn("re-attach failed", {{"pod", run.name}, {"error", st.message()}});
+    }
+  }
+  StartNext(run);
+}
+
+Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
+  const Json& pod = run.pod;
+  const Json& meta = pod["metadata"];
+  std::string image = StringField(c.spec, "image");
+  std::vector<std::string> env = {"PATH=" + runtime_.PathFor(image), "HOSTNAME=" + run.name,
+                                  "HOME=/root"};
+  auto set_env = [&env](const std::string& k, const std::string& v) {
+    for (auto& e : env) {
+      if (e.compare(0, k.size() + 1, k + "=") == 0) {
+        e = k + "=" + v;
+        return;
+      }
+    }
+    env.push_back(k + "=" + v);
+  };
+  auto lookup = [&](const char* kind, const std::string& name, const std::string& key,
+                    bool optional, std::string* out) -> Status {
+    auto obj = store_.Get({kind, run.ns, name});
+    if (!obj.ok()) {
+      if (optional) return OkStatus();
+      return NotFound(std::string(kind) + " \"" + name + "\" not found");
+    }
+    bool secret = std::string(kind) == "Secret";
+    for (const char* field : {"data", "stringData"}) {
+      const Json* data = FindField(*obj, field);
+      if (data != nullptr && data->contains(key)) {
+        *out = ScalarToString((*data)[key]);
+        if (secret && std::string(field) == "data") *out = Base64Decode(*out);
+        return OkStatus();
+      }
+    }
+    if (optional) return OkStatus();
+    return NotFound(std::string(kind) + " \"" + name + "\" has no key \"" + key + "\"");
+  };
+  if (const Json* from = FindField(c.spec, "envFrom"); from != nullptr && from->is_array()) {
+    for (const auto& f : *from) {
+      std::string prefix = StringField(f, "prefix");
+      bool secret = f.contains("secretRef");
+      const Json& ref = secret ? f["secretRef"] : f.value("configMapRef", Json::object());
+      auto obj = store_.Get({secret ? "Secret" : "ConfigMap", run.ns, StringField(ref, "name")});
+      if (!obj.ok()) {
+        if (ref.value("optional", false)) continue;
+        return NotFound(std::string(secret ? "Secret" : "ConfigMap") + " \"" + StringField(ref, "name") + "\" not found");
+      }
+      for (const char* field : {"data", "stringData"}) {
+        const Json* data = FindField(*obj, field);
+        if (data == nullptr || !data->is_object()) continue;
+        for (auto it = data->begin(); it != data->end(); ++it) {
+          std::string v = ScalarToString(it.value());
+          if (secret && std::string(field) == "data") v = Base64Decode(v);
+          set_env(prefix + it.key(), v);
+        }
+      }
+    }
+  }
+  if (const Json* list = FindField(c.spec, "env"); list != nullptr && list->is_array()) {
+    for (const auto& e : *list) {
+      std::string name = StringField(e, "name");
+      std::string value;
+      if (e.contains("value")) {
+        value = ExpandKubeVars(ScalarToString(e["value"]), env);
+      } else if (const Json* vf = FindField(e, "valueFrom")) {
+        if (const Json* fr = FindField(*vf, "fieldRef")) {
+          std::string path = StringField(*fr, "fieldPath");
+          if (path == "metadata.name") value = run.name;
+          else if (path == "metadata.namespace") value = run.ns;
+          else if (path == "metadata.uid") value = run.uid;
+          else if (path == "spec.nodeName") value = options_.node_name;
+          else if (path == "spec.serviceAccountName") value = StringField(pod["spec"], "serviceAccountName", "default");
+          else if (path == "status.podIP" || path == "status.hostIP") value = "127.0.0.1";
+          else if (path.rfind("metadata.labels['", 0) == 0 || path.rfind("metadata.annotations['", 0) == 0) {
+            bool labels = path[9] == 'l';
+            size_t q = path.find('\'');
+            std::string key = path.substr(q + 1, path.rfind('\'') - q - 1);
+            value = StringField(meta.value(labels ? "labels" : "annotations", Json::object()), key);
+          }
+        } else if (const Json* cm = FindField(*vf, "configMapKeyRef")) {
+          SKIFF_RETURN_IF_ERROR(lookup("ConfigMap", StringField(*cm, "name"), StringField(*cm, "key"),
+                                       cm->value("optional", false), &value));
+        } else if (const Json* sk = FindField(*vf, "secretKeyRef")) {
+          SKIFF_RETURN_IF_ERROR(lookup("Secret", StringField(*sk, "name"), StringField(*sk, "key"),
+                                       sk->value("optional", false), &value));
+        } else if (const Json* rf = FindField(*vf, "resourceFieldRef")) {
+          std::string res = StringField(*rf, "resource");
+          value = res.find("cpu") != std::string::npos
+                      ? std::to_string(std::max<int64_t>(1, ResourceRequest(c.spec, "cpu", true, 1000) / 1000))
+                      : std::to_string(ResourceRequest(c.spec, "memory", false, 0));
+        }
+      }
+      set_env(name, value);
+    }
+  }
+  SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> argv, runtime_.ResolveArgv(c.spec, env));
+
+  ProcessSpec ps;
+  ps.id = run.uid + "/" + c.name + (c.restarts ? "/" + std::to_string(c.restarts) : "");
+  ps.dir = JoinPath(run.dir, "containers/" + c.name + (c.restarts ? "." + std::to_string(c.restarts) : ""));
+  SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
+  ps.argv = std::move(argv);
+  ps.env = std::move(env);
+  std::string wd = StringField(c.spec, "workingDir");
+  ps.cwd = wd.empty() ? run.cwd : wd;
+  if (!wd.empty() && run.overlay_dir.empty()) {
+    // Without a private root the working directory is created on the host.
+    SKIFF_RETURN_IF_ERROR(MakeDirs(run.paths.ForWrite(wd)));
+    ps.cwd = run.paths.ForWrite(wd);
+  }
+  ps.stdout_path = LogPath(options_.home, run.uid, c.name, false);
+  ps.stderr_path = LogPath(options_.home, run.uid, c.name, true);
+  ps.isolate = options_.isolate;
+  ps.root_overlay_dir = run.overlay_dir;
+  ps.mounts = run.mounts;
+  bool first_main = c.kind == ContainerRun::Kind::kMain &&
+                    &c == &*std::find_if(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
+                      return x.kind == ContainerRun::Kind::kMain;
+                    });
+  ps.cpu_millis = ResourceRequest(c.spec, "cpu", true, first_main ? options_.default_cpu_millis : 0);
+  ps.memory_bytes = ResourceRequest(c.spec, "memory", false, 0);
+  ps.deadline_unix_ms = run.deadline_ms;
+  ps.grace_ms = 2000;
+  if (const Json* g = FindField(run.pod["spec"], "terminationGracePeriodSeconds"); g != nullptr && g->is_number()) {
+    ps.grace_ms = g->get<int64_t>() * 1000;
+  }
+  c.proc_id = ps.id;
+  process_to_pod_[ps.id] = run.uid;
+  if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
+  return supervisor_->Start(ps);
+}
+
+// Starts whatever may start now: the next init container, else every main container and
+// sidecar not yet started; finishes the Pod when its main containers are done.
+void Kubelet::StartNext(PodRun& run) {
+  if (run.finished || run.deleting) return;
+  for (auto& c : run.containers) {
+    if (c.kind != ContainerRun::Kind::kInit) continue;
+    if (c.state == ContainerRun::State::kTerminated) {
+      if (c.last.exit_code != 0 || c.last.reason != "Completed") {
+        FailPod(run, c.last.reason == "DeadlineExceeded" ? "DeadlineExceeded" : "Error",
+                "init container \"" + c.name + "\" failed: " +
+                    (c.last.message.empty() ? "exit code " + std::to_string(c.last.exit_code) : c.last.message));
+        return;
+      }
+      continue;
+    }
+    if (c.state == ContainerRun::State::kWaiting) {
+      Status s = StartContainer(run, c);
+      if (!s.ok()) FailPod(run, "CreateContainerError", s.message());
+    }
+    return;  // one init container at a time
+  }
+  bool mains_done = true;
+  bool any_main = false;
+  for (auto& c : run.containers) {
+    if (c.kind == ContainerRun::Kind::kInit) continue;
+    if (c.state == ContainerRun::State::kWaiting && c.restart_at_ms <= NowMs()) {
+      Status s = StartContainer(run, c);
+      if (!s.ok()) {
+        FailPod(run, "CreateContainerError", s.message());
+        return;
+      }
+    }
+    if (c.kind == ContainerRun::Kind::kMain) {
+      any_main = true;
+      if (c.state != ContainerRun::State::kTerminated) mains_done = false;
+    }
+  }
+  if (any_main && mains_done) {
+    // Stop the sidecars, then finish.
+    bool sidecars_done = true;
+    for (auto& c : run.containers) {
+      if (c.kind == ContainerRun::Kind::kSidecar && c.state != ContainerRun::State::kTerminated) {
+        sidecars_done = false;
+        Status s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
+        (void)s;
+      }
+    }
+    if (sidecars_done) FinishPod(run);
+  }
+}
+
+void Kubelet::OnSupervisorReadable() {
+  auto events = supervisor_->ReadEvents();
+  if (!events.ok()) {
+    LogWarn("supervisor connection lost; reconnecting", {{"error", events.status().message()}});
+    Status s = Reconnect();
+    if (!s.ok()) {
+      LogError("cannot reconnect to the supervisor", {{"error", s.message()}});
+      loop_.After(std::chrono::seconds(1), [this] { OnSupervisorReadable(); });
+      return;
+    }
+    // Re-submit every unfinished container: nothing runs twice.
+    for (auto& [uid, run] : pods_) {
+      for (auto& c : run->containers) {
+        if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
+          Status st = StartContainer(*run, c);
+          (void)st;
+        }
+      }
+    }
+    return;
+  }
+  for (const auto& st : *events) OnProcess(st);
+}
+
+void Kubelet::OnProcess(const ProcessStatus& st) {
+  auto pit = process_to_pod_.find(st.id);
+  if (pit == process_to_pod_.end()) return;
+  auto it = pods_.find(pit->second);
+  if (it == pods_.end()) return;
+  PodRun& run = *it->second;
+  ContainerRun* c = nullptr;
+  for (auto& x : run.containers) {
+    if (x.proc_id == st.id) c = &x;
+  }
+  if (c == nullptr) return;
+  c->last = st;
+  bool changed = false;
+  switch (st.state) {
+    case ProcessStatus::State::kQueued:
+      c->waiting_reason = "WaitingForResources";
+      if (run.scheduled) {
+        run.scheduled = false;
+        changed = true;
+      }
+      break;
+    case ProcessStatus::State::kRunning:
+      if (c->state != ContainerRun::State::kRunning) {
+        c->state = ContainerRun::State::kRunning;
+        run.scheduled = true;
+        if (run.phase == "Pending") run.phase = "Running";
+        changed = true;
+      }
+      break;
+    case ProcessStatus::State::kExited: {
+      c->state = ContainerRun::State::kTerminated;
+      Status fs = supervisor_->Forget(st.id);
+      (void)fs;
+      if (st.reason == "DeadlineExceeded") run.deadline_hit = true;
+      if (st.reason == "Unschedulable") {
+        FailPod(run, "Unschedulable", st.message);
+        return;
+      }
+      // Restart policy for regular containers.
+      std::string policy = StringField(run.pod["spec"], "restartPolicy", "Always");
+      bool failed = st.exit_code != 0;
+      bool restart = c->kind != ContainerRun::Kind::kInit && !run.deleting && !run.deadline_hit &&
+                     st.reason != "Killed" && st.reason != "StartError" &&
+                     (policy == "Always" || (policy == "OnFailure" && failed));
+      if (c->kind == ContainerRun::Kind::kSidecar) restart = false;
+      if (restart) {
+        c->restarts++;
+        c->state = ContainerRun::State::kWaiting;
+        int64_t backoff = std::min<int64_t>(300000, 10000LL << std::min(c->restarts - 1, 5));
+        c->restart_at_ms = NowMs() + backoff;
+        c->waiting_reason = "CrashLoopBackOff";
+        loop_.After(std::chrono::milliseconds(backoff), [this, uid = run.uid] {
+          auto p = pods_.find(uid);
+          if (p != pods_.end()) StartNext(*p->second);
+        });
+      }
+      changed = true;
+      break;
+    }
+    case ProcessStatus::State::kUnknown:
+      break;
+  }
+  if (run.deleting) {
+    bool all_done = std::all_of(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
+      return x.state == ContainerRun::State::kTerminated || x.state == ContainerRun::State::kWaiting;
+    });
+    if (all_done) FinishPod(run);
+    return;
+  }
+  if (changed && !run.finished) WriteStatus(run);
+  StartNext(run);
+}
+
+void Kubelet::FinishPod(PodRun& run) {
+  if (run.finished) return;
+  run.finished = true;
+  Json outputs;
+  const ContainerRun* main = nullptr;
+  bool all_ok = true;
+  std::string message;
+  for (const auto& c : run.containers) {
+    if (c.kind != ContainerRun::Kind::kMain) continue;
+    if (main == nullptr || c.name == "main") main = &c;
+    if (c.state != ContainerRun::State::kTerminated || c.last.exit_code != 0) {
+      all_ok = false;
+      if (message.empty()) {
+        message = c.last.reason == "StartError" || c.last.reason == "Lost" ? c.last.message : "";
+      }
+    }
+  }
+  if (run.deleting) {
+    run.phase = "Failed";
+    run.reason = "Deleted";
+    run.message = "pod deleted";
+  } else if (run.deadline_hit) {
+    run.phase = "Failed";
+    run.reason = "DeadlineExceeded";
+    run.message = "Pod was active on the node longer than the specified deadline";
+  } else {
+    run.phase = all_ok ? "Succeeded" : "Failed";
+    if (!all_ok) {
+      run.reason = "Error";
+      run.message = message;
+    }
+  }
+  if (!run.argo_template.is_null() && main != nullptr && !run.deleting) {
+    std::string wf = StringField(run.pod["metadata"].value("labels", Json::object()), "workflows.argoproj.io/workflow");
+    auto collected = CollectArgoOutputs(run.argo_template, run.paths,
+                                        LogPath(options_.home, run.uid, main->name, false),
+                                        main->last.exit_code, wf + "/" + run.name, artifacts_);
+    if (collected.ok()) {
+      outputs = *collected;
+    } else if (run.phase == "Succeeded") {
+      run.phase = "Failed";
+      run.reason = "OutputsError";
+      run.message = collected.status().message();
+      outputs = Json{{"exitCode", std::to_string(main->last.exit_code)}};
+    } else {
+      outputs = Json{{"exitCode", std::to_string(main->last.exit_code)}};
+    }
+  }
+  if (!run.deleted) WriteStatus(run, outputs.is_null() ? nullptr : &outputs);
+  if (run.deleting && !run.deleted) {
+    // Graceful deletion (deletionTimestamp): the object goes once its containers are gone.
+    Status s = store_.Delete({"Pod", run.ns, run.name});
+    (void)s;
+    run.deleted = true;
+  }
+  Forget(run);
+}
+
+void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string& message) {
+  bool running = false;
+  for (auto& c : run.containers) {
+    if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
+      running = true;
+      Status s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
+      (void)s;
+    }
+  }
+  run.phase = "Failed";
+  run.reason = reason;
+  run.message = message;
+  run.finished = true;
+  if (!run.deleted) WriteStatus(run);
+  if (!running) Forget(run);
+}
+
+void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
+  run.deleting = true;
+  bool any = false;
+  for (auto& c : run.containers) {
+    if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
+      any = true;
+      Status s = supervisor_->Kill(c.proc_id, grace);
+      (void)s;
+    }
+  }
+  (void)reason;
+  if (!any) FinishPod(run);
+}
+
+void Kubelet::Forget(PodRun& run) {
+  for (const auto& c : run.containers) process_to_pod_.erase(c.proc_id);
+  std::string uid = run.uid;
+  bool deleted = run.deleted;
+  if (deleted) {
+    Status s = RemoveAll(run.dir);
+    (void)s;
+  } else if (!run.deleting) {
+    // The private root and /tmp are not needed once outputs are collected; logs stay.
+    if (!run.overlay_dir.empty()) {
+      Status s = RemoveAll(run.overlay_dir);
+      (void)s;
+    }
+  }
+  loop_.Post([this, uid] { pods_.erase(uid); });
+}
+
+Json Kubelet::BuildStatus(const PodRun& run) const {
+  Json status = Json::object();
+  status["phase"] = run.phase;
+  status["hostIP"] = "127.0.0.1";
+  status["podIP"] = "127.0.0.1";
+  status["startTime"] = MsToRfc3339(run.start_ms);
+  if (!run.reason.empty()) status["reason"] = run.reason;
+  if (!run.message.empty()) status["message"] = run.message;
+  Json inits = Json::array();
+  Json mains = Json::array();
+  double cpu = 0;
+  int64_t rss = 0;
+  bool all_ready = true;
+  bool inits_done = true;
+  for (const auto& c : run.containers) {
+    Json cs = {{"name", c.name}, {"image", StringField(c.spec, "image")}, {"restartCount", c.restarts}};
+    bool running = c.state == ContainerRun::State::kRunning;
+    cs["ready"] = running;
+    cs["started"] = running;
+    if (c.state == ContainerRun::State::kTerminated) {
+      Json term = {{"exitCode", c.last.exit_code},
+                   {"reason", c.last.reason == "Completed" ? "Completed" : c.last.reason.empty() ? "Error" : c.last.reason},
+                   {"startedAt", MsToRfc3339(c.last.started_unix_ms)},
+                   {"finishedAt", MsToRfc3339(c.last.finished_unix_ms)}};
+      if (c.last.signal != 0) term["signal"] = c.last.signal;
+      if (!c.last.message.empty()) term["message"] = c.last.message;
+      cs["state"] = {{"terminated", term}};
+      cpu += c.last.cpu_seconds;
+      rss = std::max(rss, c.last.max_rss_bytes);
+      cs["usage"] = {{"cpuSeconds", c.last.cpu_seconds}, {"maxRSSBytes", c.last.max_rss_bytes}};
+    } else if (running) {
+      cs["state"] = {{"running", {{"startedAt", MsToRfc3339(c.last.started_unix_ms)}}}};
+    } else {
+      cs["state"] = {{"waiting", {{"reason", c.waiting_reason}}}};
+    }
+    if (c.kind == ContainerRun::Kind::kInit) {
+      if (c.state != ContainerRun::State::kTerminated) inits_done = false;
+      inits.push_back(cs);
+    } else {
+      if (!running) all_ready = false;
+      mains.push_back(cs);
+    }
+  }
+  if (!inits.empty()) status["initContainerStatuses"] = inits;
+  status["containerStatuses"] = mains;
+  std::string now = FormatRfc3339(SystemClock::Get().Now());
+  auto cond = [&](const char* type, bool ok, const char* reason = nullptr) {
+    Json c = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastTransitionTime", now}};
+    if (reason != nullptr && !ok) c["reason"] = reason;
+    return c;
+  };
+  bool scheduled = run.scheduled || run.phase != "Pending";
+  status["conditions"] = Json::array({cond("PodScheduled", scheduled, "Unschedulable"),
+                                      cond("Initialized", inits_done),
+                                      cond("ContainersReady", all_ready && run.phase == "Running"),
+                                      cond("Ready", all_ready && run.phase == "Running")});
+  status["usage"] = {{"cpuSeconds", cpu}, {"maxRSSBytes", rss}};
+  return status;
+}
+
+void Kubelet::WriteStatus(PodRun& run, const Json* outputs_annotation) {
+  Json obj = run.pod;
+  obj["metadata"].erase("resourceVersion");
+  obj["status"] = BuildStatus(run);
+  std::vector<store::Write> writes;
+  if (outputs_annotation != nullptr) {
+    Json meta_obj = obj;
+    meta_obj["metadata"]["annotations"][kOutputsAnnotation] = DumpJson(*outputs_annotation);
+    if (meta_obj["metadata"].contains("labels") && (run.phase == "Succeeded" || run.phase == "Failed")) {
+      // Argo marks finished Pods; harmless elsewhere.
+      if (meta_obj["metadata"]["labels"].contains("workflows.argoproj.io/completed")) {
+        meta_obj["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true";
+      }
+    }
+    writes.push_back(store::Write::Update(meta_obj));
+    obj["metadata"] = meta_obj["metadata"];
+  }
+  writes.push_back(store::Write::UpdateStatus(obj));
+  auto r = store_.Commit(std::move(writes));
+  if (!r.ok()) {
+    if (r.status().code() != StatusCode::kNotFound) {
+      LogWarn("cannot write pod status", {{"pod", run.name}, {"error", r.status().message()}});
+    }
+    return;
+  }
+  run.pod = r->back();
+}
+
+}  // namespace skiff::local

@@ -1,0 +1,96 @@
+// The local kubelet: makes the `v1/Pod` resources in the store real as host processes, through
+// the process supervisor, and writes their status back (phase, container states, exit codes,
+// restart counts, CPU-seconds and peak RSS). Controllers never see processes, only Pods.
+//
+// Per Pod it prepares a private directory (`<home>/pods/<uid>`: logs, private /tmp, emptyDir
+// volumes, the Argo staging dir, an overlay root when the Pod writes outside /tmp), runs init
+// containers one after another, then the other containers together, stops sidecars when the
+// main containers have exited, restarts containers per `restartPolicy`, and enforces
+// `activeDeadlineSeconds`. Pods created by the Argo engine (annotation
+// `workflows.argoproj.io/template`) also get Argo's executor: inputs staged before, outputs
+// collected after (see argo_executor.h).
+//
+// Pod phase machine (numbers are referred to by tests):
+//   (new) --1 staged, first container started--> Running
+//   (new) --2 cannot start (bad spec, Unschedulable, staging failed)--> Failed
+//   Running --3 main containers exited 0--> Succeeded   --4 any exited non-zero--> Failed
+//   Running --5 deadline--> Failed (reason DeadlineExceeded)
+//   Running --6 deleted / deletionTimestamp--> containers killed, object removed
+// After a crash of the process running the kubelet, `Start()` adopts every unfinished Pod: each
+// container's state is read from its supervisor record, so nothing runs twice.
+//
+// Threading: everything runs on the given EventLoop thread; store watch callbacks only post.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/local/argo_executor.h"
+#include "backends/local/host_runtime.h"
+#include "backends/local/supervisor.h"
+#include "common/event_loop.h"
+#include "metadata/artifact_store.h"
+#include "store/store.h"
+
+namespace skiff::local {
+
+struct KubeletOptions {
+  std::string home;                          // data dir
+  std::vector<std::string> supervisor_argv;  // e.g. {"/usr/bin/skiff", "supervisor"}
+  std::string node_name = "local";
+  int64_t default_cpu_millis = 1000;  // request of a main container that states none
+  bool isolate = true;                // private mount namespaces where the host allows
+};
+
+class Kubelet {
+ public:
+  Kubelet(KubeletOptions options, store::Store& store, EventLoop& loop,
+          metadata::ArtifactStore& artifacts);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Prepares the host runtime, connects to (or starts) the supervisor, watches Pods and adopts
+  // the unfinished ones. Call on the loop thread.
+  Status Start();
+
+  size_t tracked_pods() const { return pods_.size(); }
+  // Where a container's logs are ("<home>/pods/<uid>/logs/<container>.{stdout,stderr}").
+  static std::string LogPath(const std::string& home, const std::string& pod_uid,
+                             const std::string& container, bool stderr_stream);
+
+ private:
+  struct ContainerRun;
+  struct PodRun;
+
+  void OnPodEvent(const store::WatchEvent& ev);
+  void OnSupervisorReadable();
+  Status Reconnect();
+  void Track(const Json& pod);
+  void BeginPod(PodRun& run);
+  Status PreparePod(PodRun& run);
+  void StartNext(PodRun& run);
+  Status StartContainer(PodRun& run, ContainerRun& c);
+  void OnProcess(const ProcessStatus& st);
+  void FinishPod(PodRun& run);
+  void FailPod(PodRun& run, const std::string& reason, const std::string& message);
+  void KillPod(PodRun& run, Duration grace, const std::string& reason);
+  void WriteStatus(PodRun& run, const Json* outputs_annotation = nullptr);
+  Json BuildStatus(const PodRun& run) const;
+  void Forget(PodRun& run);
+
+  KubeletOptions options_;
+  store::Store& store_;
+  EventLoop& loop_;
+  metadata::ArtifactStore& artifacts_;
+  HostRuntime runtime_;
+  std::unique_ptr<SupervisorClient> supervisor_;
+  std::unique_ptr<store::WatchHandle> watch_;
+  std::unordered_map<std::string, std::unique_ptr<PodRun>> pods_;  // by uid
+  std::unordered_map<std::string, std::string> process_to_pod_;    // process id -> uid
+  bool warned_no_isolation_ = false;
+};
+
+}  // namespace skiff::local
