@@ -1,0 +1,53 @@
+// The one place that wires concrete parts together for commands that run without a server:
+// the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
+// that holds the data dir's controller lock — the informer, the local kubelet and the Workflow
+// controller. Only one process per data dir runs controllers at a time (flock on
+// `<home>/controller.lock`); others submit to the store and follow along.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/local/kubelet.h"
+#include "common/event_loop.h"
+#include "controllers/pipeline/workflow_controller.h"
+#include "metadata/artifact_store.h"
+#include "store/informer.h"
+#include "store/store.h"
+
+namespace skiff::cli {
+
+// $SKIFF_HOME, else ~/.skiff.
+std::string SkiffHome();
+
+class LocalRuntime {
+ public:
+  static Result<std::unique_ptr<LocalRuntime>> Open(const std::string& home);
+  ~LocalRuntime();
+
+  const std::string& home() const { return home_; }
+  store::Store& store() { return *store_; }
+  metadata::ArtifactStore& artifacts() { return *artifacts_; }
+  EventLoop& loop() { return loop_; }
+
+  // Takes the controller lock without waiting; false if another process holds it.
+  Result<bool> TryBecomeController();
+  bool is_controller() const { return lock_fd_ >= 0; }
+  // Starts the informer, kubelet and controllers (requires the lock).
+  Status StartControllers();
+  controllers::WorkflowController* workflows() { return workflows_.get(); }
+
+ private:
+  explicit LocalRuntime(std::string home) : home_(std::move(home)) {}
+
+  std::string home_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<metadata::ArtifactStore> artifacts_;
+  EventLoop loop_;
+  int lock_fd_ = -1;
+  std::unique_ptr<store::Informer> informer_;
+  std::unique_ptr<local::Kubelet> kubelet_;
+  std::unique_ptr<controllers::WorkflowController> workflows_;
+};
+
+}  // namespace skiff::cli

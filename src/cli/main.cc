@@ -1,0 +1,78 @@
+// skiff: Kubeflow's ML automation in one binary. This file only dispatches subcommands; the
+// commands live in cmd_*.cc and wire concrete classes through local_runtime.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backends/local/supervisor.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+constexpr const char* kUsage = R"(skiff: Kubeflow's machine-learning automation in one binary.
+
+Usage:
+  skiff run FILE [-p name=value]... [-o json|yaml|name]   run a Workflow to completion
+  skiff lint FILE...                          validate without running
+  skiff get workflows|pods|... [NAME] [-o json|yaml|name]
+  skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
+  skiff apply -f FILE                         create or update resources in the local store
+  skiff delete KIND NAME... [--all]
+  skiff wait WORKFLOW...                      follow (and, if needed, drive) a workflow
+  skiff resume WORKFLOW [--node NAME] [-p name=value]
+  skiff stop|terminate WORKFLOW
+  skiff version
+
+Data lives in $SKIFF_HOME (default ~/.skiff).
+)";
+
+int Supervisor(const std::vector<std::string>& argv) {
+  skiff::cli::Args args({"--state-dir", "--cpus", "--memory", "--idle-exit-ms"}, {"--foreground"});
+  skiff::Status s = args.Parse(argv);
+  if (!s.ok()) return skiff::cli::Fail(s);
+  skiff::local::SupervisorConfig config;
+  config.state_dir = args.Get("--state-dir");
+  if (config.state_dir.empty()) return skiff::cli::Fail(skiff::InvalidArgument("--state-dir is required"));
+  if (args.Has("--cpus")) config.cpu_millis = static_cast<int64_t>(std::atof(args.Get("--cpus").c_str()) * 1000);
+  if (const char* env = std::getenv("SKIFF_CPUS"); env != nullptr && !args.Has("--cpus")) {
+    config.cpu_millis = static_cast<int64_t>(std::atof(env) * 1000);
+  }
+  if (args.Has("--memory")) config.memory_bytes = std::atoll(args.Get("--memory").c_str());
+  if (args.Has("--idle-exit-ms")) config.idle_exit_ms = std::atoll(args.Get("--idle-exit-ms").c_str());
+  config.daemonize = !args.Has("--foreground");
+  return skiff::local::RunSupervisor(config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  using namespace skiff::cli;
+  if (cmd == "run" || cmd == "submit") return CmdRun(rest);
+  if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
+  if (cmd == "lint") return CmdLint(rest);
+  if (cmd == "get" || cmd == "list") return CmdGet(rest);
+  if (cmd == "apply" || cmd == "create") return CmdApply(rest);
+  if (cmd == "delete") return CmdDelete(rest);
+  if (cmd == "logs") return CmdLogs(rest);
+  if (cmd == "resume") return CmdResume(rest);
+  if (cmd == "stop") return CmdStop(rest, false);
+  if (cmd == "terminate") return CmdStop(rest, true);
+  if (cmd == "supervisor") return Supervisor(rest);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("skiff %s\n", kVersion);
+    return 0;
+  }
+  std::fprintf(stderr, "error: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}
