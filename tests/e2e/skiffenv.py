@@ -1,0 +1,76 @@
+"""Shared helpers for the end-to-end tests: a private SKIFF_HOME per test, and `skiff` runs."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+SKIFF = os.environ.get("SKIFF_BINARY") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "skiff")
+
+
+class SkiffTestCase(unittest.TestCase):
+    """Each test gets a fresh data dir (outside /tmp, which every step sees privately)."""
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="skiff-e2e-", dir="/var/tmp")
+        self.env = dict(os.environ)
+        self.env["SKIFF_HOME"] = self.home
+        self.env["SKIFF_NO_TTY"] = "1"
+        self.files = tempfile.mkdtemp(prefix="skiff-e2e-files-", dir="/var/tmp")
+
+    def tearDown(self):
+        # Stop this test's supervisor so that nothing outlives the test.
+        pid_file = os.path.join(self.home, "run", "supervisor.pid")
+        if os.path.exists(pid_file):
+            try:
+                with open(pid_file) as f:
+                    pid = int(f.read().strip())
+                os.kill(pid, 9)
+            except (ValueError, OSError):
+                pass
+        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.files, ignore_errors=True)
+
+    def write(self, name, text):
+        path = os.path.join(self.files, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def skiff(self, *args, timeout=120, check=None):
+        p = subprocess.run([SKIFF] + list(args), env=self.env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check is not None:
+            self.assertEqual(p.returncode, check,
+                             "skiff %s: rc=%d\nstdout:%s\nstderr:%s" % (" ".join(args), p.returncode,
+                                                                        p.stdout, p.stderr))
+        return p
+
+    def run_json(self, path, *extra, rc=0):
+        p = self.skiff("run", path, "-o", "json", "--quiet", *extra, check=rc)
+        return json.loads(p.stdout)
+
+    def get_json(self, kind, name):
+        p = self.skiff("get", kind, name, "-o", "json", check=0)
+        return json.loads(p.stdout)
+
+    @staticmethod
+    def node(wf, display_name):
+        for n in wf["status"]["nodes"].values():
+            if n.get("displayName") == display_name:
+                return n
+        raise AssertionError("no node %r in %s" % (display_name, list(
+            n.get("displayName") for n in wf["status"]["nodes"].values())))
+
+    def wait_until(self, predicate, timeout=60, interval=0.1):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        self.fail("condition not met within %ss" % timeout)
