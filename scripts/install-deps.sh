@@ -13,12 +13,15 @@ PKGS=(
   # Debian's python3 with sklearn for the demo
   busybox cowsay jq bash python3 python3-sklearn python3-numpy
   # benchmark peers
-  make snakemake
+  make snakemake time hyperfine
 )
 
+# One dpkg-query call for all packages keeps the no-op path fast.
+installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true; } |
+  awk '/ install ok installed$/ {print $1}')
 missing=()
 for p in "${PKGS[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! grep -qx "$p" <<<"$installed"; then
     missing+=("$p")
   fi
 done
