@@ -3,6 +3,9 @@
 BUILD ?= build
 CMAKE_FLAGS ?= -DSKIFF_WERROR=ON
 JOBS ?= 2
+# ccache hits across clones (CI builds a fresh clone each time): paths are relative to here.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps configure build test test-fast demo bench format clean
 

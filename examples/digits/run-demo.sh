@@ -96,9 +96,21 @@ if not key:
     print(f"model artifact (no s3.key recorded): {json.dumps(model)}")
     sys.exit(1)
 home = os.environ.get("SKIFF_HOME") or os.path.join(os.path.expanduser("~"), ".skiff")
-local = os.path.join(home, "artifacts", "keys", key)
+# The artifact store keeps each key as a small JSON file naming a content-addressed blob:
+# keys/<seg>.d/.../<last>.json -> blobs/sha256/<ab>/<rest of the digest>.
+parts = key.split("/")
+key_file = os.path.join(home, "artifacts", "keys", *[p + ".d" for p in parts[:-1]], parts[-1] + ".json")
 print(f"model artifact of {winner[0].get('displayName')}: s3.key {key}")
-print(f"  stored at {local} (tgz holding model.pkl): {'present' if os.path.exists(local) else 'NOT FOUND'}")
+try:
+    with open(key_file) as f:
+        digest = json.load(f)["digest"]
+    hexd = digest.split(":", 1)[1]
+    blob = os.path.join(home, "artifacts", "blobs", "sha256", hexd[:2], hexd[2:])
+    print(f"  content {digest}")
+    print(f"  stored at {blob} (tgz holding model.pkl): {'present' if os.path.exists(blob) else 'NOT FOUND'}")
+except (OSError, KeyError, ValueError, IndexError) as e:
+    print(f"  key file {key_file} not readable: {e}")
+    sys.exit(1)
 EOF
 
 if [ "$rc" -ne 0 ] || [ "$report_rc" -ne 0 ]; then
