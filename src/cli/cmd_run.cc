@@ -261,6 +261,9 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
   };
   tick();
   loop.Run();
+  // Let the kubelet act on what the last passes decided (e.g. stop a finished workflow's
+  // daemons) before this process, which may be the controller, exits.
+  for (int i = 0; i < 20; ++i) loop.RunOnce(std::chrono::milliseconds(2));
   loop.Unwatch(g_signal_pipe[0]);
 
   int rc = 0;

@@ -77,6 +77,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, int bu
 
 SqliteDb::~SqliteDb() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  for (auto& [sql, stmt] : text_cache_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
 }
 
@@ -114,6 +115,16 @@ Result<SqliteStmt> SqliteDb::Prepare(const char* sql) {
   int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(rc, sql);
   cache_.emplace(sql, stmt);
+  return SqliteStmt(this, stmt);
+}
+
+Result<SqliteStmt> SqliteDb::PrepareText(const std::string& sql) {
+  auto it = text_cache_.find(sql);
+  if (it != text_cache_.end()) return SqliteStmt(this, it->second);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, sql);
+  text_cache_.emplace(sql, stmt);
   return SqliteStmt(this, stmt);
 }
 

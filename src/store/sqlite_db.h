@@ -70,7 +70,10 @@ class SqliteDb {
 
   // `sql` must be a string with static storage duration: the cache is keyed by its address, so
   // that a hot statement costs a hash of one pointer.
+  // `sql` must be a string literal (statements are cached by its address).
   Result<SqliteStmt> Prepare(const char* sql);
+  // For statements built at run time: cached by their text.
+  Result<SqliteStmt> PrepareText(const std::string& sql);
 
   // A `Status` for SQLite result code `rc`, with this connection's error message.
   Status Error(int rc, std::string_view context) const;
@@ -85,6 +88,7 @@ class SqliteDb {
   sqlite3* db_;
   std::string path_;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*> text_cache_;
 };
 
 }  // namespace skiff::store

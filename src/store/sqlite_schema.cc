@@ -69,6 +69,13 @@ CREATE TABLE counters (
 ) WITHOUT ROWID;
 INSERT INTO counters (name, value) VALUES ('resource_version', 0), ('compacted_through', 0);
 )sql"},
+    {2, "objects.phase: status.phase as an indexed column, so that listing unfinished objects "
+        "does not parse every finished one",
+     R"sql(
+ALTER TABLE objects ADD COLUMN phase TEXT NOT NULL DEFAULT '';
+UPDATE objects SET phase = COALESCE(json_extract(data, '$.status.phase'), '');
+CREATE INDEX objects_by_phase ON objects (kind, phase);
+)sql"},
 };
 
 Result<int> UserVersion(SqliteDb& db) {

@@ -204,10 +204,27 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
   ListResult result;
   Status st = [&]() -> Status {
     SKIFF_ASSIGN_OR_RETURN(result.resource_version, ReadResourceVersion());
-    SKIFF_ASSIGN_OR_RETURN(SqliteStmt rows,
-                           db_->Prepare(ns.empty() ? sql::kListKind : sql::kListKindNs));
+    // status.phase requirements are answered by the indexed `phase` column.
+    std::vector<const FieldRequirement*> phase_reqs;
+    for (const auto& r : fields.requirements()) {
+      if (r.field == "status.phase") phase_reqs.push_back(&r);
+    }
+    std::string text = ns.empty() ? sql::kListKind : sql::kListKindNs;
+    if (!phase_reqs.empty()) {
+      std::string where;
+      int param = ns.empty() ? 2 : 3;
+      for (const FieldRequirement* r : phase_reqs) {
+        where += std::string(" AND phase ") + (r->equals ? "= ?" : "!= ?") + std::to_string(param++);
+      }
+      text.insert(text.find(" ORDER BY"), where);
+    }
+    SKIFF_ASSIGN_OR_RETURN(SqliteStmt rows, db_->PrepareText(text));
     rows.Bind(1, kind);
     if (!ns.empty()) rows.Bind(2, ns);
+    {
+      int param = ns.empty() ? 2 : 3;
+      for (const FieldRequirement* r : phase_reqs) rows.Bind(param++, r->value);
+    }
     for (;;) {
       SKIFF_ASSIGN_OR_RETURN(bool row, rows.Step());
       if (!row) break;

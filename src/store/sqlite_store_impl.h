@@ -40,11 +40,12 @@ inline constexpr char kSetCounter[] = "UPDATE counters SET value = ?2 WHERE name
 inline constexpr char kGetObject[] =
     "SELECT uid, rv, generation, data FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3";
 inline constexpr char kInsertObject[] =
-    "INSERT INTO objects (kind, ns, name, uid, rv, generation, data) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO objects (kind, ns, name, uid, rv, generation, data, phase) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(json_extract(?7, '$.status.phase'), ''))";
 // The uid never changes, and leaving it out of SET spares a write of the uid index's page.
 inline constexpr char kUpdateObject[] =
-    "UPDATE objects SET rv = ?5, generation = ?6, data = ?7 "
+    "UPDATE objects SET rv = ?5, generation = ?6, data = ?7, "
+    "phase = COALESCE(json_extract(?7, '$.status.phase'), '') "
     "WHERE kind = ?1 AND ns = ?2 AND name = ?3 AND uid = ?4";
 inline constexpr char kDeleteObject[] = "DELETE FROM objects WHERE uid = ?1";
 inline constexpr char kListKind[] =

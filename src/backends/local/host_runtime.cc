@@ -78,10 +78,23 @@ std::string ExpandKubeVars(const std::string& s, const std::vector<std::string>&
   return out;
 }
 
+namespace {
+
+// Shims must be reachable from inside a step, where /tmp is private: a data dir under /tmp
+// would hide them. They do not depend on the data dir, so one shared copy under /var/lib
+// serves every data dir when it is writable (root); otherwise they live in the data dir.
+std::string ShimRoot(const std::string& home) {
+  static const char* kShared = "/var/lib/skiff/shims";
+  if (MakeDirs(kShared).ok() && ::access(kShared, W_OK) == 0) return kShared;
+  return JoinPath(home, "shims");
+}
+
+}  // namespace
+
 HostRuntime::HostRuntime(std::string home)
     : home_(std::move(home)),
-      shims_(JoinPath(home_, "shims/bin")),
-      busybox_(JoinPath(home_, "shims/busybox")) {}
+      shims_(JoinPath(ShimRoot(home_), "bin")),
+      busybox_(JoinPath(ShimRoot(home_), "busybox")) {}
 
 Status HostRuntime::Prepare() {
   SKIFF_RETURN_IF_ERROR(MakeDirs(shims_));

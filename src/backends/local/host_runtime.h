@@ -15,7 +15,7 @@ namespace skiff::local {
 
 class HostRuntime {
  public:
-  // `home` is the data dir; shims live in `<home>/shims`.
+  // `home` is the data dir; shims live in /var/lib/skiff/shims (or `<home>/shims`).
   explicit HostRuntime(std::string home);
 
   // Creates the shim directories (idempotent, cheap when present).

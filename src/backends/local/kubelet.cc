@@ -1,12 +1,14 @@
 #include "backends/local/kubelet.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "common/fs.h"
+#include "common/ids.h"
 #include "common/log.h"
 
 namespace skiff::local {
@@ -113,9 +115,26 @@ struct Kubelet::PodRun {
   bool scheduled = false;
 };
 
+// The supervisor's records (started.json, exit.json) of one attempt of a container live on a
+// tmpfs when there is one: creating files on this ext4 costs ~0.3 ms each, which a 700-step
+// pipeline pays thousands of times. They survive any crash of skiff or the supervisor (what
+// exactly-once needs); after a reboot nothing is running, and steps interrupted by it start
+// again.
+std::string Kubelet::RecordRoot(const std::string& home) {
+  static const char* kShm = "/dev/shm";
+  if (IsDirectory(kShm) && ::access(kShm, W_OK) == 0) {
+    return JoinPath(kShm, "skiff-" + Sha256Hex(home).substr(0, 16));
+  }
+  return JoinPath(home, "run/records");
+}
+
+std::string Kubelet::ContainerDir(const PodRun& run, const ContainerRun& c, int attempt) const {
+  return JoinPath(record_root_, run.uid + "." + c.name + (attempt ? "." + std::to_string(attempt) : ""));
+}
+
 std::string Kubelet::LogPath(const std::string& home, const std::string& pod_uid,
                              const std::string& container, bool stderr_stream) {
-  return JoinPath(home, "pods/" + pod_uid + "/logs/" + container +
+  return JoinPath(home, "pods/" + pod_uid + "/" + container +
                             (stderr_stream ? ".stderr" : ".stdout"));
 }
 
@@ -125,7 +144,8 @@ Kubelet::Kubelet(KubeletOptions options, store::Store& store, EventLoop& loop,
       store_(store),
       loop_(loop),
       artifacts_(artifacts),
-      runtime_(options_.home) {}
+      runtime_(options_.home),
+      record_root_(RecordRoot(options_.home)) {}
 
 Kubelet::~Kubelet() {
   watch_.reset();
@@ -149,7 +169,9 @@ Status Kubelet::Start() {
   watch_ = store_.Watch({"Pod", ""}, [this](const store::WatchEvent& ev) {
     loop_.Post([this, ev] { OnPodEvent(ev); });
   });
-  SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
+  // Only unfinished Pods need adopting; a finished one is never touched again.
+  SKIFF_ASSIGN_OR_RETURN(store::ListResult pods,
+                         store_.List("Pod", "", {"", "status.phase!=Succeeded,status.phase!=Failed", 0}));
   std::set<std::string> known;
   for (const auto& pod : pods.items) {
     std::string uid = StringField(pod["metadata"], "uid");
@@ -158,7 +180,7 @@ Status Kubelet::Start() {
     if (phase == "Succeeded" || phase == "Failed") continue;
     Track(pod);
   }
-  // Processes whose Pod no longer exists are stopped.
+  // Processes whose Pod no longer exists (or finished) are stopped.
   auto procs = supervisor_->List();
   if (procs.ok()) {
     for (const auto& p : *procs) {
@@ -213,7 +235,9 @@ void Kubelet::Track(const Json& pod) {
 
 Status Kubelet::PreparePod(PodRun& run) {
   const Json& spec = run.pod["spec"];
-  SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.dir, "logs")));
+  // Directory creation is the costliest part of starting a step on ext4 (~0.3 ms each), so a
+  // Pod gets just two: its own (logs, records of its first container) and its private /tmp.
+  SKIFF_RETURN_IF_ERROR(MakeDirs(run.dir));
   SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(run.dir, "tmp")));
   ::chmod(JoinPath(run.dir, "tmp").c_str(), 01777);
   // Containers.
@@ -379,7 +403,7 @@ void Kubelet::BeginPod(PodRun& run) {
     // Find the latest attempt on disk.
     for (int attempt = 0;; ++attempt) {
       std::string id = run.uid + "/" + c.name + (attempt ? "/" + std::to_string(attempt) : "");
-      std::string dir = JoinPath(run.dir, "containers/" + c.name + (attempt ? "." + std::to_string(attempt) : ""));
+      std::string dir = ContainerDir(run, c, attempt);
       ProcessStatus st = ReadProcessStatusFromDir(dir);
       if (st.state == ProcessStatus::State::kUnknown) break;
       any_started = true;
@@ -508,7 +532,7 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
 
   ProcessSpec ps;
   ps.id = run.uid + "/" + c.name + (c.restarts ? "/" + std::to_string(c.restarts) : "");
-  ps.dir = JoinPath(run.dir, "containers/" + c.name + (c.restarts ? "." + std::to_string(c.restarts) : ""));
+  ps.dir = ContainerDir(run, c, c.restarts);
   SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
   ps.argv = std::move(argv);
   ps.env = std::move(env);
@@ -779,7 +803,16 @@ void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
 }
 
 void Kubelet::Forget(PodRun& run) {
-  for (const auto& c : run.containers) process_to_pod_.erase(c.proc_id);
+  for (const auto& c : run.containers) {
+    process_to_pod_.erase(c.proc_id);
+    // The Pod's final status is in the store: its records are not needed any more.
+    if (run.finished) {
+      for (int attempt = 0; attempt <= c.restarts; ++attempt) {
+        Status s = RemoveAll(ContainerDir(run, c, attempt));
+        (void)s;
+      }
+    }
+  }
   std::string uid = run.uid;
   bool deleted = run.deleted;
   if (deleted) {

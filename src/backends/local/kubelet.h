@@ -57,7 +57,7 @@ class Kubelet {
   Status Start();
 
   size_t tracked_pods() const { return pods_.size(); }
-  // Where a container's logs are ("<home>/pods/<uid>/logs/<container>.{stdout,stderr}").
+  // Where a container's logs are ("<home>/pods/<uid>/<container>.{stdout,stderr}").
   static std::string LogPath(const std::string& home, const std::string& pod_uid,
                              const std::string& container, bool stderr_stream);
 
@@ -80,12 +80,15 @@ class Kubelet {
   void WriteStatus(PodRun& run, const Json* outputs_annotation = nullptr);
   Json BuildStatus(const PodRun& run) const;
   void Forget(PodRun& run);
+  std::string ContainerDir(const PodRun& run, const ContainerRun& c, int attempt) const;
+  static std::string RecordRoot(const std::string& home);
 
   KubeletOptions options_;
   store::Store& store_;
   EventLoop& loop_;
   metadata::ArtifactStore& artifacts_;
   HostRuntime runtime_;
+  std::string record_root_;
   std::unique_ptr<SupervisorClient> supervisor_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unordered_map<std::string, std::unique_ptr<PodRun>> pods_;  // by uid

@@ -49,6 +49,10 @@ struct RawMount {
   const char* data;
   unsigned long flags;
   bool read_only;
+  // Filled in by the child: bind sources are opened (O_PATH) before any mount, so that a source
+  // hidden by an earlier mount (a data dir under /tmp, hidden by the private /tmp) still binds.
+  int source_fd;
+  char source_path[40];
 };
 
 // Shared between parent and child (CLONE_VM): inputs are read by the child, `err`/`step`/`index`
@@ -61,7 +65,7 @@ struct ChildArgs {
   int fds[3];
   SpawnPlan::Group group;
   bool new_mount_namespace;
-  const RawMount* mounts;
+  RawMount* mounts;
   size_t mount_count;
   const char* chroot_dir;
   const char* record_path;
@@ -179,8 +183,21 @@ int ChildMain(void* arg) {
     }
   }
   for (size_t i = 0; i < a->mount_count; ++i) {
+    RawMount& m = a->mounts[i];
+    m.source_fd = -1;
+    if ((m.flags & MS_BIND) == 0 || m.source == nullptr) continue;
+    m.source_fd = open(m.source, O_PATH | O_CLOEXEC);
+    if (m.source_fd < 0) ChildFail(a, Step::kMount, i);
+    const char prefix[] = "/proc/self/fd/";
+    size_t n = sizeof prefix - 1;
+    std::memcpy(m.source_path, prefix, n);
+    n += FormatInt(m.source_fd, m.source_path + n);
+    m.source_path[n] = '\0';
+  }
+  for (size_t i = 0; i < a->mount_count; ++i) {
     const RawMount& m = a->mounts[i];
-    if (mount(m.source, m.target, m.fstype, m.flags, m.data) != 0) ChildFail(a, Step::kMount, i);
+    const char* source = m.source_fd >= 0 ? m.source_path : m.source;
+    if (mount(source, m.target, m.fstype, m.flags, m.data) != 0) ChildFail(a, Step::kMount, i);
     if (m.read_only &&
         mount(nullptr, m.target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
       ChildFail(a, Step::kRemountReadOnly, i);
@@ -311,7 +328,7 @@ Result<pid_t> Spawn(const SpawnPlan& plan) {
     mounts.push_back(RawMount{m.source.c_str(), m.target.c_str(), bind ? nullptr : m.fstype.c_str(),
                               m.data.empty() ? nullptr : m.data.c_str(),
                               bind ? static_cast<unsigned long>(MS_BIND | MS_REC) : 0UL,
-                              m.read_only});
+                              m.read_only, -1, {}});
   }
   std::string record_tmp = plan.record_path.empty() ? "" : plan.record_path + ".tmp";
 

@@ -52,6 +52,7 @@ struct WorkflowController::Run {
   std::string uid, ns, name;
   std::unique_ptr<dag::Executor> exec;
   bool scheduled = false;
+  EventLoop::TimerId lazy_timer = 0;
   int quick_passes = 0;
   EventLoop::TimerId timer = 0;
   TimePoint timer_at{};
@@ -65,13 +66,16 @@ WorkflowController::WorkflowController(store::Store& store, EventLoop& loop,
 WorkflowController::~WorkflowController() {
   for (auto& [uid, run] : runs_) {
     if (run->timer != 0) loop_.Cancel(run->timer);
+    if (run->lazy_timer != 0) loop_.Cancel(run->lazy_timer);
   }
 }
 
 Status WorkflowController::Start() {
   informer_.AddHandler("Workflow", [this](const store::WatchEvent& ev) { OnWorkflowEvent(ev); });
   informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) { OnPodEvent(ev); });
-  SKIFF_ASSIGN_OR_RETURN(store::ListResult list, store_.List("Workflow", ""));
+  SKIFF_ASSIGN_OR_RETURN(
+      store::ListResult list,
+      store_.List("Workflow", "", {"", "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Error", 0}));
   for (const auto& wf : list.items) {
     if (!Terminal(StringField(wf.value("status", Json::object()), "phase"))) Load(wf);
   }
@@ -119,6 +123,7 @@ void WorkflowController::OnWorkflowEvent(const store::WatchEvent& ev) {
     auto it = runs_.find(uid);
     if (it != runs_.end()) {
       if (it->second->timer != 0) loop_.Cancel(it->second->timer);
+      if (it->second->lazy_timer != 0) loop_.Cancel(it->second->lazy_timer);
       uid_by_name_.erase(KeyOf(it->second->ns, it->second->name));
       runs_.erase(it);
     }
@@ -236,7 +241,24 @@ void WorkflowController::OnPodEvent(const store::WatchEvent& ev) {
     r.message = "pod deleted";
   }
   rit->second->exec->ApplyPodResult(r);
-  Schedule(it->second);
+  if (dag::IsFulfilled(r.phase) || r.daemoned) {
+    Schedule(it->second);
+  } else {
+    // A Pod that started changes nothing the engine decides on: record it with the next pass,
+    // batched, rather than running a pass for each start.
+    ScheduleLater(it->second, std::chrono::milliseconds(200));
+  }
+}
+
+void WorkflowController::ScheduleLater(const std::string& uid, Duration delay) {
+  auto it = runs_.find(uid);
+  if (it == runs_.end() || it->second->scheduled || it->second->lazy_timer != 0) return;
+  it->second->lazy_timer = loop_.After(delay, [this, uid] {
+    auto r = runs_.find(uid);
+    if (r == runs_.end()) return;
+    r->second->lazy_timer = 0;
+    Schedule(uid);
+  });
 }
 
 void WorkflowController::Schedule(const std::string& uid) {
@@ -251,6 +273,10 @@ void WorkflowController::Reconcile(const std::string& uid) {
   if (it == runs_.end()) return;
   Run& run = *it->second;
   run.scheduled = false;
+  if (run.lazy_timer != 0) {
+    loop_.Cancel(run.lazy_timer);
+    run.lazy_timer = 0;
+  }
   dag::Executor& exec = *run.exec;
   dag::Actions actions;
   try {
@@ -280,7 +306,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
     const dag::NodeStatus* n = exec.FindNode(id);
     if (n != nullptr) writes.push_back(store::Write::PutRecord(kNodeRecords, uid, id, n->ToJson()));
   }
-  if (wf_dirty || !dirty.empty()) {
+  if (wf_dirty) {
     Json wf = exec.workflow();
     wf["metadata"].erase("resourceVersion");
     wf["status"]["offloadNodeStatusVersion"] = "records";
@@ -316,6 +342,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
   if (observer_ && (wf_dirty || !dirty.empty())) observer_(exec.workflow(), exec.nodes());
   if (exec.Finished()) {
     if (run.timer != 0) loop_.Cancel(run.timer);
+    if (run.lazy_timer != 0) loop_.Cancel(run.lazy_timer);
     uid_by_name_.erase(KeyOf(run.ns, run.name));
     runs_.erase(it);
     return;

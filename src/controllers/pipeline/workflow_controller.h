@@ -59,6 +59,7 @@ class WorkflowController {
   void OnPodEvent(const store::WatchEvent& ev);
   void Load(const Json& wf);
   void Schedule(const std::string& uid);
+  void ScheduleLater(const std::string& uid, Duration delay);
   void Reconcile(const std::string& uid);
 
   store::Store& store_;

@@ -36,6 +36,10 @@ Result<std::pair<Json, TmplCtx>> Executor::Operation::ResolveHolder(const Json& 
                         " \"" + wft + "\" not found");
       }
       src = st_.template_sources.emplace(key, r->value("spec", Json::object())).first;
+      std::string text = DumpJson(src->second);
+      if (text.find("parallelism") != std::string::npos || text.find("failFast") != std::string::npos) {
+        EnableCounts();
+      }
     }
     const Json* list = FindField(src->second, "templates");
     const Json* tmpl = list != nullptr ? FindByName(*list, tmpl_name) : nullptr;
@@ -187,12 +191,6 @@ Result<Json> Executor::Operation::ProcessArgs(const Json& tmpl, const Json& args
   return SubstituteParams(out, local);
 }
 
-Result<Json> Executor::Operation::TemplateOfNode(const NodeStatus& n) {
-  auto it = boundary_templates_.find(n.id);
-  if (it != boundary_templates_.end()) return it->second;
-  return NotFound("template of node " + n.id + " not known in this pass");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parallelism
 
@@ -215,7 +213,7 @@ ExecError Executor::Operation::CheckParallelism(const Json& tmpl, NodeStatus* no
        (node->phase != NodePhase::kPending && node->phase != NodePhase::kRunning))) {
     auto bt = boundary_templates_.find(boundary_id);
     if (bt != boundary_templates_.end()) {
-      const Json& btmpl = bt->second;
+      const Json& btmpl = *bt->second;
       if (btmpl.value("failFast", false) && unsuccessful_children_[boundary_id] > 0) {
         if (NodeStatus* b = NodeByIdMutable(boundary_id)) {
           MarkPhase(b->name, NodePhase::kFailed,
@@ -262,6 +260,26 @@ NodeStatus* Executor::Operation::ExecuteTemplate(std::string node_name, const Js
     }
     return MarkError(node_name, message);
   };
+
+  // A Steps or DAG node that already exists reuses the template processed when it was created.
+  if (node != nullptr && (node->type == NodeType::kSteps || node->type == NodeType::kDAG)) {
+    auto cached = st_.processed.find(node->id);
+    if (cached != st_.processed.end()) {
+      std::shared_ptr<const State::Processed> p = cached->second;
+      ExecError perr = CheckParallelism(p->tmpl, node, opts.boundary_id);
+      if (perr != ExecError::kNone) {
+        *err = perr;
+        return node;
+      }
+      NodeStatus* r = node->type == NodeType::kSteps ? ExecuteSteps(node_name, p->ctx, p->tmpl, holder, opts)
+                                                     : ExecuteDAG(node_name, p->ctx, p->tmpl, holder, opts);
+      if (r != nullptr && r->Fulfilled()) {
+        MaybeSaveMemo(*r);
+        AddOutputsToGlobal(r->outputs);
+      }
+      return r;
+    }
+  }
 
   auto resolved = ResolveHolder(holder, ctx);
   if (!resolved.ok()) return error_node(resolved.status().message());
@@ -385,10 +403,11 @@ NodeStatus* Executor::Operation::ExecuteTemplate(std::string node_name, const Js
   NodeStatus* result = nullptr;
   if (type == "container" || type == "script" || type == "containerSet") {
     result = ExecutePod(node_name, scope, ptmpl, holder, opts);
-  } else if (type == "steps") {
-    result = ExecuteSteps(node_name, new_ctx, ptmpl, holder, opts);
-  } else if (type == "dag") {
-    result = ExecuteDAG(node_name, new_ctx, ptmpl, holder, opts);
+  } else if (type == "steps" || type == "dag") {
+    auto p = std::make_shared<const State::Processed>(State::Processed{std::move(ptmpl), new_ctx});
+    result = type == "steps" ? ExecuteSteps(node_name, new_ctx, p->tmpl, holder, opts)
+                             : ExecuteDAG(node_name, new_ctx, p->tmpl, holder, opts);
+    if (result != nullptr && retry_name.empty()) st_.processed[result->id] = std::move(p);
   } else if (type == "suspend") {
     result = ExecuteSuspend(node_name, scope, ptmpl, holder, opts);
   } else if (type.empty()) {

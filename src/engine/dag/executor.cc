@@ -67,6 +67,8 @@ Executor::Executor(Json workflow, std::vector<NodeStatus> nodes, ExecutorEnv& en
   }
   std::string text = DumpJson(st.spec);
   st.include_results_for_containers = text.find("outputs.result") != std::string::npos;
+  st.needs_counts = text.find("parallelism") != std::string::npos ||
+                    text.find("failFast") != std::string::npos;
 }
 
 Executor::~Executor() = default;
@@ -196,6 +198,14 @@ bool Executor::TakeWorkflowDirty() {
 
 Executor::Operation::Operation(Executor::State& st, Actions& actions)
     : st_(st), actions_(actions), now_(st.env.clock().Now()) {
+  if (st_.needs_counts) {
+    for (const auto& [id, n] : st_.nodes) CountNodeStart(n);
+  }
+}
+
+void Executor::Operation::EnableCounts() {
+  if (st_.needs_counts) return;
+  st_.needs_counts = true;
   for (const auto& [id, n] : st_.nodes) CountNodeStart(n);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -40,6 +41,25 @@ struct ExecOpts {
 // Why ExecuteTemplate did not (yet) produce a node.
 enum class ExecError { kNone, kParallelismReached, kDeadlineExceeded, kTimeout, kError };
 
+// What a DAG template's tasks depend on, computed once per DAG node (its template does not
+// change once processed): dependencies and rewritten `depends` logic per task, the target
+// tasks, and ancestors (transitive dependencies) per task.
+struct DagInfo {
+  std::map<std::string, std::vector<std::string>> deps;
+  std::map<std::string, std::string> logic;
+  std::vector<std::string> targets;
+  std::map<std::string, std::vector<std::string>> ancestors;
+  // Tasks that are finished for good (node fulfilled, exit hook done): later passes skip them.
+  std::unordered_set<std::string> done;
+  // For a task not yet created: the created, unfinished task it waits for (transitively), so
+  // that a long chain is not walked again each pass while its head runs.
+  std::unordered_map<std::string, std::string> blocker;
+  // Task name -> task, pointing into the template `tasks_source` was built from.
+  std::map<std::string, const Json*> tasks;
+  const Json* tasks_source = nullptr;
+  bool analyzed = false;
+};
+
 struct Executor::State {
   State(Json w, ExecutorEnv& e) : wf(std::move(w)), env(e) {}
   Json wf;
@@ -53,6 +73,17 @@ struct Executor::State {
   bool terminate_requested = false;
   std::string terminate_message;
   bool include_results_for_containers = false;
+  // Active/failed children are only counted when some template limits parallelism or fails
+  // fast; counting walks every node, which a 10,000-node workflow should not pay each pass.
+  bool needs_counts = false;
+  std::unordered_map<std::string, std::shared_ptr<DagInfo>> dags;  // by DAG node id
+  // Steps and DAG templates as processed for their node (arguments substituted), reused by
+  // later passes: their inputs are fixed once the node exists.
+  struct Processed {
+    Json tmpl;
+    TmplCtx ctx;
+  };
+  std::unordered_map<std::string, std::shared_ptr<const Processed>> processed;  // by node id
 };
 
 class Executor::Operation {
@@ -77,7 +108,6 @@ class Executor::Operation {
   Result<std::pair<Json, TmplCtx>> ResolveHolder(const Json& holder, const TmplCtx& ctx);
   Result<Json> ProcessArgs(const Json& tmpl, const Json& args, const Vars& local, bool validate_only);
   Result<Json> SubstituteParams(const Json& tmpl, const Vars& local);
-  Result<Json> TemplateOfNode(const NodeStatus& n);
 
   // --- execution ---
   NodeStatus* ExecuteTemplate(std::string node_name, const Json& holder, const TmplCtx& ctx,
@@ -119,6 +149,7 @@ class Executor::Operation {
   ExecError CheckParallelism(const Json& tmpl, NodeStatus* node, const std::string& boundary_id);
   int ActivePods() const { return active_pods_; }
   void CountNodeStart(const NodeStatus& n);
+  void EnableCounts();
 
   // --- misc ---
   TimePoint now() const { return now_; }
@@ -133,7 +164,9 @@ class Executor::Operation {
   int active_pods_ = 0;
   std::unordered_map<std::string, int> active_children_;    // boundary id -> active children
   std::unordered_map<std::string, int> unsuccessful_children_;  // boundary id -> failed children
-  std::unordered_map<std::string, Json> boundary_templates_;  // node id -> processed template
+  // Steps/DAG node id -> its processed template, while that node executes (for its children's
+  // parallelism and failFast checks).
+  std::unordered_map<std::string, const Json*> boundary_templates_;
   // Bumped whenever a node becomes fulfilled, so cached scopes know when to rebuild.
   uint64_t scope_version_ = 0;
 };

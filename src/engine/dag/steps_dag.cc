@@ -497,7 +497,12 @@ NodeStatus* Executor::Operation::ExecuteSteps(const std::string& node_name, cons
     node = &n;
   }
   std::string id = node->id;
-  boundary_templates_[id] = tmpl;
+  boundary_templates_[id] = &tmpl;
+  struct Forget {
+    std::unordered_map<std::string, const Json*>& m;
+    std::string id;
+    ~Forget() { m.erase(id); }
+  } forget{boundary_templates_, id};
   Scope scope;
   if (const Json* wo = FindField(st_.wf["status"], "outputs")) AddOutputsToScope(scope, "workflow", *wo);
   if (const Json* in = FindField(tmpl, "inputs")) {
@@ -744,10 +749,11 @@ struct DagCtx {
   const Json* tmpl = nullptr;
   TmplCtx ctx;
   bool on_exit = false;
-  std::map<std::string, const Json*> tasks;
   std::set<std::string> visited;
-  std::map<std::string, std::vector<std::string>> deps;
-  std::map<std::string, std::string> logic;
+  DagInfo* info = nullptr;
+  std::map<std::string, const Json*>& tasks() { return info->tasks; }
+  std::map<std::string, std::vector<std::string>>& deps() { return info->deps; }
+  std::map<std::string, std::string>& logic() { return info->logic; }
 };
 
 const std::regex& TaskNameRegex() {
@@ -769,23 +775,22 @@ std::string ExpandDependency(const std::string& dep, const Json* dep_task) {
 }
 
 void ResolveDeps(DagCtx& d, const std::string& task_name) {
-  if (d.deps.count(task_name)) return;
-  const Json* task = d.tasks.count(task_name) ? d.tasks[task_name] : nullptr;
+  if (d.deps().count(task_name)) return;
+  const Json* task = d.tasks().count(task_name) ? d.tasks()[task_name] : nullptr;
   std::string depends = task != nullptr ? StringField(*task, "depends") : "";
   if (depends.empty() && task != nullptr) {
     if (const Json* list = FindField(*task, "dependencies"); list != nullptr && list->is_array()) {
       std::string joined;
       for (const auto& dep : *list) {
         std::string name = ScalarToString(dep);
-        const Json* dt = d.tasks.count(name) ? d.tasks[name] : nullptr;
+        const Json* dt = d.tasks().count(name) ? d.tasks()[name] : nullptr;
         if (!joined.empty()) joined += " && ";
         joined += ExpandDependency(name, dt);
       }
-      d.deps[task_name] = {};
       std::vector<std::string> names;
       for (const auto& dep : *list) names.push_back(ScalarToString(dep));
-      d.deps[task_name] = names;
-      d.logic[task_name] = joined;
+      d.deps()[task_name] = names;
+      d.logic()[task_name] = joined;
       return;
     }
   }
@@ -813,11 +818,33 @@ void ResolveDeps(DagCtx& d, const std::string& task_name) {
   std::sort(expansions.begin(), expansions.end(),
             [](const Expansion& a, const Expansion& b) { return a.start > b.start; });
   for (const auto& e : expansions) {
-    const Json* dt = d.tasks.count(e.name) ? d.tasks[e.name] : nullptr;
+    const Json* dt = d.tasks().count(e.name) ? d.tasks()[e.name] : nullptr;
     depends = depends.substr(0, e.start) + ExpandDependency(e.name, dt) + depends.substr(e.end);
   }
-  d.deps[task_name] = names;
-  d.logic[task_name] = depends;
+  d.deps()[task_name] = names;
+  d.logic()[task_name] = depends;
+}
+
+// Transitive dependencies of a task, in a stable order.
+const std::vector<std::string>& Ancestors(DagCtx& d, const std::string& task_name) {
+  auto it = d.info->ancestors.find(task_name);
+  if (it != d.info->ancestors.end()) return it->second;
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::vector<std::string> stack = {task_name};
+  while (!stack.empty()) {
+    std::string t = stack.back();
+    stack.pop_back();
+    ResolveDeps(d, t);
+    for (const auto& dep : d.deps()[t]) {
+      if (seen.insert(dep).second) {
+        out.push_back(dep);
+        stack.push_back(dep);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return d.info->ancestors.emplace(task_name, std::move(out)).first->second;
 }
 
 }  // namespace
@@ -836,7 +863,12 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     node = &n;
   }
   std::string id = node->id;
-  boundary_templates_[id] = tmpl;
+  boundary_templates_[id] = &tmpl;
+  struct Forget {
+    std::unordered_map<std::string, const Json*>& m;
+    std::string id;
+    ~Forget() { m.erase(id); }
+  } forget{boundary_templates_, id};
   const Json& dag = tmpl["dag"];
   DagCtx d;
   d.boundary_name = node_name;
@@ -844,37 +876,56 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
   d.tmpl = &tmpl;
   d.ctx = ctx;
   d.on_exit = opts.on_exit_template;
-  const Json& tasks = dag.contains("tasks") ? dag["tasks"] : Json::array();
-  for (const auto& t : tasks) d.tasks[StringField(t, "name")] = &t;
+  static const Json kNoTasks = Json::array();
+  const Json* tasks_field = FindField(dag, "tasks");
+  const Json& tasks = tasks_field != nullptr ? *tasks_field : kNoTasks;
 
-  std::vector<std::string> targets;
-  std::string target = StringField(dag, "target");
-  if (target.empty()) {
-    std::map<std::string, bool> leaf;
-    for (const auto& t : tasks) {
-      std::string name = StringField(t, "name");
-      if (!leaf.count(name)) leaf[name] = true;
-      ResolveDeps(d, name);
-      for (const auto& dep : d.deps[name]) leaf[dep] = false;
-    }
-    for (const auto& [name, is_leaf] : leaf) {
-      if (is_leaf && d.tasks.count(name)) targets.push_back(name);
-    }
-  } else {
-    size_t start = 0;
-    while (start < target.size()) {
-      size_t sp = target.find(' ', start);
-      std::string t = target.substr(start, sp == std::string::npos ? std::string::npos : sp - start);
-      if (!t.empty()) targets.push_back(t);
-      if (sp == std::string::npos) break;
-      start = sp + 1;
-    }
+  auto& info_slot = st_.dags[id];
+  if (!info_slot) info_slot = std::make_shared<DagInfo>();
+  d.info = info_slot.get();
+  // The task index points into the template; it is kept across passes only when the template
+  // is the one cached for this node (stable), else rebuilt.
+  auto cached = st_.processed.find(id);
+  bool stable = cached != st_.processed.end() && &cached->second->tmpl == &tmpl;
+  if (!stable || d.info->tasks_source != &tasks) {
+    d.info->tasks.clear();
+    for (const auto& t : tasks) d.info->tasks[StringField(t, "name")] = &t;
+    d.info->tasks_source = &tasks;
   }
+  if (!d.info->analyzed) {
+    std::vector<std::string>& targets = d.info->targets;
+    std::string target = StringField(dag, "target");
+    if (target.empty()) {
+      std::map<std::string, bool> leaf;
+      for (const auto& t : tasks) {
+        std::string name = StringField(t, "name");
+        if (!leaf.count(name)) leaf[name] = true;
+        ResolveDeps(d, name);
+        for (const auto& dep : d.deps()[name]) leaf[dep] = false;
+      }
+      for (const auto& [name, is_leaf] : leaf) {
+        if (is_leaf && d.tasks().count(name)) targets.push_back(name);
+      }
+    } else {
+      size_t start = 0;
+      while (start < target.size()) {
+        size_t sp = target.find(' ', start);
+        std::string t = target.substr(start, sp == std::string::npos ? std::string::npos : sp - start);
+        if (!t.empty()) targets.push_back(t);
+        if (sp == std::string::npos) break;
+        start = sp + 1;
+      }
+    }
+    d.info->analyzed = true;
+  }
+  const std::vector<std::string>& targets = d.info->targets;
 
   // Scope with the outputs of all tasks finished so far (a superset of each task's ancestry).
   std::function<void(const std::string&)> execute_task;
   auto task_node = [&](const std::string& name) { return NodeByName(node_name + "." + name); };
-  auto build_scope = [&]() {
+  // The scope a task sees: its ancestors' outputs (as Argo builds it), or every task's for the
+  // DAG's own outputs (`for_task` empty).
+  auto build_scope = [&](const std::string& for_task) {
     Scope scope;
     if (const Json* wo = FindField(st_.wf["status"], "outputs")) AddOutputsToScope(scope, "workflow", *wo);
     if (const Json* in = FindField(tmpl, "inputs")) {
@@ -883,7 +934,12 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
       }
     }
     AddInputsToScope(scope, tmpl);
-    for (const auto& [tname, tjson] : d.tasks) {
+    std::vector<std::string> all;
+    if (for_task.empty()) {
+      for (const auto& [tname, tjson] : d.tasks()) all.push_back(tname);
+    }
+    const std::vector<std::string>& names = for_task.empty() ? all : Ancestors(d, for_task);
+    for (const auto& tname : names) {
       NodeStatus* tn = task_node(tname);
       if (tn == nullptr) continue;
       std::string prefix = "tasks." + tname;
@@ -902,33 +958,38 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     return scope;
   };
   bool fail_fast = dag.value("failFast", true);
-  std::shared_ptr<const Scope> cached_scope;
-  uint64_t cached_version = 0;
-  auto scope_ref = [&]() -> std::shared_ptr<const Scope> {
-    if (!cached_scope || cached_version != scope_version_) {
-      cached_scope = std::make_shared<const Scope>(build_scope());
-      cached_version = scope_version_;
-    }
-    return cached_scope;
+  auto scope_ref = [&](const std::string& for_task) -> std::shared_ptr<const Scope> {
+    return std::make_shared<const Scope>(build_scope(for_task));
   };
 
   execute_task = [&](const std::string& task_name) {
+    if (d.info->done.count(task_name)) return;
     if (!d.visited.insert(task_name).second) return;
-    auto tit = d.tasks.find(task_name);
-    if (tit == d.tasks.end()) return;
+    auto tit = d.tasks().find(task_name);
+    if (tit == d.tasks().end()) return;
     const Json& task = *tit->second;
     std::string tnode_name = node_name + "." + task_name;
     NodeStatus* tn = NodeByName(tnode_name);
     if (tn != nullptr && Fulfilled(*tn)) {
-      if (tn->Completed()) {
-        bool done = true;
-        auto s = scope_ref();
-        RunOnExitNode(ExitHookOf(task), *tn, id, ctx, "tasks." + task_name, s.get(), &done);
+      Json hook = ExitHookOf(task);
+      bool done = true;
+      if (tn->Completed() && !hook.is_null()) {
+        auto s = scope_ref(task_name);
+        RunOnExitNode(hook, *tn, id, ctx, "tasks." + task_name, s.get(), &done);
       }
+      if (done && !tn->daemoned) d.info->done.insert(task_name);
       return;
     }
+    if (tn == nullptr) {
+      auto b = d.info->blocker.find(task_name);
+      if (b != d.info->blocker.end()) {
+        NodeStatus* bn = task_node(b->second);
+        if (bn != nullptr && !Fulfilled(*bn)) return;  // still waiting for the same task
+        d.info->blocker.erase(b);
+      }
+    }
     ResolveDeps(d, task_name);
-    const std::vector<std::string>& deps = d.deps[task_name];
+    const std::vector<std::string>& deps = d.deps()[task_name];
     NodeStatus* group = tn != nullptr && tn->type == NodeType::kTaskGroup ? tn : nullptr;
     auto connect = [&](const std::string& name) {
       if (deps.empty() || group != nullptr) {
@@ -943,13 +1004,20 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         }
       }
     };
-    if (!d.logic[task_name].empty() && tn == nullptr) {
+    if (!d.logic()[task_name].empty() && tn == nullptr) {
       for (const auto& dep : deps) execute_task(dep);
       // Depends: all dependencies (and their exit hooks) must be finished.
       Json env = Json::object();
       for (const auto& dep : deps) {
         NodeStatus* dn = task_node(dep);
-        if (dn == nullptr || !Fulfilled(*dn)) return;
+        if (dn == nullptr || !Fulfilled(*dn)) {
+          if (dn != nullptr) {
+            d.info->blocker[task_name] = dep;
+          } else if (auto b = d.info->blocker.find(dep); b != d.info->blocker.end()) {
+            d.info->blocker[task_name] = b->second;
+          }
+          return;
+        }
         NodeStatus* exit = NodeByName(dn->name + ".onExit");
         if (exit != nullptr && !Fulfilled(*exit)) return;
         bool any_succeeded = false, all_failed = false;
@@ -973,7 +1041,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
                     {"AnySucceeded", any_succeeded},
                     {"AllFailed", all_failed}};
       }
-      std::string logic = d.logic[task_name];
+      std::string logic = d.logic()[task_name];
       std::replace(logic.begin(), logic.end(), '-', '_');
       auto r = expr::Evaluate(logic, env);
       if (!r.ok() || !r->is_boolean()) {
@@ -991,7 +1059,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         return;
       }
     }
-    auto scope_ptr = scope_ref();
+    auto scope_ptr = scope_ref(task_name);
     const Scope& scope = *scope_ptr;
     auto resolved = ResolveStepReferences(task, scope);
     if (!resolved.ok()) {
@@ -1065,10 +1133,11 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         MarkPhase(en, NodePhase::kFailed, "timeout");
         return;
       }
-      if (child != nullptr && child->Completed()) {
+      Json hook = ExitHookOf(task);
+      if (child != nullptr && child->Completed() && !hook.is_null()) {
         bool done = true;
-        auto s = scope_ref();
-        RunOnExitNode(ExitHookOf(task), *child, id, ctx, "tasks." + task_name, s.get(), &done);
+        auto s = scope_ref(task_name);
+        RunOnExitNode(hook, *child, id, ctx, "tasks." + task_name, s.get(), &done);
       }
     }
     if (loops) {
@@ -1084,6 +1153,12 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
 
   for (const auto& t : targets) execute_task(t);
 
+  // While any task is unfinished the DAG is running: no need to walk the graph.
+  for (const auto& [tname, tjson] : d.tasks()) {
+    if (d.info->done.count(tname)) continue;
+    NodeStatus* tn = task_node(tname);
+    if (tn != nullptr && !Fulfilled(*tn)) return NodeByName(node_name);
+  }
   // Assess the DAG (Argo's assessDAGPhase): a breadth-first walk that carries each branch's
   // last completed phase down to omitted nodes.
   std::map<std::string, std::string> target_phase;  // node id -> phase name ("" = unseen)
@@ -1123,8 +1198,8 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
       if (!fail_fast) break;
     } else if (p == "Failed" || p == "Error") {
       NodePhase bp = p == "Failed" ? NodePhase::kFailed : NodePhase::kError;
-      auto tt = d.tasks.find(t);
-      if (tt != d.tasks.end() && ContinuesOn(*tt->second, bp)) continue;
+      auto tt = d.tasks().find(t);
+      if (tt != d.tasks().end() && ContinuesOn(*tt->second, bp)) continue;
       result = bp;
       if (fail_fast) break;
     }
@@ -1150,7 +1225,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     Touch(*node);
   }
   if (IsFailedOrError(result)) return MarkPhase(node_name, result);
-  auto outputs = OutputsFromScope(tmpl, *scope_ref());
+  auto outputs = OutputsFromScope(tmpl, *scope_ref(""));
   if (!outputs.ok()) return MarkError(node_name, outputs.status().message());
   if (!outputs->is_null()) {
     node = NodeByName(node_name);
