@@ -251,8 +251,10 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
         rt.workflows()->SetObserver([&](const Json& wf, const std::unordered_map<std::string, dag::NodeStatus>& nodes) {
           std::string key = StringField(wf["metadata"], "namespace") + "/" + StringField(wf["metadata"], "name");
           auto p = printers.find(key);
-          if (p == printers.end() || done.count(key) || opts.quiet) return;
-          p->second->Update(wf, nodes);
+          if (p == printers.end() || done.count(key)) return;
+          if (!opts.quiet) p->second->Update(wf, nodes);
+          // A target just finished: report it now rather than at the next tick.
+          if (IsTerminal(StringField(wf.value("status", Json::object()), "phase"))) loop.Post(check);
         });
       }
     }
@@ -263,7 +265,7 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
   loop.Run();
   // Let the kubelet act on what the last passes decided (e.g. stop a finished workflow's
   // daemons) before this process, which may be the controller, exits.
-  for (int i = 0; i < 20; ++i) loop.RunOnce(std::chrono::milliseconds(2));
+  for (int i = 0; i < 20; ++i) loop.RunOnce(Duration(0));
   loop.Unwatch(g_signal_pipe[0]);
 
   int rc = 0;

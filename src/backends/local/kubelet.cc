@@ -163,9 +163,20 @@ Status Kubelet::Reconnect() {
   return loop_.Watch(supervisor_->fd(), [this] { OnSupervisorReadable(); });
 }
 
+// The supervisor is connected to (and started, if none runs) only when a process has to run:
+// a run whose steps are all memoized never pays for it.
+Status Kubelet::EnsureSupervisor() {
+  if (supervisor_) return OkStatus();
+  return Reconnect();
+}
+
 Status Kubelet::Start() {
   SKIFF_RETURN_IF_ERROR(runtime_.Prepare());
-  SKIFF_RETURN_IF_ERROR(Reconnect());
+  // A supervisor that is already running may hold processes of Pods that are gone.
+  if (PathExists(JoinPath(options_.home, "run/supervisor.sock"))) {
+    Status s = EnsureSupervisor();
+    if (!s.ok()) LogWarn("supervisor not reachable", {{"error", s.message()}});
+  }
   watch_ = store_.Watch({"Pod", ""}, [this](const store::WatchEvent& ev) {
     loop_.Post([this, ev] { OnPodEvent(ev); });
   });
@@ -181,6 +192,7 @@ Status Kubelet::Start() {
     Track(pod);
   }
   // Processes whose Pod no longer exists (or finished) are stopped.
+  if (!supervisor_) return OkStatus();
   auto procs = supervisor_->List();
   if (procs.ok()) {
     for (const auto& p : *procs) {
@@ -562,6 +574,7 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   c.proc_id = ps.id;
   process_to_pod_[ps.id] = run.uid;
   if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
+  SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
   return supervisor_->Start(ps);
 }
 
@@ -608,7 +621,8 @@ void Kubelet::StartNext(PodRun& run) {
     for (auto& c : run.containers) {
       if (c.kind == ContainerRun::Kind::kSidecar && c.state != ContainerRun::State::kTerminated) {
         sidecars_done = false;
-        Status s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
+        Status s = EnsureSupervisor();
+        if (s.ok()) s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
         (void)s;
       }
     }
@@ -617,6 +631,7 @@ void Kubelet::StartNext(PodRun& run) {
 }
 
 void Kubelet::OnSupervisorReadable() {
+  if (!supervisor_) return;
   auto events = supervisor_->ReadEvents();
   if (!events.ok()) {
     LogWarn("supervisor connection lost; reconnecting", {{"error", events.status().message()}});
@@ -671,7 +686,7 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
       break;
     case ProcessStatus::State::kExited: {
       c->state = ContainerRun::State::kTerminated;
-      Status fs = supervisor_->Forget(st.id);
+      Status fs = supervisor_ ? supervisor_->Forget(st.id) : OkStatus();
       (void)fs;
       if (st.reason == "DeadlineExceeded") run.deadline_hit = true;
       if (st.reason == "Unschedulable") {
@@ -776,7 +791,8 @@ void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string&
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
       running = true;
-      Status s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
+      Status s = EnsureSupervisor();
+      if (s.ok()) s = supervisor_->Kill(c.proc_id, std::chrono::seconds(0));
       (void)s;
     }
   }
@@ -794,7 +810,8 @@ void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
       any = true;
-      Status s = supervisor_->Kill(c.proc_id, grace);
+      Status s = EnsureSupervisor();
+      if (s.ok()) s = supervisor_->Kill(c.proc_id, grace);
       (void)s;
     }
   }

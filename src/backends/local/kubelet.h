@@ -68,6 +68,7 @@ class Kubelet {
   void OnPodEvent(const store::WatchEvent& ev);
   void OnSupervisorReadable();
   Status Reconnect();
+  Status EnsureSupervisor();
   void Track(const Json& pod);
   void BeginPod(PodRun& run);
   Status PreparePod(PodRun& run);

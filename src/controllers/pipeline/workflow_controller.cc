@@ -102,8 +102,11 @@ void WorkflowController::Load(const Json& wf) {
   Json copy = wf;
   if (copy.contains("status")) copy["status"].erase("nodes");
   run->exec = std::make_unique<dag::Executor>(std::move(copy), std::move(nodes), *env_);
-  // Catch up with Pods that changed while nobody was watching.
-  auto pods = store_.List("Pod", run->ns, {std::string(kWorkflowLabel) + "=" + run->name, "", 0});
+  // Catch up with Pods that changed while nobody was watching (only a workflow that already
+  // started can have any).
+  bool started = wf.contains("status") && !StringField(wf["status"], "phase").empty();
+  auto pods = started ? store_.List("Pod", run->ns, {std::string(kWorkflowLabel) + "=" + run->name, "", 0})
+                      : Result<store::ListResult>(store::ListResult{});
   if (pods.ok()) {
     for (const auto& pod : pods->items) run->exec->ApplyPodResult(PodResultFromPod(pod));
   }

@@ -117,6 +117,7 @@ void Executor::ApplyPodResult(const PodResult& r) {
     n.outputs = r.outputs;
     changed = true;
   }
+  if (changed && IsFulfilled(n.phase)) st.finished_since_pass.push_back(n.id);
   if (IsFulfilled(r.phase) && (r.cpu_seconds > 0 || r.memory_mib_seconds > 0)) {
     n.resources_duration = Json{{"cpu", static_cast<int64_t>(r.cpu_seconds + 0.5)},
                                 {"memory", static_cast<int64_t>(r.memory_mib_seconds + 0.5)}};
@@ -569,6 +570,15 @@ void Executor::Operation::Run() {
       }
     }
   }
+
+  // Results of Pods that finished since the last pass.
+  for (const auto& id : st_.finished_since_pass) {
+    NodeStatus* n = NodeByIdMutable(id);
+    if (n == nullptr || !n->Fulfilled()) continue;
+    MaybeSaveMemo(*n);
+    if (n->outputs.is_object()) AddOutputsToGlobal(n->outputs);
+  }
+  st_.finished_since_pass.clear();
 
   TmplCtx ctx{"local", st_.name};
   Json holder = {{"template", StringField(st_.spec, "entrypoint")}};

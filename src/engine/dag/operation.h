@@ -24,10 +24,25 @@ struct TmplCtx {
   std::string Scope() const { return kind + "/" + name; }
 };
 
-// Outputs and parameters visible to the steps of one Steps template or the tasks of one DAG.
-struct Scope {
+// One set of scope entries: parameters ("steps.a.outputs.result") and artifacts.
+struct ScopeLayer {
   Vars params;
   std::map<std::string, Json> artifacts;  // "steps.a.outputs.artifacts.x" -> artifact
+};
+
+// Outputs and parameters visible to the steps of one Steps template or the tasks of one DAG:
+// its own entries plus shared, immutable layers (a finished DAG task's entries are built once
+// and shared by every task that descends from it, so a long chain does not copy them over and
+// over).
+struct Scope : ScopeLayer {
+  std::vector<std::shared_ptr<const ScopeLayer>> layers;
+
+  // Own entries, then the layers, then `globals` (may be null).
+  VarScope Params(const Vars* globals) const;
+  const Json* FindParam(std::string_view key) const;
+  const Json* FindArtifact(const std::string& key) const;
+  // Every artifact and parameter merged, for expressions that may name either.
+  Vars Flatten() const;
 };
 
 struct ExecOpts {
@@ -57,6 +72,8 @@ struct DagInfo {
   // Task name -> task, pointing into the template `tasks_source` was built from.
   std::map<std::string, const Json*> tasks;
   const Json* tasks_source = nullptr;
+  std::unordered_map<std::string, std::string> node_ids;  // task name -> its node's id
+  std::unordered_map<std::string, std::shared_ptr<const ScopeLayer>> layers;  // of done tasks
   bool analyzed = false;
 };
 
@@ -77,6 +94,9 @@ struct Executor::State {
   // fast; counting walks every node, which a 10,000-node workflow should not pay each pass.
   bool needs_counts = false;
   std::unordered_map<std::string, std::shared_ptr<DagInfo>> dags;  // by DAG node id
+  // Pod nodes that finished since the last pass: their results are saved to the memoization
+  // cache and published as global outputs at the start of the next pass.
+  std::vector<std::string> finished_since_pass;
   // Steps and DAG templates as processed for their node (arguments substituted), reused by
   // later passes: their inputs are fixed once the node exists.
   struct Processed {

@@ -72,6 +72,44 @@ std::string ItemDescription(const Json& item) {
 // ---------------------------------------------------------------------------------------------
 // Scopes
 
+VarScope Scope::Params(const Vars* globals) const {
+  std::vector<const Vars*> chain;
+  chain.reserve(layers.size() + 2);
+  chain.push_back(&params);
+  for (const auto& l : layers) chain.push_back(&l->params);
+  if (globals != nullptr) chain.push_back(globals);
+  return VarScope(std::move(chain));
+}
+
+const Json* Scope::FindParam(std::string_view key) const {
+  if (const Json* v = params.Find(key)) return v;
+  for (const auto& l : layers) {
+    if (const Json* v = l->params.Find(key)) return v;
+  }
+  return nullptr;
+}
+
+const Json* Scope::FindArtifact(const std::string& key) const {
+  auto it = artifacts.find(key);
+  if (it != artifacts.end()) return &it->second;
+  for (const auto& l : layers) {
+    auto lit = l->artifacts.find(key);
+    if (lit != l->artifacts.end()) return &lit->second;
+  }
+  return nullptr;
+}
+
+Vars Scope::Flatten() const {
+  Vars out;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    out.Merge((*it)->params);
+    for (const auto& [k, v] : (*it)->artifacts) out.SetJson(k, v);
+  }
+  out.Merge(params);
+  for (const auto& [k, v] : artifacts) out.SetJson(k, v);
+  return out;
+}
+
 void Executor::Operation::AddOutputsToScope(Scope& scope, const std::string& prefix,
                                             const Json& outputs) {
   if (!outputs.is_object()) return;
@@ -171,8 +209,7 @@ Result<Json> Executor::Operation::ResolveArtifactRef(const Json& art, const Scop
   std::string from_expr = StringField(art, "fromExpression");
   Json resolved;
   if (!from_expr.empty()) {
-    Vars env = scope.params;
-    for (const auto& [k, v] : scope.artifacts) env.SetJson(k, v);
+    Vars env = scope.Flatten();
     auto r = expr::Evaluate(from_expr, env.ExprEnv());
     if (!r.ok()) return InvalidArgument("unable to evaluate fromExpression: " + r.status().message());
     if (!r->is_object()) return NotFound("Unable to resolve: " + from_expr);
@@ -183,9 +220,9 @@ Result<Json> Executor::Operation::ResolveArtifactRef(const Json& art, const Scop
     if (key.size() >= 2 && key.compare(key.size() - 2, 2, "}}") == 0) key.resize(key.size() - 2);
     while (!key.empty() && key.front() == ' ') key.erase(0, 1);
     while (!key.empty() && key.back() == ' ') key.pop_back();
-    auto it = scope.artifacts.find(key);
-    if (it == scope.artifacts.end()) return NotFound("Unable to resolve: {{" + key + "}}");
-    resolved = it->second;
+    const Json* found = scope.FindArtifact(key);
+    if (found == nullptr) return NotFound("Unable to resolve: {{" + key + "}}");
+    resolved = *found;
   }
   std::string sub_path = StringField(art, "subPath");
   if (!sub_path.empty()) resolved["subPath"] = sub_path;
@@ -212,7 +249,7 @@ Result<Json> Executor::Operation::OutputsFromScope(const Json& tmpl, const Scope
       std::string parameter = StringField(*vf, "parameter");
       std::string expression = StringField(*vf, "expression");
       if (!expression.empty()) {
-        auto r = expr::Evaluate(expression, scope.params.ExprEnv());
+        auto r = expr::Evaluate(expression, scope.Params(nullptr).ExprEnv());
         if (r.ok()) {
           value = Json(GoFormatV(*r));
         } else {
@@ -222,7 +259,7 @@ Result<Json> Executor::Operation::OutputsFromScope(const Json& tmpl, const Scope
         std::string key = parameter;
         if (key.rfind("{{", 0) == 0) key = key.substr(2);
         if (key.size() >= 2 && key.compare(key.size() - 2, 2, "}}") == 0) key.resize(key.size() - 2);
-        const Json* v = scope.params.Find(key);
+        const Json* v = scope.FindParam(key);
         if (v != nullptr) {
           value = *v;
         } else {
@@ -393,7 +430,7 @@ Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandIte
 
 // Substitutes the scope into a step or task and resolves its artifact arguments.
 Result<Json> Executor::Operation::ResolveStepReferences(const Json& step, const Scope& scope) {
-  VarScope vars{&scope.params, &globals_};
+  VarScope vars = scope.Params(&globals_);
   // Loop fields are expanded later with `item`; substitute only the parts that need the scope.
   SKIFF_ASSIGN_OR_RETURN(Json out, ReplaceTagsInJson(step, vars, true));
   std::string when = StringField(out, "when");
@@ -428,7 +465,7 @@ Result<Json> Executor::Operation::ResolveStepReferences(const Json& step, const 
         std::string head = tag.substr(0, dot1);
         if ((head == "tasks" || head == "steps") && dot2 != std::string::npos) {
           std::string status_key = tag.substr(0, dot2) + ".status";
-          const Json* st = scope.params.Find(status_key);
+          const Json* st = scope.FindParam(status_key);
           if (st != nullptr && (st->get<std::string>() == "Skipped" || st->get<std::string>() == "Omitted")) {
             drop = true;
           }
@@ -456,7 +493,7 @@ bool Executor::Operation::RunOnExitNode(const Json& hook, const NodeStatus& pare
     // Arguments may refer to the parent's own outputs ("{{steps.x.outputs...}}").
     Scope s = *scope;
     AddNodeToScope(s, prefix, parent);
-    auto r = ReplaceTagsInJson(args, VarScope{&s.params, &globals_}, true);
+    auto r = ReplaceTagsInJson(args, s.Params(&globals_), true);
     if (r.ok()) args = *r;
     if (args.contains("artifacts")) {
       for (auto& a : args["artifacts"]) {
@@ -614,7 +651,7 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
       expanded.emplace_back(StringField(*step, "name"), *step);
       continue;
     }
-    auto items = ExpandItems(*step, VarScope{&scope.params, &globals_});
+    auto items = ExpandItems(*step, scope.Params(&globals_));
     if (!items.ok()) return MarkError(sg_name, items.status().message());
     if (items->empty()) {
       std::string child_name = sg_name + "." + StringField(*step, "name");
@@ -680,7 +717,7 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
           if (!execute) {
             Scope s = scope;
             AddNodeToScope(s, "steps." + StringField(step, "name"), *child);
-            VarScope vars{&s.params, &globals_};
+            VarScope vars = s.Params(&globals_);
             auto r = expr::Evaluate(StringField(it.value(), "expression"), vars.ExprEnv());
             execute = r.ok() && r->is_boolean() && r->get<bool>();
           }
@@ -749,7 +786,7 @@ struct DagCtx {
   const Json* tmpl = nullptr;
   TmplCtx ctx;
   bool on_exit = false;
-  std::set<std::string> visited;
+  std::unordered_set<std::string> visited;
   DagInfo* info = nullptr;
   std::map<std::string, const Json*>& tasks() { return info->tasks; }
   std::map<std::string, std::vector<std::string>>& deps() { return info->deps; }
@@ -922,7 +959,13 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
 
   // Scope with the outputs of all tasks finished so far (a superset of each task's ancestry).
   std::function<void(const std::string&)> execute_task;
-  auto task_node = [&](const std::string& name) { return NodeByName(node_name + "." + name); };
+  // Task nodes are looked up many times per pass: their ids are computed once per DAG node.
+  auto task_node = [&](const std::string& name) -> NodeStatus* {
+    auto& ids = d.info->node_ids;
+    auto it = ids.find(name);
+    if (it == ids.end()) it = ids.emplace(name, NodeId(st_.name, node_name + "." + name)).first;
+    return NodeByIdMutable(it->second);
+  };
   // The scope a task sees: its ancestors' outputs (as Argo builds it), or every task's for the
   // DAG's own outputs (`for_task` empty).
   auto build_scope = [&](const std::string& for_task) {
@@ -940,20 +983,30 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     }
     const std::vector<std::string>& names = for_task.empty() ? all : Ancestors(d, for_task);
     for (const auto& tname : names) {
+      auto cached = d.info->layers.find(tname);
+      if (cached != d.info->layers.end()) {
+        scope.layers.push_back(cached->second);
+        continue;
+      }
       NodeStatus* tn = task_node(tname);
       if (tn == nullptr) continue;
       std::string prefix = "tasks." + tname;
+      Scope layer;
       if (tn->type == NodeType::kTaskGroup) {
         std::vector<const NodeStatus*> children;
         for (const auto& cid : tn->children) {
           if (NodeStatus* c = NodeByIdMutable(cid)) children.push_back(c);
         }
-        AddAggregateOutputs(scope, prefix, children);
-        scope.params.Set(prefix + ".status", std::string(PhaseName(tn->phase)));
-        scope.params.Set(prefix + ".id", tn->id);
+        AddAggregateOutputs(layer, prefix, children);
+        layer.params.Set(prefix + ".status", std::string(PhaseName(tn->phase)));
+        layer.params.Set(prefix + ".id", tn->id);
       } else {
-        AddNodeToScope(scope, prefix, *tn);
+        AddNodeToScope(layer, prefix, *tn);
       }
+      auto shared = std::make_shared<const ScopeLayer>(static_cast<ScopeLayer&&>(std::move(layer)));
+      // A finished task's entries never change again: keep them for its descendants.
+      if (d.info->done.count(tname)) d.info->layers.emplace(tname, shared);
+      scope.layers.push_back(std::move(shared));
     }
     return scope;
   };
@@ -969,7 +1022,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     if (tit == d.tasks().end()) return;
     const Json& task = *tit->second;
     std::string tnode_name = node_name + "." + task_name;
-    NodeStatus* tn = NodeByName(tnode_name);
+    NodeStatus* tn = task_node(task_name);
     if (tn != nullptr && Fulfilled(*tn)) {
       Json hook = ExitHookOf(task);
       bool done = true;
@@ -1070,7 +1123,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
       }
       return;
     }
-    auto expanded = ExpandItems(*resolved, VarScope{&scope.params, &globals_});
+    auto expanded = ExpandItems(*resolved, scope.Params(&globals_));
     if (!expanded.ok()) {
       if (tn == nullptr) {
         InitNode(tnode_name, NodeType::kSkipped, ctx.Scope(), task, id, NodePhase::kError,
@@ -1138,6 +1191,9 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         bool done = true;
         auto s = scope_ref(task_name);
         RunOnExitNode(hook, *child, id, ctx, "tasks." + task_name, s.get(), &done);
+      } else if (!loops && child != nullptr && hook.is_null() && Fulfilled(*child) && !child->daemoned) {
+        // Finished within this pass (memoized, skipped): descendants can share its entries now.
+        d.info->done.insert(task_name);
       }
     }
     if (loops) {

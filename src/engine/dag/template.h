@@ -45,6 +45,7 @@ class VarScope {
  public:
   VarScope(const Vars& v) : layers_{&v} {}  // NOLINT: implicit by design
   VarScope(std::initializer_list<const Vars*> layers) : layers_(layers) {}
+  explicit VarScope(std::vector<const Vars*> layers) : layers_(std::move(layers)) {}
   const Json* Find(std::string_view key) const;
   // A chain with `front` searched before this one.
   VarScope With(const Vars* front) const {
