@@ -186,6 +186,38 @@ spec:
   EXPECT_NE(std::find(b.children.begin(), b.children.end(), r.by_name["wf.D"].id), b.children.end());
 }
 
+// The outer diamond's target D waits on B, which waits on A: a nested DAG that only progresses
+// when it is re-entered. Remembering "D is blocked on A" must not stop A from being driven.
+TEST(ExecutorTest, NestedDagsBehindABlockedTargetStillProgress) {
+  FakeEnv env;
+  Json wf = Wf(R"YAML(
+spec:
+  entrypoint: diamond
+  templates:
+  - name: diamond
+    dag:
+      tasks:
+      - {name: A, template: inner}
+      - {name: B, depends: A, template: inner}
+      - {name: C, depends: A, template: inner}
+      - {name: D, depends: "B && C", template: inner}
+  - name: inner
+    dag:
+      tasks:
+      - {name: A, template: t}
+      - {name: B, depends: A, template: t}
+      - {name: C, depends: A, template: t}
+      - {name: D, depends: "B && C", template: t}
+  - name: t
+    container: {image: busybox, command: ["true"]}
+)YAML");
+  RunResult r = RunWorkflow(wf, env, Ok);
+  EXPECT_EQ(r.phase, "Succeeded");
+  ASSERT_EQ(r.pod_order.size(), 16u);
+  EXPECT_EQ(r.pod_order.front(), "wf.A.A");
+  EXPECT_EQ(r.pod_order.back(), "wf.D.D");
+}
+
 TEST(ExecutorTest, WhenFalseSkipsAndDependsFalseOmits_6_7) {
   FakeEnv env;
   Json wf = Wf(R"YAML(

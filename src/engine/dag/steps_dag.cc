@@ -1208,13 +1208,23 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
   };
 
   for (const auto& t : targets) execute_task(t);
-
-  // While any task is unfinished the DAG is running: no need to walk the graph.
+  // The walk from the targets stops at a task still blocked on the same dependency, so a running
+  // task behind it (a nested DAG, steps or retry node that must be re-entered to progress) may
+  // not have been reached: re-enter every started, unfinished task that was not visited.
+  bool unfinished = false;
   for (const auto& [tname, tjson] : d.tasks()) {
     if (d.info->done.count(tname)) continue;
     NodeStatus* tn = task_node(tname);
-    if (tn != nullptr && !Fulfilled(*tn)) return NodeByName(node_name);
+    if (tn == nullptr || Fulfilled(*tn)) continue;
+    if (!d.visited.count(tname)) {
+      execute_task(tname);
+      tn = task_node(tname);
+      if (tn != nullptr && Fulfilled(*tn)) continue;
+    }
+    unfinished = true;
   }
+  // While any task is unfinished the DAG is running: no need to walk the graph.
+  if (unfinished) return NodeByName(node_name);
   // Assess the DAG (Argo's assessDAGPhase): a breadth-first walk that carries each branch's
   // last completed phase down to omitted nodes.
   std::map<std::string, std::string> target_phase;  // node id -> phase name ("" = unseen)
