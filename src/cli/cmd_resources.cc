@@ -323,6 +323,7 @@ int CmdDelete(const Argv& argv) {
     for (const auto& n : names) keys.push_back({kind, namespaced ? ns : "", n});
   }
   int rc = 0;
+  const int64_t before = store.CurrentResourceVersion();
   for (const auto& k : keys) {
     Status s = store.Delete(k);
     std::string lower = k.kind;
@@ -332,6 +333,13 @@ int CmdDelete(const Argv& argv) {
       rc = 1;
     } else {
       std::printf("%s \"%s\" deleted\n", lower.c_str(), k.name.c_str());
+    }
+  }
+  // Deleted Pods (directly or through their owners) take their logs and directories along.
+  auto gone = store.EventsSince(before, {"Pod", ""});
+  if (gone.ok()) {
+    for (const auto& ev : *gone) {
+      if (ev.type == store::EventType::kDeleted) local::Kubelet::RemovePodFiles(SkiffHome(), ev.object);
     }
   }
   return rc;

@@ -66,6 +66,7 @@ void EventLoop::Post(Callback cb) {
     std::lock_guard<std::mutex> lock(posted_mu_);
     posted_.push_back(std::move(cb));
   }
+  if (loop_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
   uint64_t one = 1;
   ssize_t ignored = ::write(wakefd_, &one, sizeof one);
   (void)ignored;
@@ -104,6 +105,7 @@ void EventLoop::DrainPosted() {
 }
 
 void EventLoop::RunOnce(Duration max_wait) {
+  loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   int timeout_ms = static_cast<int>(std::chrono::duration_cast<Millis>(max_wait).count());
   TimePoint next;
   if (NextTimer(&next)) {

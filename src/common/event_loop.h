@@ -4,10 +4,12 @@
 // Thread-safety: only `Post` and `Stop` may be called from other threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +68,9 @@ class EventLoop {
   TimerId next_timer_ = 1;
   std::mutex posted_mu_;
   std::vector<Callback> posted_;  // GUARDED_BY(posted_mu_)
+  // The thread that last ran the loop: a Post from it needs no wake-up, since RunOnce looks at
+  // the queue before it waits.
+  std::atomic<std::thread::id> loop_thread_{};
 };
 
 }  // namespace skiff

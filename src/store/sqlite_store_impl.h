@@ -137,7 +137,7 @@ class SqliteStore final : public Store {
   // sqlite_writes.cc; all run with mu_ held inside a write transaction.
   Result<Outcome> ApplyWrite(Txn& txn, Write& write);
   Result<Outcome> ApplyCreate(Txn& txn, Json obj);
-  Result<Outcome> ApplyUpdate(Txn& txn, Json obj);
+  Result<Outcome> ApplyUpdate(Txn& txn, Json obj, bool with_status = false);
   Result<Outcome> ApplyUpdateStatus(Txn& txn, Json obj);
   Result<Outcome> ApplyDelete(Txn& txn, const ObjectKey& key);
   Status ApplyPutRecord(const Write& write);

@@ -6,6 +6,7 @@
 //  * Update: the caller's object with the stored status, uid and creationTimestamp; generation
 //    +1 when anything but metadata and status changed.
 //  * UpdateStatus: the stored object with the caller's status.
+//  * UpdateWithStatus: Update that takes the caller's status too (one version, one event).
 //  * Both: `Conflict` on a stale metadata.resourceVersion; a changed uid is `InvalidArgument`
 //    (immutable). A write that changes nothing returns the stored object without bumping the
 //    version or emitting an event, as Kubernetes does.
@@ -127,6 +128,8 @@ Result<SqliteStore::Outcome> SqliteStore::ApplyWrite(Txn& txn, Write& write) {
       return ApplyUpdate(txn, std::move(write.object));
     case Write::Op::kUpdateStatus:
       return ApplyUpdateStatus(txn, std::move(write.object));
+    case Write::Op::kUpdateWithStatus:
+      return ApplyUpdate(txn, std::move(write.object), /*with_status=*/true);
     case Write::Op::kDelete:
       return ApplyDelete(txn, write.key);
     case Write::Op::kPutRecord:
@@ -221,7 +224,7 @@ Result<SqliteStore::Outcome> SqliteStore::ApplyCreate(Txn& txn, Json obj) {
   }
 }
 
-Result<SqliteStore::Outcome> SqliteStore::ApplyUpdate(Txn& txn, Json obj) {
+Result<SqliteStore::Outcome> SqliteStore::ApplyUpdate(Txn& txn, Json obj, bool with_status) {
   SKIFF_RETURN_IF_ERROR(ValidateObject(obj, /*create=*/false));
   ObjectKey key = KeyOf(obj);
   SKIFF_ASSIGN_OR_RETURN(StoredObject stored, LoadForWrite(key));
@@ -240,7 +243,9 @@ Result<SqliteStore::Outcome> SqliteStore::ApplyUpdate(Txn& txn, Json obj) {
       meta.erase("creationTimestamp");
     }
   }
-  if (const Json* status = FindField(stored.obj, "status")) {
+  if (with_status) {
+    if (obj.contains("status") && obj["status"].is_null()) obj.erase("status");
+  } else if (const Json* status = FindField(stored.obj, "status")) {
     obj["status"] = *status;
   } else {
     obj.erase("status");

@@ -84,9 +84,9 @@ class WatchHandle {
 
 // One write inside a `Commit`.
 struct Write {
-  enum class Op { kCreate, kUpdate, kUpdateStatus, kDelete, kPutRecord, kDeleteRecords };
+  enum class Op { kCreate, kUpdate, kUpdateStatus, kUpdateWithStatus, kDelete, kPutRecord, kDeleteRecords };
   Op op;
-  Json object;             // kCreate, kUpdate, kUpdateStatus
+  Json object;             // kCreate, kUpdate, kUpdateStatus, kUpdateWithStatus
   ObjectKey key;           // kDelete
   std::string collection;  // kPutRecord, kDeleteRecords
   std::string owner;       // kPutRecord, kDeleteRecords (usually an object's uid)
@@ -97,6 +97,12 @@ struct Write {
   static Write Update(Json obj) { return {Op::kUpdate, std::move(obj), {}, {}, {}, {}, {}}; }
   static Write UpdateStatus(Json obj) {
     return {Op::kUpdateStatus, std::move(obj), {}, {}, {}, {}, {}};
+  }
+  // Update and UpdateStatus of one object as a single write (one version, one event): for an
+  // in-process component that owns both, e.g. the kubelet finishing a Pod (outputs annotation
+  // and final status). Not exposed through the API, which keeps the two apart.
+  static Write UpdateWithStatus(Json obj) {
+    return {Op::kUpdateWithStatus, std::move(obj), {}, {}, {}, {}, {}};
   }
   static Write Delete(ObjectKey key) { return {Op::kDelete, {}, std::move(key), {}, {}, {}, {}}; }
   static Write PutRecord(std::string collection, std::string owner, std::string key, Json value) {

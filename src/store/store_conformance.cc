@@ -375,6 +375,27 @@ TEST_P(StoreConformanceTest, UpdateStatusKeepsSpecMetadataAndGeneration) {
   EXPECT_EQ(*store().Get({"Job", "n", "j"}), *updated);
 }
 
+TEST_P(StoreConformanceTest, UpdateWithStatusWritesBothInOneVersion) {
+  auto created = store().Create(Obj("Job", "n", "j", {{"x", 1}}));
+  ASSERT_TRUE(created.ok());
+  const int64_t rv = store().CurrentResourceVersion();
+  Json change = WithStatus(Labeled(*created, {{"done", "true"}}), {{"phase", "Succeeded"}});
+  auto r = store().Commit({Write::UpdateWithStatus(change)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const Json& updated = r->back();
+  EXPECT_EQ(updated["status"]["phase"], "Succeeded");
+  EXPECT_EQ(updated["metadata"]["labels"]["done"], "true");
+  EXPECT_EQ(updated["metadata"]["generation"], 1);
+  EXPECT_EQ(*store().Get({"Job", "n", "j"}), updated);
+  auto events = store().EventsSince(rv, {});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].object["status"]["phase"], "Succeeded");
+  // Stale versions conflict as for Update.
+  Json stale = WithStatus(*created, {{"phase", "Failed"}});
+  EXPECT_EQ(store().Commit({Write::UpdateWithStatus(stale)}).status().code(), StatusCode::kConflict);
+}
+
 TEST_P(StoreConformanceTest, EveryWriteGetsAHigherResourceVersion) {
   std::vector<int64_t> versions;
   auto a = store().Create(Obj("Pod", "n", "a"));

@@ -1,5 +1,6 @@
 """Shared helpers for the end-to-end tests: a private SKIFF_HOME per test, and `skiff` runs."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -33,6 +34,9 @@ class SkiffTestCase(unittest.TestCase):
             except (ValueError, OSError):
                 pass
         shutil.rmtree(self.home, ignore_errors=True)
+        # The supervisor's records live on tmpfs, in a folder named after the data dir.
+        digest = hashlib.sha256(self.home.encode()).hexdigest()[:16]
+        shutil.rmtree("/dev/shm/skiff-" + digest, ignore_errors=True)
         shutil.rmtree(self.files, ignore_errors=True)
 
     def write(self, name, text):

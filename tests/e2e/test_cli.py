@@ -118,6 +118,13 @@ class RunTest(SkiffTestCase):
         yaml_text = self.skiff("get", "workflow", name, "-o", "yaml", check=0).stdout
         self.assertIn("phase: Succeeded", yaml_text)
         self.assertIn("nodes:", yaml_text)
+        # Deleting the workflow takes its pods' logs and directories along.
+        logs_dir = os.path.join(self.home, "logs")
+        self.assertTrue([f for f in os.listdir(logs_dir) if f.endswith(".main.stdout")])
+        self.skiff("delete", "workflow", name, check=0)
+        self.assertEqual(os.listdir(logs_dir), [])
+        self.assertEqual([d for d in os.listdir(os.path.join(self.home, "pods")) if d != ".free"], [])
+        self.assertNotEqual(self.skiff("logs", name, "train").returncode, 0)
 
     def test_failing_workflow_exits_non_zero(self):
         path = self.write("fail.yaml", HEADER + """spec:

@@ -47,11 +47,29 @@ spec:
         return {n["displayName"]: n for n in json.loads(p.stdout).get("status", {}).get("nodes", {}).values()}
 
     def start(self, *args, capture=False):
-        out = subprocess.PIPE if capture else subprocess.DEVNULL
-        return subprocess.Popen([SKIFF] + list(args), env=self.env, stdout=out, stderr=out, text=True)
+        if capture:
+            return subprocess.Popen([SKIFF] + list(args), env=self.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        # Kept for the failure message: what the killed process said.
+        self.stderr_path = os.path.join(self.files, "stderr-%d" % time.monotonic_ns())
+        with open(self.stderr_path, "w") as err:
+            return subprocess.Popen([SKIFF] + list(args), env=self.env, stdout=subprocess.DEVNULL,
+                                    stderr=err, text=True)
 
     def kill_when(self, proc, predicate, what):
-        self.wait_until(lambda: predicate(self.nodes()), timeout=90, interval=0.05)
+        deadline = time.time() + 90
+        nodes = {}
+        while time.time() < deadline:
+            nodes = self.nodes()
+            if predicate(nodes):
+                break
+            time.sleep(0.05)
+        else:
+            with open(self.stderr_path) as f:
+                said = f.read()[-3000:]
+            pods = self.skiff("get", "pods").stdout
+            self.fail("waited 90s for %s; nodes: %s\npods:\n%s\nskiff said:\n%s" % (
+                what, {k: v.get("phase") for k, v in nodes.items()}, pods, said))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         return what

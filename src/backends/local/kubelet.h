@@ -2,8 +2,9 @@
 // the process supervisor, and writes their status back (phase, container states, exit codes,
 // restart counts, CPU-seconds and peak RSS). Controllers never see processes, only Pods.
 //
-// Per Pod it prepares a private directory (`<home>/pods/<uid>`: logs, private /tmp, emptyDir
-// volumes, the Argo staging dir, an overlay root when the Pod writes outside /tmp), runs init
+// Per Pod it prepares a private directory (`<home>/pods/<uid>`: private /tmp, emptyDir volumes,
+// the Argo staging dir, an overlay root when the Pod writes outside /tmp; logs are in
+// `<home>/logs/<uid>.<container>.{stdout,stderr}`), runs init
 // containers one after another, then the other containers together, stops sidecars when the
 // main containers have exited, restarts containers per `restartPolicy`, and enforces
 // `activeDeadlineSeconds`. Pods created by the Argo engine (annotation
@@ -57,9 +58,11 @@ class Kubelet {
   Status Start();
 
   size_t tracked_pods() const { return pods_.size(); }
-  // Where a container's logs are ("<home>/pods/<uid>/<container>.{stdout,stderr}").
+  // Where a container's logs are ("<home>/logs/<uid>.<container>.{stdout,stderr}").
   static std::string LogPath(const std::string& home, const std::string& pod_uid,
                              const std::string& container, bool stderr_stream);
+  // Removes a deleted Pod's logs and private directory.
+  static void RemovePodFiles(const std::string& home, const Json& pod);
 
  private:
   struct ContainerRun;
@@ -79,8 +82,11 @@ class Kubelet {
   void FailPod(PodRun& run, const std::string& reason, const std::string& message);
   void KillPod(PodRun& run, Duration grace, const std::string& reason);
   void WriteStatus(PodRun& run, const Json* outputs_annotation = nullptr);
+  void QueueStatus(PodRun& run);
+  void FlushStatuses();
   Json BuildStatus(const PodRun& run) const;
   void Forget(PodRun& run);
+
   std::string ContainerDir(const PodRun& run, const ContainerRun& c, int attempt) const;
   static std::string RecordRoot(const std::string& home);
 
@@ -95,6 +101,11 @@ class Kubelet {
   std::unordered_map<std::string, std::unique_ptr<PodRun>> pods_;  // by uid
   std::unordered_map<std::string, std::string> process_to_pod_;    // process id -> uid
   bool warned_no_isolation_ = false;
+  std::string pool_dir_;                // <home>/pods/.free: empty Pod directories to reuse
+  std::vector<std::string> free_dirs_;  // names in pool_dir_
+  std::vector<std::string> queued_statuses_;  // uids whose intermediate status waits
+  EventLoop::TimerId flush_timer_ = 0;
+  static constexpr Duration kStatusBatchDelay = std::chrono::milliseconds(20);
 };
 
 }  // namespace skiff::local

@@ -76,6 +76,7 @@ struct ProcessSpec {
   int64_t memory_bytes = 0;
   std::string gang;
   int gang_size = 0;
+  int64_t priority = 0;          // queued processes start highest first (FIFO among equals)
   int64_t deadline_unix_ms = 0;  // 0 = none
   int64_t grace_ms = 30000;      // TERM -> KILL delay when the deadline passes
 };

@@ -28,8 +28,7 @@ Admission::Rejection Admission::Submit(const AdmissionRequest& request, int64_t 
   if (request.gang.empty()) {
     std::string too_big = NeverFits(request.request, "");
     if (!too_big.empty()) return {{request.id}, "requests " + too_big};
-    queue_.push_back(Entry{request.id, request.request, ""});
-    queued_[request.id] = std::prev(queue_.end());
+    queued_[request.id] = Enqueue(Entry{request.id, request.request, "", request.priority});
     return {};
   }
 
@@ -53,8 +52,7 @@ Admission::Rejection Admission::Submit(const AdmissionRequest& request, int64_t 
   gang.members.push_back(request.id);
   gang.sum.cpu_millis += request.request.cpu_millis;
   gang.sum.memory_bytes += request.request.memory_bytes;
-  queue_.push_back(Entry{request.id, request.request, name});
-  queued_[request.id] = std::prev(queue_.end());
+  queued_[request.id] = Enqueue(Entry{request.id, request.request, name, request.priority});
 
   // The sum only grows as members arrive, so a gang that is already too big is rejected now.
   std::string qualifier = static_cast<int>(gang.members.size()) < gang.size
@@ -72,6 +70,12 @@ Admission::Rejection Admission::Submit(const AdmissionRequest& request, int64_t 
   gangs_.erase(git);
   rejected_gangs_[name] = message;
   return out;
+}
+
+std::list<Admission::Entry>::iterator Admission::Enqueue(Entry e) {
+  auto pos = queue_.end();
+  while (pos != queue_.begin() && std::prev(pos)->priority < e.priority) --pos;
+  return queue_.insert(pos, std::move(e));
 }
 
 bool Admission::Remove(const std::string& id) {

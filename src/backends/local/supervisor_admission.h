@@ -3,7 +3,7 @@
 // of its own (callers pass `now_ms`), so it is tested alone. Not thread-safe.
 //
 // Policy:
-//   - FIFO by submission. A unit is a single process or a complete gang (all `gang_size` members
+//   - By priority (higher first), FIFO by submission among equals. A unit is a single process or a complete gang (all `gang_size` members
 //     submitted); a gang is admitted all at once or not at all, and an incomplete gang neither
 //     holds resources nor blocks anyone.
 //   - Backfill: a unit that does not fit lets later units that do fit start past it, but only for
@@ -34,6 +34,7 @@ struct AdmissionRequest {
   Resources request;
   std::string gang;  // "" = not in a gang
   int gang_size = 0;
+  int64_t priority = 0;
 };
 
 class Admission {
@@ -67,7 +68,10 @@ class Admission {
     std::string id;
     Resources request;
     std::string gang;
+    int64_t priority = 0;
   };
+  // Queues `e` behind every entry of the same or a higher priority.
+  std::list<Entry>::iterator Enqueue(Entry e);
   struct Gang {
     int size = 0;
     std::vector<std::string> members;  // queued, in submission order

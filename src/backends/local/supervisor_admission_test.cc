@@ -21,6 +21,22 @@ TEST(AdmissionTest, AdmitsInOrderWithoutOversubscribing) {
   EXPECT_EQ(a.used().cpu_millis, 2000);
 }
 
+TEST(AdmissionTest, HigherPriorityStartsFirstFifoAmongEquals) {
+  Admission a({1000, 1 << 30}, 1000);
+  auto req = [](const char* id, int64_t prio) { return AdmissionRequest{id, {1000, 0}, "", 0, prio}; };
+  for (auto r : {req("low1", 0), req("low2", 0), req("high", 5), req("mid", 2), req("high2", 5)}) {
+    EXPECT_TRUE(a.Submit(r, 0).ids.empty());
+  }
+  Ids order;
+  for (int i = 0; i < 5; ++i) {
+    Ids got = a.Admit(i);
+    ASSERT_EQ(got.size(), 1u);
+    order.push_back(got[0]);
+    a.Release(got[0]);
+  }
+  EXPECT_EQ(order, (Ids{"high", "high2", "mid", "low1", "low2"}));
+}
+
 TEST(AdmissionTest, RejectsWhatCanNeverFitNamingTheResource) {
   Admission a({2000, 1000}, 1000);
   auto cpu = a.Submit(Req("big", 4000), 0);

@@ -127,7 +127,7 @@ void SupervisorServer::HandleStart(Client& client, const Json& spec_json) {
         loop_.At(TimePoint(Millis(p.spec.deadline_unix_ms)), [this, id] { OnDeadline(id); });
   }
   Admission::Rejection rejected = admission_->Submit(
-      AdmissionRequest{id, {p.spec.cpu_millis, p.spec.memory_bytes}, p.spec.gang, p.spec.gang_size},
+      AdmissionRequest{id, {p.spec.cpu_millis, p.spec.memory_bytes}, p.spec.gang, p.spec.gang_size, p.spec.priority},
       NowMs());
   for (const auto& rid : rejected.ids) {  // (5)
     if (Proc* r = Find(rid)) Finish(*r, -1, 0, "Unschedulable", rejected.message, nullptr);

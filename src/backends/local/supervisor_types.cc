@@ -59,6 +59,7 @@ Json ToJson(const ProcessSpec& spec) {
               {"memory_bytes", spec.memory_bytes},
               {"gang", spec.gang},
               {"gang_size", spec.gang_size},
+              {"priority", spec.priority},
               {"deadline_unix_ms", spec.deadline_unix_ms},
               {"grace_ms", spec.grace_ms}};
 }
@@ -87,6 +88,7 @@ Result<ProcessSpec> ProcessSpecFromJson(const Json& json) {
   SKIFF_RETURN_IF_ERROR(Field(json, "memory_bytes", &s.memory_bytes));
   SKIFF_RETURN_IF_ERROR(Field(json, "gang", &s.gang));
   SKIFF_RETURN_IF_ERROR(Field(json, "gang_size", &s.gang_size));
+  SKIFF_RETURN_IF_ERROR(Field(json, "priority", &s.priority));
   SKIFF_RETURN_IF_ERROR(Field(json, "deadline_unix_ms", &s.deadline_unix_ms));
   SKIFF_RETURN_IF_ERROR(Field(json, "grace_ms", &s.grace_ms));
   return s;

@@ -614,6 +614,7 @@ NodeStatus* Executor::Operation::ExecutePod(const std::string& node_name, const 
     if (const Json* a = FindField(*md, "annotations"); a != nullptr && a->is_object()) annotations.update(*a);
   }
   if (tmpl.value("daemon", false)) labels["workflows.argoproj.io/daemon"] = "true";
+  if (opts.rank > 0) annotations["skiff.dev/rank"] = std::to_string(opts.rank);
   Json exec_tmpl = tmpl;
   bool include_result = TemplateType(tmpl) == "script" || st_.include_results_for_containers;
   exec_tmpl["skiff.dev/includeResult"] = include_result;

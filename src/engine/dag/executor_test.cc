@@ -218,6 +218,36 @@ spec:
   EXPECT_EQ(r.pod_order.back(), "wf.D.D");
 }
 
+// Pods carry how much work is still behind them, so a waiting chain can start first.
+TEST(ExecutorTest, PodsAreRankedByTheLongestChainBehindThem) {
+  FakeEnv env;
+  Json wf = Wf(R"YAML(
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: alone, template: t}
+      - {name: c0, template: t}
+      - {name: c1, depends: c0, template: t}
+      - {name: c2, depends: c1, template: t}
+      - {name: side, depends: c0, template: t}
+  - name: t
+    container: {image: busybox, command: ["true"]}
+)YAML");
+  Executor exec(wf, {}, env);
+  Actions a = exec.Reconcile();
+  std::map<std::string, std::string> rank;
+  for (const auto& pod : a.create_pods) {
+    const Json& ann = pod["metadata"]["annotations"];
+    rank[StringField(ann, "workflows.argoproj.io/node-name")] = StringField(ann, "skiff.dev/rank");
+  }
+  ASSERT_EQ(rank.size(), 2u);
+  EXPECT_EQ(rank["wf.c0"], "2");
+  EXPECT_EQ(rank["wf.alone"], "");  // nothing after it: no annotation
+}
+
 TEST(ExecutorTest, WhenFalseSkipsAndDependsFalseOmits_6_7) {
   FakeEnv env;
   Json wf = Wf(R"YAML(

@@ -51,6 +51,9 @@ struct ExecOpts {
   bool hooked = false;
   bool retried = false;
   TimePoint execution_deadline{};  // zero = none
+  // Steps that must still run after this one on the longest path to the workflow's end: Pods
+  // with more work behind them start first when they wait for a slot (annotation skiff.dev/rank).
+  int64_t rank = 0;
 };
 
 // Why ExecuteTemplate did not (yet) produce a node.
@@ -74,6 +77,8 @@ struct DagInfo {
   const Json* tasks_source = nullptr;
   std::unordered_map<std::string, std::string> node_ids;  // task name -> its node's id
   std::unordered_map<std::string, std::shared_ptr<const ScopeLayer>> layers;  // of done tasks
+  // Task name -> tasks on the longest path of dependents after it (0 for a task nothing needs).
+  std::unordered_map<std::string, int64_t> rank;
   bool analyzed = false;
 };
 
@@ -135,7 +140,8 @@ class Executor::Operation {
   NodeStatus* ExecuteSteps(const std::string& node_name, const TmplCtx& ctx, const Json& tmpl,
                            const Json& holder, const ExecOpts& opts);
   NodeStatus* ExecuteStepGroup(const Json& group, const std::string& sg_name, const TmplCtx& ctx,
-                               const std::string& boundary_id, Scope& scope, bool on_exit);
+                               const std::string& boundary_id, Scope& scope, bool on_exit,
+                               int64_t rank = 0);
   NodeStatus* ExecuteDAG(const std::string& node_name, const TmplCtx& ctx, const Json& tmpl,
                          const Json& holder, const ExecOpts& opts);
   NodeStatus* ExecutePod(const std::string& node_name, const std::string& scope, const Json& tmpl,

@@ -575,7 +575,8 @@ NodeStatus* Executor::Operation::ExecuteSteps(const std::string& node_name, cons
     last_sg = sg_name;
     const Json& group = groups[i];
     sg = ExecuteStepGroup(group.is_array() ? group : Json::array({group}), sg_name, ctx, id, scope,
-                          opts.on_exit_template);
+                          opts.on_exit_template,
+                          opts.rank + static_cast<int64_t>(groups.size() - i - 1));
     if (sg == nullptr || !Fulfilled(*sg)) return NodeByName(node_name);
     if (sg->FailedOrError()) {
       std::string msg = sg->message;
@@ -638,7 +639,7 @@ NodeStatus* Executor::Operation::ExecuteSteps(const std::string& node_name, cons
 NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::string& sg_name,
                                                   const TmplCtx& ctx,
                                                   const std::string& boundary_id, Scope& scope,
-                                                  bool on_exit) {
+                                                  bool on_exit, int64_t rank) {
   NodeStatus* sg = NodeByName(sg_name);
   if (Fulfilled(*sg)) return sg;
   std::string tscope = ctx.Scope();
@@ -694,6 +695,7 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
     ExecOpts opts;
     opts.boundary_id = boundary_id;
     opts.on_exit_template = on_exit;
+    opts.rank = rank;
     ExecError err = ExecError::kNone;
     NodeStatus* child = ExecuteTemplate(child_name, step, ctx, step.value("arguments", Json::object()),
                                         opts, &err);
@@ -953,6 +955,36 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         start = sp + 1;
       }
     }
+    // Ranks: the longest chain of dependents after each task, from the leaves up.
+    {
+      std::unordered_map<std::string, std::vector<std::string>> dependents;
+      std::unordered_map<std::string, size_t> pending;  // dependents not ranked yet
+      for (const auto& [name, tjson] : d.tasks()) {
+        ResolveDeps(d, name);
+        pending.try_emplace(name, 0);
+        for (const auto& dep : d.deps()[name]) {
+          if (!d.tasks().count(dep)) continue;
+          dependents[dep].push_back(name);
+          ++pending[dep];
+        }
+      }
+      std::vector<std::string> ready;
+      for (const auto& [name, n] : pending) {
+        if (n == 0) ready.push_back(name);
+      }
+      auto& rank = d.info->rank;
+      while (!ready.empty()) {
+        std::string t = std::move(ready.back());
+        ready.pop_back();
+        int64_t r = 0;
+        for (const auto& child : dependents[t]) r = std::max(r, rank[child] + 1);
+        rank[t] = r;
+        for (const auto& dep : d.deps()[t]) {
+          auto p = pending.find(dep);
+          if (p != pending.end() && p->second > 0 && --p->second == 0) ready.push_back(dep);
+        }
+      }
+    }
     d.info->analyzed = true;
   }
   const std::vector<std::string>& targets = d.info->targets;
@@ -1033,6 +1065,9 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
       if (done && !tn->daemoned) d.info->done.insert(task_name);
       return;
     }
+    // A Pod that is waiting or running changes only through its kubelet's report: nothing to
+    // resolve or expand again (ExecuteTemplate would return it as it is).
+    if (tn != nullptr && tn->type == NodeType::kPod) return;
     if (tn == nullptr) {
       auto b = d.info->blocker.find(task_name);
       if (b != d.info->blocker.end()) {
@@ -1179,6 +1214,7 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
       ExecOpts topts;
       topts.boundary_id = id;
       topts.on_exit_template = d.on_exit;
+      if (auto r = d.info->rank.find(task_name); r != d.info->rank.end()) topts.rank = opts.rank + r->second;
       ExecError err = ExecError::kNone;
       NodeStatus* child = ExecuteTemplate(en, t, ctx, t.value("arguments", Json::object()), topts, &err);
       if (err == ExecError::kDeadlineExceeded) return;
