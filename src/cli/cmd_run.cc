@@ -214,11 +214,15 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
   });
   (void)ws;
 
+  bool controller_started = false;
   auto check = [&]() {
     for (const auto& [ns, name] : targets) {
       std::string key = ns + "/" + name;
       if (done.count(key)) continue;
-      auto wf = controllers::GetWorkflowWithNodes(rt.store(), ns, name);
+      // With the controller in this process its observer draws progress: only the phase is
+      // needed here, not every node record.
+      auto wf = controller_started ? rt.store().Get({"Workflow", ns, name})
+                                   : controllers::GetWorkflowWithNodes(rt.store(), ns, name);
       if (!wf.ok()) {
         std::fprintf(stderr, "error: workflow %s: %s\n", key.c_str(), wf.status().message().c_str());
         done.insert(key);
@@ -226,8 +230,12 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
         continue;
       }
       std::string phase = StringField(wf->value("status", Json::object()), "phase");
-      if (!opts.quiet) printers[key]->Update(*wf, NodesFromWorkflowJson(*wf));
+      if (!opts.quiet && !controller_started) printers[key]->Update(*wf, NodesFromWorkflowJson(*wf));
       if (IsTerminal(phase)) {
+        if (controller_started && !opts.quiet) {
+          auto full = controllers::GetWorkflowWithNodes(rt.store(), ns, name);
+          if (full.ok()) wf = std::move(full);
+        }
         if (!opts.quiet) printers[key]->Finish(*wf, NodesFromWorkflowJson(*wf));
         done.insert(key);
         phases[key] = phase;
@@ -236,7 +244,6 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
     if (done.size() == targets.size()) loop.Stop();
   };
 
-  bool controller_started = false;
   std::function<void()> tick;
   tick = [&] {
     if (!controller_started) {
@@ -248,11 +255,12 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
           std::_Exit(1);
         }
         controller_started = true;
-        rt.workflows()->SetObserver([&](const Json& wf, const std::unordered_map<std::string, dag::NodeStatus>& nodes) {
+        rt.workflows()->SetObserver([&](const Json& wf, const std::unordered_map<std::string, dag::NodeStatus>& nodes,
+                                        const std::vector<std::string>& changed) {
           std::string key = StringField(wf["metadata"], "namespace") + "/" + StringField(wf["metadata"], "name");
           auto p = printers.find(key);
           if (p == printers.end() || done.count(key)) return;
-          if (!opts.quiet) p->second->Update(wf, nodes);
+          if (!opts.quiet) p->second->UpdateChanged(wf, nodes, changed);
           // A target just finished: report it now rather than at the next tick.
           if (IsTerminal(StringField(wf.value("status", Json::object()), "phase"))) loop.Post(check);
         });

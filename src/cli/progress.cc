@@ -277,6 +277,20 @@ void ProgressPrinter::Update(const Json& wf, const NodeMap& nodes, bool force) {
   std::fflush(out_);
 }
 
+void ProgressPrinter::UpdateChanged(const Json& wf, const NodeMap& nodes,
+                                    const std::vector<std::string>& changed) {
+  if (tty_) {
+    Update(wf, nodes);
+    return;
+  }
+  NodeMap subset;
+  for (const auto& id : changed) {
+    auto it = nodes.find(id);
+    if (it != nodes.end()) subset.emplace(it->first, it->second);
+  }
+  if (!subset.empty()) Update(wf, subset);
+}
+
 void ProgressPrinter::Finish(const Json& wf, const NodeMap& nodes) {
   if (tty_) {
     Update(wf, nodes, true);

@@ -29,6 +29,9 @@ class ProgressPrinter {
  public:
   ProgressPrinter(FILE* out, bool tty);
   void Update(const Json& wf, const NodeMap& nodes, bool force = false);
+  // Like Update, when only the nodes `changed` may have changed since the last call (plain
+  // lines then cost nothing for the other nodes).
+  void UpdateChanged(const Json& wf, const NodeMap& nodes, const std::vector<std::string>& changed);
   // Leaves the final tree on screen (TTY) or prints the final status line.
   void Finish(const Json& wf, const NodeMap& nodes);
 

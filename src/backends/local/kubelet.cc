@@ -212,7 +212,14 @@ Status Kubelet::Start() {
   watch_ = store_.Watch({"Pod", ""}, [this](const store::WatchEvent& ev) {
     loop_.Post([this, ev] { OnPodEvent(ev); });
   });
-  // Only unfinished Pods need adopting; a finished one is never touched again.
+  // Only unfinished Pods need adopting; a finished one is never touched again. Those with
+  // processes are tracked at once; the others may wait for room like new Pods.
+  Result<std::vector<ProcessStatus>> procs = std::vector<ProcessStatus>{};
+  if (supervisor_) procs = supervisor_->List();
+  std::set<std::string> with_processes;
+  if (procs.ok()) {
+    for (const auto& p : *procs) with_processes.insert(p.id.substr(0, p.id.find('/')));
+  }
   SKIFF_ASSIGN_OR_RETURN(store::ListResult pods,
                          store_.List("Pod", "", {"", "status.phase!=Succeeded,status.phase!=Failed", 0}));
   std::set<std::string> known;
@@ -221,11 +228,14 @@ Status Kubelet::Start() {
     known.insert(uid);
     std::string phase = StringField(pod.value("status", Json::object()), "phase");
     if (phase == "Succeeded" || phase == "Failed") continue;
-    Track(pod);
+    if (with_processes.count(uid) || phase == "Running") {
+      Track(pod);
+    } else {
+      Admit(pod);
+    }
   }
   // Processes whose Pod no longer exists (or finished) are stopped.
   if (!supervisor_) return OkStatus();
-  auto procs = supervisor_->List();
   if (procs.ok()) {
     for (const auto& p : *procs) {
       std::string uid = p.id.substr(0, p.id.find('/'));
@@ -244,7 +254,12 @@ void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
   auto it = pods_.find(uid);
   if (ev.type == store::EventType::kDeleted) {
     if (it == pods_.end()) {
-      // A finished Pod: its logs and private directory go with it.
+      // A finished or waiting Pod: its logs and private directory go with it.
+      if (auto w = waiting_.find(uid); w != waiting_.end()) {
+        waiting_order_.erase(w->second);
+        waiting_.erase(w);
+        waiting_pods_.erase(uid);
+      }
       RemovePodFiles(options_.home, pod);
       return;
     }
@@ -257,7 +272,7 @@ void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
     if (phase == "Succeeded" || phase == "Failed") return;
     std::string node = StringField(pod["spec"], "nodeName");
     if (!node.empty() && node != options_.node_name) return;
-    Track(pod);
+    Admit(pod);
     return;
   }
   PodRun& run = *it->second;
@@ -266,6 +281,50 @@ void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
   if (pod["metadata"].contains("deletionTimestamp") && !run.deleting) {
     int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", 30);
     KillPod(run, std::chrono::seconds(grace), "deleted");
+  }
+}
+
+int64_t Kubelet::PodPriority(const Json& pod) {
+  int64_t prio = 0;
+  if (const Json* p = FindField(pod["spec"], "priority"); p != nullptr && p->is_number_integer()) {
+    prio = std::clamp<int64_t>(p->get<int64_t>(), -2000000000, 2000000000) * 1000000;
+  }
+  std::string rank = StringField(pod["metadata"].value("annotations", Json::object()), "skiff.dev/rank");
+  if (!rank.empty()) prio += std::clamp<int64_t>(std::atoll(rank.c_str()), 0, 999999);
+  return prio;
+}
+
+// At most `max_active_pods` Pods are prepared and handed to the supervisor at a time; the others
+// wait here, as keys only (highest priority first, then in arrival order), and are read back from
+// the store when there is room. A 10,000-item loop then costs the kubelet a bounded amount of
+// memory and directories, while the supervisor's slots still decide what actually runs.
+void Kubelet::Admit(const Json& pod) {
+  std::string uid = StringField(pod["metadata"], "uid");
+  if (pods_.count(uid) || waiting_.count(uid)) return;
+  if (pods_.size() < options_.max_active_pods && waiting_.empty()) {
+    Track(pod);
+    return;
+  }
+  WaitingKey key{-PodPriority(pod), next_waiting_seq_++, uid};
+  auto [pos, inserted] = waiting_order_.insert(key);
+  waiting_[uid] = pos;
+  waiting_pods_[uid] = {StringField(pod["metadata"], "namespace"), StringField(pod["metadata"], "name")};
+  (void)inserted;
+}
+
+void Kubelet::AdmitWaiting() {
+  while (pods_.size() < options_.max_active_pods && !waiting_order_.empty()) {
+    WaitingKey key = *waiting_order_.begin();
+    waiting_order_.erase(waiting_order_.begin());
+    waiting_.erase(key.uid);
+    auto names = waiting_pods_.extract(key.uid);
+    if (names.empty()) continue;
+    auto pod = store_.Get({"Pod", names.mapped().first, names.mapped().second});
+    if (!pod.ok() || StringField((*pod)["metadata"], "uid") != key.uid) continue;
+    std::string phase = StringField(pod->value("status", Json::object()), "phase");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    if (pod->at("metadata").contains("deletionTimestamp")) continue;
+    Track(*pod);
   }
 }
 
@@ -621,15 +680,7 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   // Start order among Pods waiting for a slot: spec.priority first (as kube-scheduler orders its
   // queue), then the engine's rank (work still behind the step), so that a long chain of steps
   // is not left until every independent step has run.
-  {
-    int64_t prio = 0;
-    if (const Json* p = FindField(pod["spec"], "priority"); p != nullptr && p->is_number_integer()) {
-      prio = std::clamp<int64_t>(p->get<int64_t>(), -2000000000, 2000000000) * 1000000;
-    }
-    std::string rank = StringField(meta.value("annotations", Json::object()), "skiff.dev/rank");
-    if (!rank.empty()) prio += std::clamp<int64_t>(std::atoll(rank.c_str()), 0, 999999);
-    ps.priority = prio;
-  }
+  ps.priority = PodPriority(pod);
   ps.grace_ms = 2000;
   if (const Json* g = FindField(run.pod["spec"], "terminationGracePeriodSeconds"); g != nullptr && g->is_number()) {
     ps.grace_ms = g->get<int64_t>() * 1000;
@@ -908,7 +959,10 @@ void Kubelet::Forget(PodRun& run) {
       (void)s;
     }
   }
-  loop_.Post([this, uid] { pods_.erase(uid); });
+  loop_.Post([this, uid] {
+    pods_.erase(uid);
+    AdmitWaiting();
+  });
 }
 
 void Kubelet::RemovePodFiles(const std::string& home, const Json& pod) {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +44,7 @@ struct KubeletOptions {
   std::string node_name = "local";
   int64_t default_cpu_millis = 1000;  // request of a main container that states none
   bool isolate = true;                // private mount namespaces where the host allows
+  size_t max_active_pods = 256;       // prepared and handed to the supervisor at a time
 };
 
 class Kubelet {
@@ -72,7 +74,10 @@ class Kubelet {
   void OnSupervisorReadable();
   Status Reconnect();
   Status EnsureSupervisor();
+  void Admit(const Json& pod);  // Track now, or wait for room
+  void AdmitWaiting();
   void Track(const Json& pod);
+  static int64_t PodPriority(const Json& pod);
   void BeginPod(PodRun& run);
   Status PreparePod(PodRun& run);
   void StartNext(PodRun& run);
@@ -101,6 +106,18 @@ class Kubelet {
   std::unordered_map<std::string, std::unique_ptr<PodRun>> pods_;  // by uid
   std::unordered_map<std::string, std::string> process_to_pod_;    // process id -> uid
   bool warned_no_isolation_ = false;
+  struct WaitingKey {
+    int64_t neg_priority;
+    uint64_t seq;
+    std::string uid;
+    bool operator<(const WaitingKey& o) const {
+      return neg_priority != o.neg_priority ? neg_priority < o.neg_priority : seq < o.seq;
+    }
+  };
+  std::set<WaitingKey> waiting_order_;
+  std::unordered_map<std::string, std::set<WaitingKey>::iterator> waiting_;  // by uid
+  std::unordered_map<std::string, std::pair<std::string, std::string>> waiting_pods_;  // ns, name
+  uint64_t next_waiting_seq_ = 0;
   std::string pool_dir_;                // <home>/pods/.free: empty Pod directories to reuse
   std::vector<std::string> free_dirs_;  // names in pool_dir_
   std::vector<std::string> queued_statuses_;  // uids whose intermediate status waits

@@ -342,7 +342,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
       LogWarn("cannot delete pod", {{"pod", k.pod_name}, {"error", s.message()}});
     }
   }
-  if (observer_ && (wf_dirty || !dirty.empty())) observer_(exec.workflow(), exec.nodes());
+  if (observer_ && (wf_dirty || !dirty.empty())) observer_(exec.workflow(), exec.nodes(), dirty);
   if (exec.Finished()) {
     if (run.timer != 0) loop_.Cancel(run.timer);
     if (run.lazy_timer != 0) loop_.Cancel(run.lazy_timer);
@@ -352,7 +352,9 @@ void WorkflowController::Reconcile(const std::string& uid) {
   }
   // A pass that changed something without starting Pods may have unblocked more work (skipped
   // or memoized nodes): run again, a bounded number of times in a row.
-  if ((wf_dirty || !dirty.empty()) && actions.create_pods.empty()) {
+  if (actions.more) {
+    Schedule(uid);  // the rest of a large batch of Pods
+  } else if ((wf_dirty || !dirty.empty()) && actions.create_pods.empty()) {
     if (++run.quick_passes < 16) Schedule(uid);
   } else {
     run.quick_passes = 0;

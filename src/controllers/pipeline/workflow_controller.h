@@ -37,8 +37,10 @@ inline constexpr const char* kResumeAnnotation = "skiff.dev/resume-request";
 class WorkflowController {
  public:
   // Called on the loop thread after a pass that changed a workflow.
+  // Called after each pass that changed something; `changed` lists the node ids it changed.
   using Observer = std::function<void(const Json& workflow,
-                                      const std::unordered_map<std::string, dag::NodeStatus>& nodes)>;
+                                      const std::unordered_map<std::string, dag::NodeStatus>& nodes,
+                                      const std::vector<std::string>& changed)>;
 
   WorkflowController(store::Store& store, EventLoop& loop, store::Informer& informer,
                      const Clock& clock = SystemClock::Get());

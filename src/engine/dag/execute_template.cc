@@ -196,6 +196,10 @@ Result<Json> Executor::Operation::ProcessArgs(const Json& tmpl, const Json& args
 
 ExecError Executor::Operation::CheckParallelism(const Json& tmpl, NodeStatus* node,
                                                 const std::string& boundary_id) {
+  if (node == nullptr && actions_.create_pods.size() >= kMaxNewPodsPerPass && IsPodTemplate(tmpl)) {
+    actions_.more = true;
+    return ExecError::kParallelismReached;
+  }
   if (const Json* p = FindField(st_.spec, "parallelism"); p != nullptr && p->is_number()) {
     bool needs_new_pod = node == nullptr && IsPodTemplate(tmpl);
     if (needs_new_pod && active_pods_ >= p->get<int64_t>()) return ExecError::kParallelismReached;

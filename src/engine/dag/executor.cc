@@ -325,9 +325,18 @@ void Executor::Operation::AddChild(const std::string& parent_name, const std::st
   NodeStatus* parent = NodeByName(parent_name);
   if (parent == nullptr) return;
   std::string child_id = NodeId(st_.name, child_name);
-  if (std::find(parent->children.begin(), parent->children.end(), child_id) !=
-      parent->children.end()) {
-    return;
+  // Membership: a scan for a few children, an index for a large loop's (10,000 would make
+  // adding them quadratic).
+  constexpr size_t kIndexFrom = 32;
+  if (parent->children.size() < kIndexFrom) {
+    if (std::find(parent->children.begin(), parent->children.end(), child_id) !=
+        parent->children.end()) {
+      return;
+    }
+  } else {
+    auto& index = st_.child_index[parent->id];
+    if (index.empty()) index.insert(parent->children.begin(), parent->children.end());
+    if (!index.insert(child_id).second) return;
   }
   parent->children.push_back(child_id);
   Touch(*parent);

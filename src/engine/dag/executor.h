@@ -79,7 +79,12 @@ struct Actions {
   std::vector<Kill> kill_pods;
   std::vector<CacheWrite> cache_writes;
   std::optional<TimePoint> requeue_at;
+  // The pass stopped creating Pods at kMaxNewPodsPerPass: run another pass right away. (A
+  // 10,000-item loop is created in batches, so one commit never holds them all in memory.)
+  bool more = false;
 };
+
+inline constexpr size_t kMaxNewPodsPerPass = 256;
 
 class Executor {
  public:

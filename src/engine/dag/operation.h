@@ -82,6 +82,30 @@ struct DagInfo {
   bool analyzed = false;
 };
 
+// A step group's children, expanded once (their arguments cannot change once the group runs:
+// the steps before it are finished) and followed by index, so that a pass over a 10,000-item
+// loop costs a few pointer checks per child instead of re-expanding and re-resolving each one.
+struct LoopItems {
+  Json base;         // the step without its loop fields
+  std::string name;  // the step's name
+  Json items;        // array; null when the step has no loop
+};
+
+struct StepGroupInfo {
+  std::vector<LoopItems> steps;                // per step of the group, references resolved
+  struct Child {
+    size_t step = 0, item = 0;  // into `steps` and its items
+    std::string name;           // node name
+    Json expanded;              // the child's step, made on demand and dropped once it runs
+    NodeStatus* node = nullptr; // once created (State's nodes are stable)
+    bool has_hooks = false;     // exit or other lifecycle hooks
+    bool settled = false;       // fulfilled, hooks done: never revisited
+  };
+  std::vector<Child> children;
+  std::unordered_map<std::string, size_t> index;  // child name -> position
+  size_t unsettled = 0;
+};
+
 struct Executor::State {
   State(Json w, ExecutorEnv& e) : wf(std::move(w)), env(e) {}
   Json wf;
@@ -99,6 +123,9 @@ struct Executor::State {
   // fast; counting walks every node, which a 10,000-node workflow should not pay each pass.
   bool needs_counts = false;
   std::unordered_map<std::string, std::shared_ptr<DagInfo>> dags;  // by DAG node id
+  std::unordered_map<std::string, std::shared_ptr<StepGroupInfo>> groups;  // by step group node id
+  // Children of nodes with many of them, for AddChild's membership test (by parent id).
+  std::unordered_map<std::string, std::unordered_set<std::string>> child_index;
   // Pod nodes that finished since the last pass: their results are saved to the memoization
   // cache and published as global outputs at the start of the next pass.
   std::vector<std::string> finished_since_pass;
@@ -168,6 +195,11 @@ class Executor::Operation {
   void AddOutputsToGlobal(const Json& outputs);
   Result<std::vector<std::pair<std::string, Json>>> ExpandItems(const Json& step,
                                                                 const VarScope& vars);
+  // ExpandItems in two halves: the items of a loop step (null `items` for a step without a
+  // loop), then one item's step, made only when it is needed.
+  Result<LoopItems> LoopItemsOf(const Json& step);
+  Result<std::pair<std::string, Json>> ExpandItem(const LoopItems& loop, size_t i,
+                                                  const VarScope& vars);
   Result<Json> ResolveStepReferences(const Json& step, const Scope& scope);
   void SkippedOutputs(NodeStatus& node, const Json& holder, const TmplCtx& ctx);
 

@@ -336,8 +336,7 @@ void Executor::Operation::SkippedOutputs(NodeStatus& node, const Json& holder, c
 // ---------------------------------------------------------------------------------------------
 // Loops
 
-Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandItems(
-    const Json& step, const VarScope& vars) {
+Result<LoopItems> Executor::Operation::LoopItemsOf(const Json& step) {
   Json items;
   if (const Json* wi = FindField(step, "withItems"); wi != nullptr && !wi->is_null()) {
     items = *wi;
@@ -367,7 +366,7 @@ Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandIte
     Status ss = num("start", &start);
     if (!ss.ok() && ss.code() != StatusCode::kNotFound) return ss;
     if (cs.ok()) {
-      if (count == 0) return std::vector<std::pair<std::string, Json>>{};
+      if (count == 0) return LoopItems{Json(), StringField(step, "name"), Json::array()};
       end = start + count - 1;
     } else if (cs.code() != StatusCode::kNotFound) {
       return cs;
@@ -392,18 +391,21 @@ Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandIte
       for (int64_t i = start; i >= end; --i) items.push_back(fmt(i));
     }
   } else {
-    return std::vector<std::pair<std::string, Json>>{{StringField(step, "name"), step}};
+    return LoopItems{step, StringField(step, "name"), Json()};
   }
   if (!items.is_array()) return InvalidArgument("withItems must be a list");
   Json base = step;
   base.erase("withItems");
   base.erase("withParam");
   base.erase("withSequence");
-  std::string name = StringField(step, "name");
-  std::vector<std::pair<std::string, Json>> out;
-  out.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Json& item = items[i];
+  return LoopItems{std::move(base), StringField(step, "name"), std::move(items)};
+}
+
+Result<std::pair<std::string, Json>> Executor::Operation::ExpandItem(const LoopItems& loop,
+                                                                    size_t i, const VarScope& vars) {
+  if (loop.items.is_null()) return std::pair<std::string, Json>{loop.name, loop.base};
+  {
+    const Json& item = loop.items[i];
     Vars iv;
     if (item.is_object()) {
       for (auto it = item.begin(); it != item.end(); ++it) {
@@ -419,14 +421,27 @@ Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandIte
       return InvalidArgument("withItems[" + std::to_string(i) +
                              "] expected string, number, list, or map. received: " + DumpJson(item));
     }
-    auto sub = ReplaceTagsInJson(base, vars.With(&iv), true);
+    auto sub = ReplaceTagsInJson(loop.base, vars.With(&iv), true);
     if (!sub.ok()) return sub.status();
-    std::string new_name = name + "(" + std::to_string(i) + ":" + ItemDescription(item) + ")";
+    std::string new_name = loop.name + "(" + std::to_string(i) + ":" + ItemDescription(item) + ")";
     (*sub)["name"] = new_name;
-    out.emplace_back(new_name, std::move(*sub));
+    return std::pair<std::string, Json>{new_name, std::move(*sub)};
+  }
+}
+
+Result<std::vector<std::pair<std::string, Json>>> Executor::Operation::ExpandItems(
+    const Json& step, const VarScope& vars) {
+  SKIFF_ASSIGN_OR_RETURN(LoopItems loop, LoopItemsOf(step));
+  std::vector<std::pair<std::string, Json>> out;
+  size_t n = loop.items.is_null() ? 1 : loop.items.size();
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    SKIFF_ASSIGN_OR_RETURN(auto one, ExpandItem(loop, i, vars));
+    out.push_back(std::move(one));
   }
   return out;
 }
+
 
 // Substitutes the scope into a step or task and resolves its artifact arguments.
 Result<Json> Executor::Operation::ResolveStepReferences(const Json& step, const Scope& scope) {
@@ -574,7 +589,10 @@ NodeStatus* Executor::Operation::ExecuteSteps(const std::string& node_name, cons
     }
     last_sg = sg_name;
     const Json& group = groups[i];
-    sg = ExecuteStepGroup(group.is_array() ? group : Json::array({group}), sg_name, ctx, id, scope,
+    // (Not a conditional expression: that would copy a large group on every pass.)
+    Json single;
+    if (!group.is_array()) single = Json::array({group});
+    sg = ExecuteStepGroup(group.is_array() ? group : single, sg_name, ctx, id, scope,
                           opts.on_exit_template,
                           opts.rank + static_cast<int64_t>(groups.size() - i - 1));
     if (sg == nullptr || !Fulfilled(*sg)) return NodeByName(node_name);
@@ -591,7 +609,7 @@ NodeStatus* Executor::Operation::ExecuteSteps(const std::string& node_name, cons
     }
     // Outputs that earlier groups published globally (globalName) are visible from now on.
     if (const Json* wo = FindField(st_.wf["status"], "outputs")) AddOutputsToScope(scope, "workflow", *wo);
-    for (const auto& step : groups[i].is_array() ? groups[i] : Json::array({groups[i]})) {
+    for (const auto& step : group.is_array() ? group : single) {
       std::string step_name = StringField(step, "name");
       std::string child_name = sg_name + "." + step_name;
       std::string prefix = "steps." + step_name;
@@ -643,44 +661,89 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
   NodeStatus* sg = NodeByName(sg_name);
   if (Fulfilled(*sg)) return sg;
   std::string tscope = ctx.Scope();
-  // Resolve references to earlier steps, then expand loops.
-  std::vector<std::pair<std::string, Json>> expanded;
-  for (const auto& raw : group) {
-    auto step = ResolveStepReferences(raw, scope);
-    if (!step.ok()) return MarkError(sg_name, step.status().message());
-    if (!ShouldExpand(*step)) {
-      expanded.emplace_back(StringField(*step, "name"), *step);
-      continue;
-    }
-    auto items = ExpandItems(*step, scope.Params(&globals_));
-    if (!items.ok()) return MarkError(sg_name, items.status().message());
-    if (items->empty()) {
-      std::string child_name = sg_name + "." + StringField(*step, "name");
-      if (NodeByName(child_name) == nullptr) {
-        InitNode(child_name, NodeType::kSkipped, tscope, *step, boundary_id, NodePhase::kSkipped,
-                 "Skipped, empty params");
-        AddChild(sg_name, child_name);
+  std::shared_ptr<StepGroupInfo>& slot = st_.groups[sg->id];
+  if (!slot) {
+    // Resolve references to earlier steps and list each loop's items; a child's own step is
+    // made when it is needed.
+    auto info = std::make_shared<StepGroupInfo>();
+    for (const auto& raw : group) {
+      auto step = ResolveStepReferences(raw, scope);
+      if (!step.ok()) return MarkError(sg_name, step.status().message());
+      auto loop = LoopItemsOf(*step);
+      if (!loop.ok()) return MarkError(sg_name, loop.status().message());
+      if (loop->items.is_array() && loop->items.empty()) {
+        std::string child_name = sg_name + "." + StringField(*step, "name");
+        if (NodeByName(child_name) == nullptr) {
+          InitNode(child_name, NodeType::kSkipped, tscope, *step, boundary_id, NodePhase::kSkipped,
+                   "Skipped, empty params");
+          AddChild(sg_name, child_name);
+        }
+        continue;
       }
-      continue;
+      const Json* hooks = FindField(*step, "hooks");
+      bool has_hooks = (hooks != nullptr && hooks->is_object() && !hooks->empty()) ||
+                       !ExitHookOf(*step).is_null();
+      size_t k = info->steps.size();
+      size_t n = loop->items.is_null() ? 1 : loop->items.size();
+      for (size_t item = 0; item < n; ++item) {
+        StepGroupInfo::Child c;
+        c.step = k;
+        c.item = item;
+        c.has_hooks = has_hooks;
+        if (loop->items.is_null()) {
+          c.name = sg_name + "." + loop->name;
+        } else {
+          const Json& v = loop->items[item];
+          if (!v.is_object() && !v.is_array() && !v.is_string() && !v.is_number() && !v.is_boolean()) {
+            return MarkError(sg_name, "withItems[" + std::to_string(item) +
+                                          "] expected string, number, list, or map. received: " +
+                                          DumpJson(v));
+          }
+          c.name = sg_name + "." + loop->name + "(" + std::to_string(item) + ":" +
+                   ItemDescription(v) + ")";
+        }
+        info->index.emplace(c.name, info->children.size());
+        info->children.push_back(std::move(c));
+      }
+      info->steps.push_back(std::move(*loop));
     }
-    for (auto& e : *items) expanded.push_back(std::move(e));
+    info->unsettled = info->children.size();
+    slot = std::move(info);
   }
-  std::unordered_map<std::string, const Json*> node_steps;
-  for (const auto& [name, step] : expanded) {
-    std::string child_name = sg_name + "." + name;
-    node_steps[child_name] = &step;
-    NodeStatus* existing = NodeByName(child_name);
+  StepGroupInfo& g = *slot;
+  // The child's step, expanded for its item now if it was not kept.
+  auto step_of = [&](StepGroupInfo::Child& c) -> Result<const Json*> {
+    if (c.expanded.is_null()) {
+      SKIFF_ASSIGN_OR_RETURN(auto one, ExpandItem(g.steps[c.step], c.item, scope.Params(&globals_)));
+      c.expanded = std::move(one.second);
+    }
+    return &c.expanded;
+  };
+
+  bool parallelism_reached = false;
+  for (auto& c : g.children) {
+    if (c.settled) continue;
+    NodeStatus* existing = c.node;
+    // A Pod still waiting or running changes only through its kubelet's report; one that
+    // finished has had its results published at the start of this pass.
+    if (existing != nullptr && existing->type == NodeType::kPod && !c.has_hooks) continue;
+    const std::string& child_name = c.name;
+    if (existing == nullptr) existing = c.node = NodeByName(child_name);
+    if (existing == nullptr && parallelism_reached) continue;  // no room this pass
     if (existing != nullptr && Fulfilled(*existing) &&
         (existing->type == NodeType::kSkipped || existing->phase == NodePhase::kSkipped)) {
       continue;
     }
+    auto made = step_of(c);
+    if (!made.ok()) return MarkError(sg_name, made.status().message());
+    const Json& step = **made;
     std::string when = StringField(step, "when");
     if (!when.empty() && existing == nullptr) {
       auto proceed = HasTags(when) ? Result<bool>(InvalidArgument("failed to resolve " + when))
                                    : expr::EvaluateWhen(when);
       if (!proceed.ok()) {
         std::string msg = "Invalid 'when' expression '" + when + "': " + proceed.status().message();
-        InitNode(child_name, NodeType::kSkipped, tscope, step, boundary_id, NodePhase::kError, msg);
+        c.node = &InitNode(child_name, NodeType::kSkipped, tscope, step, boundary_id, NodePhase::kError, msg);
         AddChild(sg_name, child_name);
         return MarkError(sg_name, msg);
       }
@@ -688,6 +751,7 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
         NodeStatus& skipped = InitNode(child_name, NodeType::kSkipped, tscope, step, boundary_id,
                                        NodePhase::kSkipped, "when '" + when + "' evaluated false");
         SkippedOutputs(skipped, step, ctx);
+        c.node = &skipped;
         AddChild(sg_name, child_name);
         continue;
       }
@@ -699,7 +763,9 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
     ExecError err = ExecError::kNone;
     NodeStatus* child = ExecuteTemplate(child_name, step, ctx, step.value("arguments", Json::object()),
                                         opts, &err);
+    if (child != nullptr && child->name == child_name) c.node = child;
     if (err == ExecError::kDeadlineExceeded) return NodeByName(sg_name);
+    if (err == ExecError::kParallelismReached && child == nullptr) parallelism_reached = true;
     if (err == ExecError::kTimeout) {
       return MarkPhase(sg_name, NodePhase::kFailed, "child '" + child_name + "' timedout");
     }
@@ -737,41 +803,51 @@ NodeStatus* Executor::Operation::ExecuteStepGroup(const Json& group, const std::
         }
       }
     }
+    // A plain Pod needs its step no more; a 10,000-item loop keeps only names and items.
+    if (c.node != nullptr && c.node->type == NodeType::kPod && !c.has_hooks) c.expanded = Json();
   }
+  // Settle what finished: fulfilled, its exit hook run, its other hooks finished.
+  for (auto& c : g.children) {
+    if (c.settled) continue;
+    NodeStatus* n = c.node;
+    if (n == nullptr || !Fulfilled(*n)) continue;
+    if (c.has_hooks) {
+      if (n->Completed()) {
+        auto made = step_of(c);
+        if (!made.ok()) return MarkError(sg_name, made.status().message());
+        bool done = true;
+        const std::string& step_name = g.steps[c.step].name;
+        if (RunOnExitNode(ExitHookOf(**made), *n, boundary_id, ctx, "steps." + step_name, &scope,
+                          &done) &&
+            !done) {
+          continue;
+        }
+        n = c.node = NodeByName(c.name);
+      }
+      bool hooks_done = true;
+      for (const auto& hid : n->children) {
+        NodeStatus* h = NodeByIdMutable(hid);
+        if (h != nullptr && h->hooked && !Fulfilled(*h)) hooks_done = false;
+      }
+      if (!hooks_done) continue;
+    }
+    c.settled = true;
+    c.expanded = Json();
+    --g.unsettled;
+  }
+  if (g.unsettled > 0) return NodeByName(sg_name);
   sg = NodeByName(sg_name);
-  bool completed = true;
   std::vector<std::string> children = sg->children;
   for (const auto& cid : children) {
     NodeStatus* c = NodeByIdMutable(cid);
     if (c == nullptr) continue;
-    if (!Fulfilled(*c)) {
-      completed = false;
-      continue;
-    }
-    auto st = node_steps.find(c->name);
-    if (c->Completed() && st != node_steps.end()) {
-      bool done = true;
-      std::string step_name = StringField(*st->second, "name");
-      std::string base = step_name.substr(0, step_name.find('('));
-      if (RunOnExitNode(ExitHookOf(*st->second), *c, boundary_id, ctx, "steps." + base, &scope, &done) && !done) {
-        completed = false;
-      }
-    }
-    // Non-exit hooks must finish too.
-    c = NodeByIdMutable(cid);
-    for (const auto& hid : c->children) {
-      NodeStatus* h = NodeByIdMutable(hid);
-      if (h != nullptr && h->hooked && !Fulfilled(*h)) completed = false;
-    }
+    if (!Fulfilled(*c)) return NodeByName(sg_name);
   }
-  if (!completed) return NodeByName(sg_name);
-  sg = NodeByName(sg_name);
-  children = sg->children;
   for (const auto& cid : children) {
     NodeStatus* c = NodeByIdMutable(cid);
     if (c == nullptr || !c->FailedOrError()) continue;
-    auto st = node_steps.find(c->name);
-    if (st != node_steps.end() && ContinuesOn(*st->second, c->phase)) continue;
+    auto st = g.index.find(c->name);
+    if (st != g.index.end() && ContinuesOn(g.steps[g.children[st->second].step].base, c->phase)) continue;
     return MarkPhase(sg_name, NodePhase::kFailed, "child '" + cid + "' failed");
   }
   return MarkPhase(sg_name, NodePhase::kSucceeded);
