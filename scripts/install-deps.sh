@@ -12,9 +12,15 @@ PKGS=(
   # workloads and conformance stand-ins: busybox ash for alpine/busybox images, cowsay, jq,
   # Debian's python3 with sklearn for the demo
   busybox cowsay jq bash python3 python3-sklearn python3-numpy
+  # API compatibility tests: Kubernetes' own Python client (kubectl is added below if missing)
+  python3-kubernetes
   # benchmark peers
   make snakemake time hyperfine
 )
+
+# The server tests drive the stock kubectl; Debian's kubernetes-client provides one when the
+# machine has none (a newer one, e.g. from the Cloud SDK, is used as it is).
+if ! command -v kubectl >/dev/null 2>&1; then PKGS+=(kubernetes-client); fi
 
 # One dpkg-query call for all packages keeps the no-op path fast.
 installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true; } |

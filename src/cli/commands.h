@@ -22,6 +22,10 @@ int CmdDelete(const Argv& args);
 int CmdLogs(const Argv& args);
 int CmdResume(const Argv& args);
 int CmdStop(const Argv& args, bool terminate);
+int CmdServer(const Argv& args);
+
+// Checks a resource before it is stored (Workflow kinds: structure and references).
+Status ValidateForStore(const Json& obj);
 
 // Shared helpers.
 // Reads a YAML/JSON file ("-" = stdin) into documents; errors name the file.

@@ -1000,7 +1000,9 @@ Json Kubelet::BuildStatus(const PodRun& run) const {
   bool all_ready = true;
   bool inits_done = true;
   for (const auto& c : run.containers) {
-    Json cs = {{"name", c.name}, {"image", StringField(c.spec, "image")}, {"restartCount", c.restarts}};
+    // `imageID` is required by Kubernetes clients (python-kubernetes rejects a status without it).
+    Json cs = {{"name", c.name}, {"image", StringField(c.spec, "image")}, {"imageID", ""},
+               {"restartCount", c.restarts}};
     bool running = c.state == ContainerRun::State::kRunning;
     cs["ready"] = running;
     cs["started"] = running;

@@ -1,0 +1,637 @@
+#include "api/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+namespace skiff::api {
+
+std::string HttpRequest::Query(std::string_view key, std::string_view fallback) const {
+  auto it = query.find(std::string(key));
+  return it == query.end() ? std::string(fallback) : it->second;
+}
+
+std::string HttpRequest::Header(std::string_view lower_name) const {
+  auto it = headers.find(std::string(lower_name));
+  return it == headers.end() ? "" : it->second;
+}
+
+std::string_view HttpReason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+void ParseQuery(std::string_view qs, std::multimap<std::string, std::string>* out) {
+  while (!qs.empty()) {
+    size_t amp = qs.find('&');
+    std::string_view part = qs.substr(0, amp);
+    qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string k = PercentDecode(part.substr(0, eq), true);
+    std::string v = eq == std::string_view::npos ? "" : PercentDecode(part.substr(eq + 1), true);
+    out->emplace(std::move(k), std::move(v));
+  }
+}
+
+enum class ParseOutcome { kIncomplete, kComplete, kBad };
+
+// Parses one request from the front of `in`. On kComplete, `*consumed` bytes form it.
+ParseOutcome ParseRequest(const std::string& in, const HttpServerOptions& opts, HttpRequest* req,
+                          size_t* consumed, int* error_status, bool* wants_continue) {
+  size_t end = in.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (in.size() > opts.max_header_bytes) {
+      *error_status = 431;
+      return ParseOutcome::kBad;
+    }
+    return ParseOutcome::kIncomplete;
+  }
+  std::string_view head(in.data(), end);
+  size_t line_end = head.find("\r\n");
+  std::string_view line = head.substr(0, line_end);
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
+    *error_status = 400;
+    return ParseOutcome::kBad;
+  }
+  req->method = std::string(line.substr(0, sp1));
+  req->target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  std::string_view version = line.substr(sp2 + 1);
+  req->headers.clear();
+  if (version == "HTTP/1.0") req->headers["connection"] = "close";
+  std::string_view rest = line_end == std::string_view::npos ? "" : head.substr(line_end + 2);
+  while (!rest.empty()) {
+    size_t e = rest.find("\r\n");
+    std::string_view h = rest.substr(0, e);
+    rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
+    size_t colon = h.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name = Lower(Trim(h.substr(0, colon)));
+    std::string value(Trim(h.substr(colon + 1)));
+    auto [it, inserted] = req->headers.emplace(name, value);
+    if (!inserted) it->second += ", " + value;
+  }
+  size_t qmark = req->target.find('?');
+  req->path = PercentDecode(std::string_view(req->target).substr(0, qmark), false);
+  req->query.clear();
+  if (qmark != std::string::npos) ParseQuery(std::string_view(req->target).substr(qmark + 1), &req->query);
+  if (!req->Header("transfer-encoding").empty()) {
+    *error_status = 411;  // chunked request bodies: no client we serve sends them
+    return ParseOutcome::kBad;
+  }
+  size_t length = 0;
+  std::string cl = req->Header("content-length");
+  if (!cl.empty()) {
+    char* endp = nullptr;
+    unsigned long long v = std::strtoull(cl.c_str(), &endp, 10);
+    if (endp == cl.c_str() || *endp != '\0') {
+      *error_status = 400;
+      return ParseOutcome::kBad;
+    }
+    length = static_cast<size_t>(v);
+  }
+  if (length > opts.max_body_bytes) {
+    *error_status = 413;
+    return ParseOutcome::kBad;
+  }
+  size_t total = end + 4 + length;
+  if (in.size() < total) {
+    *wants_continue = Lower(req->Header("expect")) == "100-continue";
+    return ParseOutcome::kIncomplete;
+  }
+  req->body = in.substr(end + 4, length);
+  *consumed = total;
+  return ParseOutcome::kComplete;
+}
+
+std::string Chunk(std::string_view data) {
+  char len[32];
+  std::snprintf(len, sizeof len, "%zx\r\n", data.size());
+  std::string out(len);
+  out.append(data);
+  out.append("\r\n");
+  return out;
+}
+
+}  // namespace
+
+class StreamImpl;
+
+struct HttpServer::Impl {
+  struct Conn {
+    int fd = -1;
+    uint64_t id = 0;
+    std::string peer;
+    std::string in;
+    std::string out;
+    size_t out_off = 0;
+    bool busy = false;           // a request is being answered
+    bool close_after = false;    // close once `out` drains
+    bool sent_continue = false;  // 100 Continue for the current request
+    bool want_write = false;
+    std::shared_ptr<StreamImpl> stream;
+  };
+
+  HttpServerOptions opts;
+  HttpHandler handler;
+  int listen_fd = -1, epfd = -1, wakefd = -1;
+  std::thread io;
+  std::vector<std::thread> workers;
+  std::atomic<bool> stopping{false};
+
+  // I/O thread only.
+  std::unordered_map<uint64_t, Conn> conns;
+  uint64_t next_id = 2;  // 0: the listener, 1: the wake-up fd
+
+  std::mutex post_mu;
+  std::vector<std::function<void()>> posted;  // GUARDED_BY(post_mu)
+
+  struct Job {
+    uint64_t conn;
+    HttpRequest req;
+  };
+  std::mutex job_mu;
+  std::condition_variable job_cv;
+  std::deque<Job> jobs;  // GUARDED_BY(job_mu)
+
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> l(post_mu);
+      posted.push_back(std::move(fn));
+    }
+    uint64_t one = 1;
+    ssize_t n = ::write(wakefd, &one, sizeof one);
+    (void)n;
+  }
+
+  void IoLoop();
+  void Accept();
+  void OnReadable(Conn& c);
+  void TryDispatch(Conn& c);
+  void Flush(Conn& c);
+  void UpdateInterest(Conn& c);
+  void CloseConn(uint64_t id);
+  void Respond(uint64_t id, HttpResponse resp, bool close);
+  void WorkerLoop();
+};
+
+class StreamImpl : public HttpStream, public std::enable_shared_from_this<StreamImpl> {
+ public:
+  StreamImpl(HttpServer::Impl* server, uint64_t conn) : server_(server), conn_(conn) {}
+
+  bool Write(std::string data) override {
+    if (data.empty()) return !closed();
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return false;
+    auto self = shared_from_this();
+    server_->Post([self, chunk = Chunk(data)]() mutable { self->AppendOnIo(std::move(chunk)); });
+    return true;
+  }
+
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (closed_ || close_requested_) return;
+      close_requested_ = true;
+    }
+    auto self = shared_from_this();
+    server_->Post([self] { self->FinishOnIo(/*end_chunk=*/true); });
+  }
+
+  bool closed() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return closed_;
+  }
+
+  void OnClose(std::function<void()> cb) override {
+    bool run_now = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (closed_) {
+        run_now = true;
+      } else {
+        callbacks_.push_back(std::move(cb));
+      }
+    }
+    if (run_now) server_->Post(std::move(cb));
+  }
+
+  // I/O thread.
+  void AppendOnIo(std::string chunk) {
+    auto it = server_->conns.find(conn_);
+    if (it == server_->conns.end() || it->second.stream.get() != this) return;
+    it->second.out += chunk;
+    server_->Flush(it->second);
+  }
+
+  // I/O thread: the stream ends, normally (`end_chunk`) or because the connection went away.
+  void FinishOnIo(bool end_chunk) {
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (closed_) return;
+      closed_ = true;
+      cbs.swap(callbacks_);
+    }
+    for (auto& cb : cbs) cb();
+    if (!end_chunk) return;
+    auto it = server_->conns.find(conn_);
+    if (it == server_->conns.end() || it->second.stream.get() != this) return;
+    HttpServer::Impl::Conn& c = it->second;
+    c.out += "0\r\n\r\n";
+    c.stream.reset();
+    c.busy = false;
+    server_->Flush(c);
+    if (server_->conns.count(conn_)) server_->TryDispatch(server_->conns[conn_]);
+  }
+
+ private:
+  HttpServer::Impl* server_;
+  uint64_t conn_;
+  mutable std::mutex mu_;
+  bool closed_ = false;           // GUARDED_BY(mu_)
+  bool close_requested_ = false;  // GUARDED_BY(mu_)
+  std::vector<std::function<void()>> callbacks_;  // GUARDED_BY(mu_)
+};
+
+namespace {
+
+class ExchangeImpl : public HttpExchange {
+ public:
+  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close)
+      : server_(server), conn_(conn), close_(close) {}
+
+  std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
+                                     std::vector<std::pair<std::string, std::string>> headers)
+      override {
+    stream_ = std::make_shared<StreamImpl>(server_, conn_);
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(HttpReason(status)) +
+                       "\r\nContent-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n";
+    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+    if (close_) head += "Connection: close\r\n";
+    head += "\r\n";
+    HttpServer::Impl* server = server_;
+    uint64_t id = conn_;
+    auto stream = stream_;
+    // Posted before any chunk the stream may carry, so the head goes out first.
+    server_->Post([server, id, stream, head = std::move(head)] {
+      auto it = server->conns.find(id);
+      if (it == server->conns.end()) {
+        stream->FinishOnIo(false);
+        return;
+      }
+      it->second.stream = stream;
+      it->second.out += head;
+      server->Flush(it->second);
+    });
+    return stream_;
+  }
+
+  bool streamed() const { return stream_ != nullptr; }
+
+ private:
+  HttpServer::Impl* server_;
+  uint64_t conn_;
+  bool close_;
+  std::shared_ptr<StreamImpl> stream_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::UpdateInterest(Conn& c) {
+  bool want = c.out_off < c.out.size();
+  if (want == c.want_write) return;
+  c.want_write = want;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.u64 = c.id;
+  epoll_ctl(epfd, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void HttpServer::Impl::Flush(Conn& c) {
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    CloseConn(c.id);
+    return;
+  }
+  if (c.out_off == c.out.size()) {
+    c.out.clear();
+    c.out_off = 0;
+    if (c.close_after && !c.busy) {
+      CloseConn(c.id);
+      return;
+    }
+  } else if (c.out_off > (1 << 20)) {
+    c.out.erase(0, c.out_off);
+    c.out_off = 0;
+  }
+  UpdateInterest(c);
+}
+
+void HttpServer::Impl::CloseConn(uint64_t id) {
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  std::shared_ptr<StreamImpl> stream = std::move(it->second.stream);
+  epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  ::close(it->second.fd);
+  conns.erase(it);
+  if (stream) stream->FinishOnIo(false);
+}
+
+void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  Conn& c = it->second;
+  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " +
+                     std::string(HttpReason(resp.status)) + "\r\n";
+  if (!resp.content_type.empty()) head += "Content-Type: " + resp.content_type + "\r\n";
+  for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
+  head += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
+  if (close) head += "Connection: close\r\n";
+  head += "\r\n";
+  c.out += head;
+  c.out += resp.body;
+  c.busy = false;
+  c.sent_continue = false;
+  if (close) c.close_after = true;
+  Flush(c);
+  auto again = conns.find(id);
+  if (again != conns.end()) TryDispatch(again->second);
+}
+
+void HttpServer::Impl::TryDispatch(Conn& c) {
+  if (c.busy || c.close_after || c.in.empty()) return;
+  HttpRequest req;
+  size_t consumed = 0;
+  int error_status = 400;
+  bool wants_continue = false;
+  ParseOutcome outcome = ParseRequest(c.in, opts, &req, &consumed, &error_status, &wants_continue);
+  if (outcome == ParseOutcome::kIncomplete) {
+    if (wants_continue && !c.sent_continue) {
+      c.sent_continue = true;
+      c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+      Flush(c);
+    }
+    return;
+  }
+  if (outcome == ParseOutcome::kBad) {
+    c.in.clear();
+    HttpResponse r;
+    r.status = error_status;
+    r.content_type = "text/plain";
+    r.body = std::string(HttpReason(error_status)) + "\n";
+    c.busy = true;
+    Respond(c.id, std::move(r), true);
+    return;
+  }
+  c.in.erase(0, consumed);
+  c.busy = true;
+  req.peer = c.peer;
+  {
+    std::lock_guard<std::mutex> l(job_mu);
+    jobs.push_back({c.id, std::move(req)});
+  }
+  job_cv.notify_one();
+}
+
+void HttpServer::Impl::OnReadable(Conn& c) {
+  char buf[16384];
+  uint64_t id = c.id;
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      c.in.append(buf, static_cast<size_t>(n));
+      if (c.in.size() > opts.max_body_bytes + opts.max_header_bytes) {
+        CloseConn(id);
+        return;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    CloseConn(id);  // EOF or error: a streaming client that hangs up ends its stream here
+    return;
+  }
+  TryDispatch(c);
+}
+
+void HttpServer::Impl::Accept() {
+  for (;;) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Conn c;
+    c.fd = fd;
+    c.id = next_id++;
+    char ip[INET_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
+    c.peer = std::string(ip) + ":" + std::to_string(ntohs(addr.sin_port));
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c.id;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ::close(fd);
+      continue;
+    }
+    conns.emplace(c.id, std::move(c));
+  }
+}
+
+void HttpServer::Impl::IoLoop() {
+  epoll_event events[64];
+  while (!stopping.load()) {
+    int n = epoll_wait(epfd, events, 64, 500);
+    for (int i = 0; i < n; ++i) {
+      uint64_t id = events[i].data.u64;
+      if (id == 0) {
+        Accept();
+        continue;
+      }
+      if (id == 1) {
+        uint64_t v;
+        ssize_t r = ::read(wakefd, &v, sizeof v);
+        (void)r;
+        std::vector<std::function<void()>> fns;
+        {
+          std::lock_guard<std::mutex> l(post_mu);
+          fns.swap(posted);
+        }
+        for (auto& fn : fns) fn();
+        continue;
+      }
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      if (events[i].events & EPOLLOUT) {
+        Flush(it->second);
+        it = conns.find(id);
+        if (it == conns.end()) continue;
+      }
+      if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(it->second);
+    }
+  }
+  while (!conns.empty()) CloseConn(conns.begin()->first);
+}
+
+void HttpServer::Impl::WorkerLoop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> l(job_mu);
+      job_cv.wait(l, [&] { return stopping.load() || !jobs.empty(); });
+      if (stopping.load()) return;
+      job = std::move(jobs.front());
+      jobs.pop_front();
+    }
+    bool close = Lower(job.req.Header("connection")) == "close";
+    ExchangeImpl exchange(this, job.conn, close);
+    HttpResponse resp;
+    handler(job.req, resp, exchange);
+    if (exchange.streamed()) continue;
+    uint64_t id = job.conn;
+    Post([this, id, resp = std::move(resp), close]() mutable { Respond(id, std::move(resp), close); });
+  }
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  auto impl = std::make_unique<Impl>();
+  impl->opts = options_;
+  impl->handler = handler_;
+  impl->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (impl->listen_fd < 0) return Internal(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(impl->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(options_.port));
+  if (inet_pton(AF_INET, options_.host.c_str(), &addr.sin_addr) != 1) {
+    ::close(impl->listen_fd);
+    return InvalidArgument("address \"" + options_.host + "\" is not an IPv4 address");
+  }
+  if (::bind(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(impl->listen_fd, 1024) != 0) {
+    std::string err = std::strerror(errno);
+    ::close(impl->listen_fd);
+    return Unavailable("listen on " + options_.host + ":" + std::to_string(options_.port) + ": " + err);
+  }
+  socklen_t len = sizeof addr;
+  getsockname(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  impl->epfd = epoll_create1(EPOLL_CLOEXEC);
+  impl->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  epoll_ctl(impl->epfd, EPOLL_CTL_ADD, impl->listen_fd, &ev);
+  ev.data.u64 = 1;
+  epoll_ctl(impl->epfd, EPOLL_CTL_ADD, impl->wakefd, &ev);
+  Impl* p = impl.get();
+  impl->io = std::thread([p] { p->IoLoop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    impl->workers.emplace_back([p] { p->WorkerLoop(); });
+  }
+  impl_ = std::move(impl);
+  return OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  impl_->stopping.store(true);
+  impl_->job_cv.notify_all();
+  impl_->Post([] {});
+  for (auto& w : impl_->workers) w.join();
+  impl_->io.join();
+  ::close(impl_->listen_fd);
+  ::close(impl_->epfd);
+  ::close(impl_->wakefd);
+  impl_.reset();
+}
+
+}  // namespace skiff::api

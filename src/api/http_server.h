@@ -1,0 +1,113 @@
+// A small HTTP/1.1 server: one epoll thread owns every socket (accepts, parses requests,
+// writes responses), and a pool of worker threads runs the handlers, so a handler that waits on
+// the store never stalls other connections. Keep-alive is supported; requests on one connection
+// are answered in order (the next one is parsed once the previous response is done).
+//
+// A handler answers in one of two ways:
+//  * fill `HttpResponse` and return (the common case), or
+//  * call `HttpExchange::Stream()` for a chunked response that stays open (Kubernetes watches,
+//    `logs -f`): the returned `HttpStream` can be written from any thread until the client goes
+//    away or the stream is closed; `closed()` tells producers when to stop.
+//
+// Thread-safety: `Start`/`Stop` from the owning thread; handlers run on worker threads;
+// `HttpStream` methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace skiff::api {
+
+struct HttpRequest {
+  std::string method;   // "GET"
+  std::string target;   // "/api/v1/pods?watch=true"
+  std::string path;     // "/api/v1/pods", percent-decoded
+  std::multimap<std::string, std::string> query;  // decoded; repeated keys kept
+  std::map<std::string, std::string> headers;     // names lower-cased; repeats joined by ", "
+  std::string body;
+  std::string peer;  // "127.0.0.1:54321"
+
+  // The first value of `key`, or `fallback`.
+  std::string Query(std::string_view key, std::string_view fallback = "") const;
+  bool HasQuery(std::string_view key) const { return query.count(std::string(key)) > 0; }
+  std::string Header(std::string_view lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is added
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// An open chunked response.
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  // Queues `data` as one chunk; false once the stream is closed (client gone or `Close`).
+  virtual bool Write(std::string data) = 0;
+  // Ends the response (zero-length chunk); the connection may then serve its next request.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  // Runs `cb` once, on the I/O thread, when the stream closes for any reason.
+  virtual void OnClose(std::function<void()> cb) = 0;
+};
+
+class HttpExchange {
+ public:
+  virtual ~HttpExchange() = default;
+  // Sends the status line and headers of a chunked response and returns its stream. After this
+  // the handler's `HttpResponse` is ignored.
+  virtual std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
+                                             std::vector<std::pair<std::string, std::string>>
+                                                 headers = {}) = 0;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&, HttpExchange&)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 picks a free port (see `port()`)
+  int workers = 4;
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = 64 * 1024 * 1024;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the I/O and worker threads.
+  Status Start();
+  // Closes the listener and every connection, and joins the threads. Idempotent.
+  void Stop();
+  int port() const { return port_; }
+
+  struct Impl;
+
+ private:
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  int port_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "Not Found" for 404, ... ("Unknown" otherwise).
+std::string_view HttpReason(int status);
+// Percent-decoding ("a%2Fb+c" -> "a/b c" when `plus_is_space`).
+std::string PercentDecode(std::string_view s, bool plus_is_space);
+
+}  // namespace skiff::api

@@ -1,0 +1,108 @@
+// `skiff server`: the control plane as a long-running process. It holds the data dir's
+// controller lock, runs the controllers and the local kubelet on the event loop (main thread),
+// and serves the Kubernetes API (api/kube_api.h) over HTTP from the server's own threads.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "api/http_server.h"
+#include "api/kube_api.h"
+#include "backends/local/kubelet.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/local_runtime.h"
+#include "controllers/pipeline/workflow_controller.h"
+#include "engine/dag/executor.h"
+
+namespace skiff::cli {
+
+namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int) {
+  char c = 1;
+  ssize_t n = ::write(g_stop_pipe[1], &c, 1);
+  (void)n;
+}
+
+bool IsLoopback(const std::string& host) { return host == "127.0.0.1" || host.rfind("127.", 0) == 0; }
+
+}  // namespace
+
+Status ValidateForStore(const Json& obj) {
+  std::string kind = StringField(obj, "kind");
+  if (kind == "Workflow" || kind == "WorkflowTemplate" || kind == "ClusterWorkflowTemplate") {
+    // References to other templates are checked when the workflow runs: they may be created later.
+    Status v = dag::ValidateWorkflow(obj, [](std::string_view, bool) -> Result<Json> { return Json::object(); });
+    if (!v.ok() && v.message().find("templateRef") == std::string::npos) return v;
+  }
+  return OkStatus();
+}
+
+int CmdServer(const Argv& argv) {
+  Args args({"--host", "--port", "--workers", "--address"}, {});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  api::HttpServerOptions ho;
+  ho.host = args.Get("--host", args.Get("--address", "127.0.0.1"));
+  ho.port = std::atoi(args.Get("--port", "8080").c_str());
+  ho.workers = std::atoi(args.Get("--workers", "4").c_str());
+  if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
+  if (!IsLoopback(ho.host)) {
+    return Fail(InvalidArgument("--host " + ho.host +
+                                ": refusing to listen beyond loopback without authentication"));
+  }
+  std::string home = SkiffHome();
+  auto rt = LocalRuntime::Open(home);
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto became = (*rt)->TryBecomeController();
+  if (!became.ok()) return Fail(became.status(), 1);
+  if (!*became) {
+    return Fail(FailedPrecondition("another skiff process is running the controllers for " + home +
+                                   " (see " + home + "/controller.lock)"),
+                1);
+  }
+  Status s = (*rt)->StartControllers();
+  if (!s.ok()) return Fail(s, 1);
+
+  api::KubeApiOptions ko;
+  ko.store = &(*rt)->store();
+  ko.validate = ValidateForStore;
+  store::Store& st = (*rt)->store();
+  ko.expand = [&st](Json obj) {
+    return StringField(obj, "kind") == "Workflow" ? controllers::AttachNodes(st, std::move(obj)) : obj;
+  };
+  ko.log_paths = [home](const Json& pod, const std::string& container) {
+    std::string uid = StringField(pod.value("metadata", Json::object()), "uid");
+    return std::make_pair(local::Kubelet::LogPath(home, uid, container, false),
+                          local::Kubelet::LogPath(home, uid, container, true));
+  };
+  api::KubeApi kube(ko);
+  api::HttpServer server(ho, [&kube](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) {
+    kube.Handle(q, r, e);
+  });
+  s = server.Start();
+  if (!s.ok()) return Fail(s, 1);
+  std::printf("skiff server listening on http://%s:%d (data: %s)\n", ho.host.c_str(), server.port(),
+              home.c_str());
+  std::fflush(stdout);
+
+  if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return Fail(Internal("pipe"), 1);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  EventLoop& loop = (*rt)->loop();
+  s = loop.Watch(g_stop_pipe[0], [&loop] { loop.Stop(); });
+  if (!s.ok()) return Fail(s, 1);
+  loop.Run();
+  loop.Unwatch(g_stop_pipe[0]);
+  server.Stop();
+  std::fprintf(stderr, "skiff server stopped\n");
+  return 0;
+}
+
+}  // namespace skiff::cli

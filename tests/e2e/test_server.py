@@ -1,0 +1,185 @@
+"""`skiff server` driven by clients nobody here wrote: the stock kubectl and Debian's
+python3-kubernetes. A real server process on loopback, real workflows, real pods."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from skiffenv import SKIFF, SkiffTestCase
+
+CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance")
+STEPS = os.path.join(CONFORMANCE, "argo", "steps.yaml")
+
+
+class ServerTestCase(SkiffTestCase):
+    def setUp(self):
+        super().setUp()
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"], env=self.env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.server.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(m, "server did not start: %r %s" % (line, self.server.stderr.read()
+                                                                   if self.server.poll() is not None else ""))
+        self.url = "http://127.0.0.1:%s" % m.group(1)
+        self.kube_home = tempfile.mkdtemp(prefix="skiff-kubectl-", dir="/var/tmp")
+
+    def tearDown(self):
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+        self.server.stdout.close()
+        self.server.stderr.close()
+        shutil.rmtree(self.kube_home, ignore_errors=True)
+        super().tearDown()
+
+    def kubectl(self, *args, check=0, timeout=60):
+        env = dict(os.environ, HOME=self.kube_home, KUBECONFIG=os.path.join(self.kube_home, "none"))
+        p = subprocess.run(["kubectl", "--server", self.url] + list(args), env=env,
+                           capture_output=True, text=True, timeout=timeout)
+        if check is not None:
+            self.assertEqual(p.returncode, check, "kubectl %s: rc=%d\nstdout:%s\nstderr:%s" %
+                             (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+
+@unittest.skipIf(shutil.which("kubectl") is None, "kubectl is not installed")
+class KubectlTest(ServerTestCase):
+    def test_create_wait_get_logs_describe_delete(self):
+        out = self.kubectl("create", "-f", STEPS).stdout
+        name = re.search(r"workflow.argoproj.io/(\S+) created", out).group(1)
+        self.kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "workflow/" + name,
+                     "--timeout=60s")
+        table = self.kubectl("get", "workflows").stdout
+        self.assertRegex(table, r"NAME\s+STATUS\s+AGE")
+        self.assertRegex(table, name + r"\s+Succeeded")
+        pods = self.kubectl("get", "pods", "-l", "workflows.argoproj.io/workflow=" + name,
+                            "-o", "json").stdout
+        items = json.loads(pods)["items"]
+        self.assertEqual(len(items), 3)
+        logs = sorted(self.kubectl("logs", p["metadata"]["name"]).stdout.strip() for p in items)
+        self.assertEqual(logs, ["hello1", "hello2a", "hello2b"])
+        described = self.kubectl("describe", "workflow", name).stdout
+        self.assertIn("Entrypoint:  hello-hello-hello", described)
+        self.assertIn("Succeeded", described)
+        wf = json.loads(self.kubectl("get", "wf", name, "-o", "json").stdout)
+        self.assertEqual(len([n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]), 3)
+        self.assertIn("deleted", self.kubectl("delete", "workflow", name).stdout)
+        missing = self.kubectl("get", "workflow", name, check=1)
+        self.assertIn('workflows.argoproj.io "%s" not found' % name, missing.stderr)
+        # Its pods went with it (owner references, cascading delete).
+        self.assertIn("No resources found", self.kubectl("get", "pods").stderr)
+
+    def test_apply_twice_configures_and_get_w_streams_changes(self):
+        cm = self.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n"
+                                   "data:\n  a: \"1\"\n")
+        self.assertIn("configmap/cfg created", self.kubectl("apply", "-f", cm).stdout)
+        env = dict(os.environ, HOME=self.kube_home, KUBECONFIG=os.path.join(self.kube_home, "none"))
+        watch = subprocess.Popen(["kubectl", "--server", self.url, "get", "configmaps", "-w",
+                                  "-o", "jsonpath={.data.a}{\"\\n\"}"],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(watch.stdout.readline().strip(), "1")
+            with open(cm, "w") as f:
+                f.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: \"2\"\n")
+            self.assertIn("configmap/cfg configured", self.kubectl("apply", "-f", cm).stdout)
+            self.assertEqual(watch.stdout.readline().strip(), "2")
+        finally:
+            watch.kill()
+            watch.communicate()
+        got = json.loads(self.kubectl("get", "cm", "cfg", "-o", "json").stdout)
+        self.assertEqual(got["data"], {"a": "2"})
+        self.assertIn("kubectl.kubernetes.io/last-applied-configuration",
+                      got["metadata"]["annotations"])
+
+    def test_invalid_workflow_is_rejected_naming_the_field(self):
+        bad = self.write("bad.yaml", """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: bad}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: a, template: main2, depends: trian}
+  - name: main2
+    container: {image: alpine, command: ["true"]}
+""")
+        p = self.kubectl("create", "-f", bad, check=1)
+        self.assertIn("is invalid", p.stderr)
+        self.assertIn('spec.templates[0].dag.tasks[0].depends', p.stderr)
+        self.kubectl("get", "workflow", "bad", check=1)
+
+
+class PythonClientTest(ServerTestCase):
+    def test_custom_objects_watch_and_pod_logs(self):
+        from kubernetes import client, watch
+        from kubernetes.client.rest import ApiException
+        cfg = client.Configuration()
+        cfg.host = self.url
+        api = client.ApiClient(cfg)
+        custom = client.CustomObjectsApi(api)
+        core = client.CoreV1Api(api)
+        body = {
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": "py-"},
+            "spec": {"entrypoint": "main", "templates": [{
+                "name": "main", "container": {"image": "alpine", "command": ["sh", "-c", "echo from-python"]}}]},
+        }
+        created = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "default",
+                                                         "workflows", body)
+        name = created["metadata"]["name"]
+        self.assertTrue(name.startswith("py-"))
+        phase = None
+        w = watch.Watch()
+        for ev in w.stream(custom.list_namespaced_custom_object, "argoproj.io", "v1alpha1",
+                           "default", "workflows", timeout_seconds=60):
+            if ev["object"]["metadata"]["name"] != name:
+                continue
+            phase = ev["object"].get("status", {}).get("phase")
+            if phase in ("Succeeded", "Failed", "Error"):
+                w.stop()
+        self.assertEqual(phase, "Succeeded")
+        listed = custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows")
+        self.assertIn(name, [i["metadata"]["name"] for i in listed["items"]])
+        pods = core.list_namespaced_pod("default", label_selector="workflows.argoproj.io/workflow=" + name)
+        self.assertEqual(len(pods.items), 1)
+        self.assertEqual(pods.items[0].status.phase, "Succeeded")
+        log = core.read_namespaced_pod_log(pods.items[0].metadata.name, "default")
+        self.assertEqual(log.strip(), "from-python")
+        with self.assertRaises(ApiException) as e:
+            custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows", "nope")
+        self.assertEqual(e.exception.status, 404)
+        body["metadata"] = {"name": name}
+        with self.assertRaises(ApiException) as e:
+            custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows", body)
+        self.assertEqual(e.exception.status, 409)
+        self.assertEqual(json.loads(e.exception.body)["reason"], "AlreadyExists")
+
+
+class ServerFlagsTest(SkiffTestCase):
+    def test_non_loopback_bind_is_refused_without_auth(self):
+        p = self.skiff("server", "--host", "0.0.0.0", "--port", "0", check=2)
+        self.assertIn("refusing to listen beyond loopback", p.stderr)
+
+    def test_second_server_on_one_data_dir_says_who_holds_it(self):
+        first = subprocess.Popen([SKIFF, "server", "--port", "0"], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("listening", first.stdout.readline())
+            p = self.skiff("server", "--port", "0", check=1)
+            self.assertIn("controller.lock", p.stderr)
+        finally:
+            first.terminate()
+            first.communicate(timeout=10)
+
+
+if __name__ == "__main__":
+    unittest.main()
