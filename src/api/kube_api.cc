@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -180,6 +181,11 @@ TableObjects IncludeObject(const HttpRequest& req) {
 }
 
 bool Truthy(const std::string& v) { return v == "true" || v == "1" || v == "True"; }
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 }  // namespace
 
@@ -777,6 +783,24 @@ void KubeApi::Impl::HandleResource(const HttpRequest& req, const Route& r, HttpR
   ReplyError(resp, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
 }
 
+namespace {
+
+std::string VerbOf(const HttpRequest& req, const Route& r) {
+  const std::string& m = req.method;
+  if (m == "GET") {
+    if (!r.name.empty() && r.subresource != "log" && !Truthy(req.Query("watch"))) return "get";
+    if (r.subresource == "log") return "get";
+    return Truthy(req.Query("watch")) ? "watch" : "list";
+  }
+  if (m == "POST") return "create";
+  if (m == "PUT") return "update";
+  if (m == "PATCH") return "patch";
+  if (m == "DELETE") return r.name.empty() ? "deletecollection" : "delete";
+  return Lower(m);
+}
+
+}  // namespace
+
 void KubeApi::Impl::Handle(const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
   const std::string& p = req.path;
   if (p == "/healthz" || p == "/readyz" || p == "/livez") {
@@ -784,6 +808,15 @@ void KubeApi::Impl::Handle(const HttpRequest& req, HttpResponse& resp, HttpExcha
     resp.content_type = "text/plain";
     resp.body = "ok";
     return;
+  }
+  std::optional<Principal> who;
+  if (opts.tokens != nullptr) {
+    std::string auth = req.Header("authorization");
+    std::string token;
+    if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") token = auth.substr(7);
+    auto principal = opts.tokens->Authenticate(token);
+    if (!principal.ok()) return ReplyError(resp, 401, "Unauthorized", "Unauthorized");
+    who = std::move(*principal);
   }
   if (p == "/version") {
     std::string v = opts.version;
@@ -830,6 +863,19 @@ void KubeApi::Impl::Handle(const HttpRequest& req, HttpResponse& resp, HttpExcha
   }
   auto route = ParseRoute(group, version, std::vector<std::string>(seg.begin() + static_cast<std::ptrdiff_t>(rest_at), seg.end()));
   if (!route.ok()) return ReplyError(resp, 404, "NotFound", route.status().message());
+  if (who) {
+    std::string verb = VerbOf(req, *route);
+    if (!Allowed(*who, verb, route->kind->namespaced, route->ns)) {
+      std::string what = route->subresource.empty() ? route->kind->plural : route->kind->plural + "/" + route->subresource;
+      std::string where = route->kind->namespaced
+                              ? (route->ns.empty() ? " at the cluster scope" : " in the namespace \"" + route->ns + "\"")
+                              : " at the cluster scope";
+      return ReplyError(resp, 403, "Forbidden",
+                        Resource(*route->kind) + " is forbidden: User \"" + who->name + "\" cannot " + verb +
+                            " resource \"" + what + "\" in API group \"" + route->kind->group + "\"" + where,
+                        {{"kind", route->kind->plural}, {"group", route->kind->group}});
+    }
+  }
   HandleResource(req, *route, resp, ex);
 }
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "api/auth.h"
 #include "api/http_server.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -31,6 +32,10 @@ namespace skiff::api {
 
 struct KubeApiOptions {
   store::Store* store = nullptr;
+  // Bearer-token authentication and authorization; null serves everyone (loopback only). With
+  // tokens, a request without a valid one gets 401 (health endpoints excepted) and one outside
+  // its token's namespaces or role gets 403.
+  TokenStore* tokens = nullptr;
   // Checks a resource before it is stored (create and update); the error's message starts with
   // the field path ("spec.templates[1]...: ...") and becomes a 422 Invalid.
   std::function<Status(const Json& obj)> validate;

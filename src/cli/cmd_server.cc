@@ -43,7 +43,7 @@ Status ValidateForStore(const Json& obj) {
 }
 
 int CmdServer(const Argv& argv) {
-  Args args({"--host", "--port", "--workers", "--address"}, {});
+  Args args({"--host", "--port", "--workers", "--address"}, {"--auth"});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   api::HttpServerOptions ho;
@@ -51,9 +51,11 @@ int CmdServer(const Argv& argv) {
   ho.port = std::atoi(args.Get("--port", "8080").c_str());
   ho.workers = std::atoi(args.Get("--workers", "4").c_str());
   if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
-  if (!IsLoopback(ho.host)) {
+  bool auth = args.Has("--auth");
+  if (!IsLoopback(ho.host) && !auth) {
     return Fail(InvalidArgument("--host " + ho.host +
-                                ": refusing to listen beyond loopback without authentication"));
+                                ": refusing to listen beyond loopback without authentication "
+                                "(add --auth and create tokens with `skiff token create`)"));
   }
   std::string home = SkiffHome();
   auto rt = LocalRuntime::Open(home);
@@ -68,8 +70,14 @@ int CmdServer(const Argv& argv) {
   Status s = (*rt)->StartControllers();
   if (!s.ok()) return Fail(s, 1);
 
+  api::TokenStore tokens((*rt)->store());
+  if (auth && tokens.List().empty()) {
+    std::fprintf(stderr, "warning: --auth is on and no token exists yet; create one with "
+                         "`skiff token create NAME --namespace NS --role admin`\n");
+  }
   api::KubeApiOptions ko;
   ko.store = &(*rt)->store();
+  if (auth) ko.tokens = &tokens;
   ko.validate = ValidateForStore;
   store::Store& st = (*rt)->store();
   ko.expand = [&st](Json obj) {
@@ -86,8 +94,8 @@ int CmdServer(const Argv& argv) {
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
-  std::printf("skiff server listening on http://%s:%d (data: %s)\n", ho.host.c_str(), server.port(),
-              home.c_str());
+  std::printf("skiff server listening on http://%s:%d (data: %s, auth: %s)\n", ho.host.c_str(),
+              server.port(), home.c_str(), auth ? "tokens" : "none");
   std::fflush(stdout);
 
   if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return Fail(Internal("pipe"), 1);
@@ -103,6 +111,47 @@ int CmdServer(const Argv& argv) {
   server.Stop();
   std::fprintf(stderr, "skiff server stopped\n");
   return 0;
+}
+
+int CmdToken(const Argv& argv) {
+  if (argv.empty()) return Fail(InvalidArgument("usage: skiff token create|list|delete ..."));
+  std::string sub = argv[0];
+  Argv rest(argv.begin() + 1, argv.end());
+  Args args({"--namespace", "--role"}, {"--all-namespaces"}, {{"-n", "--namespace"}, {"-A", "--all-namespaces"}});
+  Status ps = args.Parse(rest);
+  if (!ps.ok()) return Fail(ps);
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  api::TokenStore tokens((*rt)->store());
+  if (sub == "create") {
+    if (args.positional().size() != 1) return Fail(InvalidArgument("usage: skiff token create NAME --namespace NS [--role view|edit|admin]"));
+    auto role = api::ParseRole(args.Get("--role", "edit"));
+    if (!role.ok()) return Fail(role.status().WithPrefix("--role"));
+    std::vector<std::string> namespaces = args.GetAll("--namespace");
+    if (args.Has("--all-namespaces")) namespaces.push_back("*");
+    if (namespaces.empty()) return Fail(InvalidArgument("--namespace: required (or --all-namespaces)"));
+    auto token = tokens.Create(args.positional()[0], *role, namespaces);
+    if (!token.ok()) return Fail(token.status(), token.status().code() == StatusCode::kAlreadyExists ? 1 : 2);
+    std::printf("%s\n", token->c_str());
+    return 0;
+  }
+  if (sub == "list") {
+    std::printf("%-20s %-6s %s\n", "NAME", "ROLE", "NAMESPACES");
+    for (const auto& p : tokens.List()) {
+      std::string ns;
+      for (const auto& n : p.namespaces) ns += (ns.empty() ? "" : ",") + n;
+      std::printf("%-20s %-6s %s\n", p.name.c_str(), std::string(api::RoleName(p.role)).c_str(), ns.c_str());
+    }
+    return 0;
+  }
+  if (sub == "delete") {
+    if (args.positional().size() != 1) return Fail(InvalidArgument("usage: skiff token delete NAME"));
+    Status s = tokens.Delete(args.positional()[0]);
+    if (!s.ok()) return Fail(s, 1);
+    std::printf("token \"%s\" deleted\n", args.positional()[0].c_str());
+    return 0;
+  }
+  return Fail(InvalidArgument("unknown token command \"" + sub + "\" (create, list, delete)"));
 }
 
 }  // namespace skiff::cli

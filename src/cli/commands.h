@@ -23,6 +23,7 @@ int CmdLogs(const Argv& args);
 int CmdResume(const Argv& args);
 int CmdStop(const Argv& args, bool terminate);
 int CmdServer(const Argv& args);
+int CmdToken(const Argv& args);
 
 // Checks a resource before it is stored (Workflow kinds: structure and references).
 Status ValidateForStore(const Json& obj);

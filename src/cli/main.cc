@@ -25,7 +25,8 @@ Usage:
   skiff wait WORKFLOW...                      follow (and, if needed, drive) a workflow
   skiff resume WORKFLOW [--node NAME] [-p name=value]
   skiff stop|terminate WORKFLOW
-  skiff server [--host 127.0.0.1] [--port 8080]   Kubernetes API + controllers
+  skiff server [--host 127.0.0.1] [--port 8080] [--auth]   Kubernetes API + controllers
+  skiff token create NAME --namespace NS [--role view|edit|admin] | list | delete NAME
   skiff version
 
 Data lives in $SKIFF_HOME (default ~/.skiff).
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   if (cmd == "terminate") return CmdStop(rest, true);
   if (cmd == "supervisor") return Supervisor(rest);
   if (cmd == "server") return CmdServer(rest);
+  if (cmd == "token") return CmdToken(rest);
   if (cmd == "version" || cmd == "--version") {
     std::printf("skiff %s\n", kVersion);
     return 0;
