@@ -14,6 +14,8 @@ PKGS=(
   busybox cowsay jq bash python3 python3-sklearn python3-numpy
   # API compatibility tests: Kubernetes' own Python client (kubectl is added below if missing)
   python3-kubernetes
+  # promtool (checks the server's /metrics exposition in tests)
+  prometheus
   # benchmark peers
   make snakemake time hyperfine
 )

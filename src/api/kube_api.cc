@@ -879,14 +879,35 @@ void KubeApi::Impl::Handle(const HttpRequest& req, HttpResponse& resp, HttpExcha
   HandleResource(req, *route, resp, ex);
 }
 
-KubeApi::KubeApi(KubeApiOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+KubeApi::KubeApi(KubeApiOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  if (Metrics* m = impl_->opts.metrics) {
+    m->Declare("skiff_api_requests_total", Metrics::Type::kCounter,
+               "API requests by HTTP method and response code.");
+    m->Declare("skiff_api_request_duration_seconds", Metrics::Type::kHistogram,
+               "Time to answer an API request (to the start of the stream for watches).",
+               Metrics::LatencyBuckets());
+  }
+}
 KubeApi::~KubeApi() = default;
 
 void KubeApi::Handle(const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+  Metrics* m = impl_->opts.metrics;
+  TimePoint start = m != nullptr ? SystemClock::Get().Now() : TimePoint();
   try {
-    impl_->Handle(req, resp, ex);
+    if (m != nullptr && req.path == "/metrics") {
+      resp.status = 200;
+      resp.content_type = "text/plain; version=0.0.4";
+      resp.body = m->Expose();
+    } else {
+      impl_->Handle(req, resp, ex);
+    }
   } catch (const std::exception& e) {
     ReplyError(resp, 500, "InternalError", std::string("internal error: ") + e.what());
+  }
+  if (m != nullptr) {
+    double seconds = std::chrono::duration<double>(SystemClock::Get().Now() - start).count();
+    m->Inc("skiff_api_requests_total", {{"code", std::to_string(resp.status)}, {"method", req.method}});
+    m->Observe("skiff_api_request_duration_seconds", {{"method", req.method}}, seconds);
   }
 }
 

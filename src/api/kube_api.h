@@ -25,6 +25,7 @@
 #include "api/http_server.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -36,6 +37,8 @@ struct KubeApiOptions {
   // tokens, a request without a valid one gets 401 (health endpoints excepted) and one outside
   // its token's namespaces or role gets 403.
   TokenStore* tokens = nullptr;
+  // Request counts and latencies go here, and `/metrics` exposes it; null serves no metrics.
+  Metrics* metrics = nullptr;
   // Checks a resource before it is stored (create and update); the error's message starts with
   // the field path ("spec.templates[1]...: ...") and becomes a 422 Invalid.
   std::function<Status(const Json& obj)> validate;

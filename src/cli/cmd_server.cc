@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 
 #include "api/http_server.h"
 #include "api/kube_api.h"
@@ -13,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
+#include "common/metrics.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "engine/dag/executor.h"
 
@@ -29,6 +31,38 @@ void OnStopSignal(int) {
 }
 
 bool IsLoopback(const std::string& host) { return host == "127.0.0.1" || host.rfind("127.", 0) == 0; }
+
+// What the control plane exposes besides API requests: reconcile queue and pass latency, and
+// Pods and Workflows by phase (counted at scrape time).
+void DeclareServerMetrics(Metrics& m, LocalRuntime& rt) {
+  m.Declare("skiff_workflow_queue_depth", Metrics::Type::kGauge, "Workflows waiting for a reconcile pass.");
+  m.Declare("skiff_workflow_reconcile_duration_seconds", Metrics::Type::kHistogram,
+            "Duration of one Workflow reconcile pass.", Metrics::LatencyBuckets());
+  m.Declare("skiff_pods", Metrics::Type::kGauge, "Pods by phase.");
+  m.Declare("skiff_workflows", Metrics::Type::kGauge, "Workflows by phase.");
+  if (controllers::WorkflowController* wc = rt.workflows()) {
+    wc->SetPassObserver([&m](Duration d) {
+      m.Observe("skiff_workflow_reconcile_duration_seconds", {}, std::chrono::duration<double>(d).count());
+    });
+  }
+  store::Store& st = rt.store();
+  controllers::WorkflowController* wc = rt.workflows();
+  m.AddCollector([&st, wc](Metrics& self) {
+    if (wc != nullptr) self.Set("skiff_workflow_queue_depth", {}, static_cast<double>(wc->queue_depth()));
+    for (const char* kind : {"Pod", "Workflow"}) {
+      auto list = st.List(kind, "");
+      if (!list.ok()) continue;
+      std::map<std::string, int> by_phase;
+      for (const char* p : {"Pending", "Running", "Succeeded", "Failed"}) by_phase[p] = 0;
+      for (const auto& o : list->items) {
+        by_phase[StringField(o.value("status", Json::object()), "phase", "Pending")]++;
+      }
+      const char* family = std::string(kind) == "Pod" ? "skiff_pods" : "skiff_workflows";
+      self.Clear(family);
+      for (const auto& [phase, n] : by_phase) self.Set(family, {{"phase", phase}}, n);
+    }
+  });
+}
 
 }  // namespace
 
@@ -75,7 +109,10 @@ int CmdServer(const Argv& argv) {
     std::fprintf(stderr, "warning: --auth is on and no token exists yet; create one with "
                          "`skiff token create NAME --namespace NS --role admin`\n");
   }
+  Metrics metrics;
+  DeclareServerMetrics(metrics, **rt);
   api::KubeApiOptions ko;
+  ko.metrics = &metrics;
   ko.store = &(*rt)->store();
   if (auth) ko.tokens = &tokens;
   ko.validate = ValidateForStore;

@@ -119,6 +119,25 @@ spec:
         self.kubectl("get", "workflow", "bad", check=1)
 
 
+class MetricsTest(ServerTestCase):
+    @unittest.skipIf(shutil.which("promtool") is None, "promtool is not installed")
+    def test_metrics_are_valid_prometheus_exposition(self):
+        out = self.kubectl("create", "-f", STEPS).stdout
+        name = re.search(r"workflow.argoproj.io/(\S+) created", out).group(1)
+        self.kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "workflow/" + name,
+                     "--timeout=60s")
+        text = urllib.request.urlopen(self.url + "/metrics").read().decode()
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn('skiff_pods{phase="Succeeded"} 3\n', text)
+        self.assertIn('skiff_workflows{phase="Succeeded"} 1\n', text)
+        self.assertRegex(text, r'skiff_api_requests_total\{code="201",method="POST"\} 1\n')
+        passes = re.search(r"skiff_workflow_reconcile_duration_seconds_count (\d+)", text)
+        self.assertGreater(int(passes.group(1)), 1)
+        self.assertIn("skiff_workflow_queue_depth 0\n", text)
+
+
 class PythonClientTest(ServerTestCase):
     def test_custom_objects_watch_and_pod_logs(self):
         from kubernetes import client, watch

@@ -268,7 +268,14 @@ void WorkflowController::Schedule(const std::string& uid) {
   auto it = runs_.find(uid);
   if (it == runs_.end() || it->second->scheduled) return;
   it->second->scheduled = true;
-  loop_.Post([this, uid] { Reconcile(uid); });
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  loop_.Post([this, uid] {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (!pass_observer_) return Reconcile(uid);
+    TimePoint start = SystemClock::Get().Now();
+    Reconcile(uid);
+    pass_observer_(SystemClock::Get().Now() - start);
+  });
 }
 
 void WorkflowController::Reconcile(const std::string& uid) {

@@ -18,6 +18,7 @@
 // Threading: runs on one EventLoop; events come from a store Informer.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,7 +52,11 @@ class WorkflowController {
   // Registers with the informer and picks up every unfinished workflow in the store.
   Status Start();
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
+  // Called on the loop thread after each reconcile pass with its duration (for metrics).
+  void SetPassObserver(std::function<void(Duration)> observer) { pass_observer_ = std::move(observer); }
   size_t active() const { return runs_.size(); }
+  // Workflows waiting for a pass; readable from any thread (for metrics).
+  size_t queue_depth() const { return queued_.load(std::memory_order_relaxed); }
 
  private:
   struct Run;
@@ -72,6 +77,8 @@ class WorkflowController {
   std::unordered_map<std::string, std::unique_ptr<Run>> runs_;         // by uid
   std::unordered_map<std::string, std::string> uid_by_name_;          // "ns/name" -> uid
   Observer observer_;
+  std::function<void(Duration)> pass_observer_;
+  std::atomic<size_t> queued_{0};
 };
 
 // The Workflow with `status.nodes` rebuilt from its node records (what users see).
