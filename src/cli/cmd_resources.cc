@@ -14,33 +14,11 @@
 #include "cli/local_runtime.h"
 #include "cli/progress.h"
 #include "common/fs.h"
+#include "kinds/registry.h"
 
 namespace skiff::cli {
 
 namespace {
-
-struct KindInfo {
-  const char* kind;
-  bool namespaced;
-  std::vector<const char*> names;  // resource names and short names
-};
-
-const std::vector<KindInfo>& Kinds() {
-  static const std::vector<KindInfo> kinds = {
-      {"Workflow", true, {"workflows", "workflow", "wf"}},
-      {"WorkflowTemplate", true, {"workflowtemplates", "workflowtemplate", "wftmpl"}},
-      {"ClusterWorkflowTemplate", false, {"clusterworkflowtemplates", "clusterworkflowtemplate", "cwftmpl"}},
-      {"CronWorkflow", true, {"cronworkflows", "cronworkflow", "cronwf", "cwf"}},
-      {"Pod", true, {"pods", "pod", "po"}},
-      {"ConfigMap", true, {"configmaps", "configmap", "cm"}},
-      {"Secret", true, {"secrets", "secret"}},
-      {"PersistentVolumeClaim", true, {"persistentvolumeclaims", "persistentvolumeclaim", "pvc"}},
-      {"Service", true, {"services", "service", "svc"}},
-      {"Namespace", false, {"namespaces", "namespace", "ns"}},
-      {"Job", true, {"jobs", "job"}},
-  };
-  return kinds;
-}
 
 std::string Age(const Json& obj) {
   auto t = ParseRfc3339(StringField(obj.value("metadata", Json::object()), "creationTimestamp"));
@@ -120,24 +98,14 @@ int Fail(const Status& status, int code) {
 }
 
 bool KnownKind(const std::string& kind, bool* namespaced) {
-  for (const auto& k : Kinds()) {
-    if (kind == k.kind) {
-      *namespaced = k.namespaced;
-      return true;
-    }
-  }
-  return false;
+  const kinds::KindInfo* k = kinds::FindKind(kind);
+  if (k != nullptr) *namespaced = k->namespaced;
+  return k != nullptr;
 }
 
 std::string KindFromResourceName(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  for (const auto& k : Kinds()) {
-    for (const char* n : k.names) {
-      if (lower == n) return k.kind;
-    }
-  }
-  return "";
+  const kinds::KindInfo* k = kinds::ResolveName(name);
+  return k == nullptr ? "" : k->kind;
 }
 
 Result<std::vector<Json>> LoadDocuments(const std::string& path) {

@@ -3,6 +3,7 @@
 // started or written).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,26 @@ int CmdResume(const Argv& args);
 int CmdStop(const Argv& args, bool terminate);
 int CmdServer(const Argv& args);
 int CmdToken(const Argv& args);
+int CmdDescribe(const Argv& args);
+
+// A `skiff server` to talk to instead of the local store.
+struct RemoteTarget {
+  std::string server;  // "http://127.0.0.1:8080"
+  std::string token;   // bearer token, may be empty
+};
+// From `--server`/`--token` (removed from `argv`), `$SKIFF_SERVER`/`$SKIFF_TOKEN`, or the config
+// file (`$SKIFF_CONFIG`, default `~/.config/skiff/config.yaml` with `server:` and `token:`).
+std::optional<RemoteTarget> FindRemote(Argv& argv);
+int RemoteGet(const RemoteTarget& t, const Argv& args);
+int RemoteApply(const RemoteTarget& t, const Argv& args, bool create_only);
+int RemoteDelete(const RemoteTarget& t, const Argv& args);
+int RemoteDescribe(const RemoteTarget& t, const Argv& args);
+int RemoteLogs(const RemoteTarget& t, const Argv& args);
+int RemoteWait(const RemoteTarget& t, const Argv& args);
+
+// kubectl-style text for `describe`.
+std::string DescribeText(const Json& obj);
+std::string EventsText(const Json& events);
 
 // Checks a resource before it is stored (Workflow kinds: structure and references).
 Status ValidateForStore(const Json& obj);

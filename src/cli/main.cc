@@ -18,7 +18,8 @@ constexpr const char* kUsage = R"(skiff: Kubeflow's machine-learning automation 
 Usage:
   skiff run FILE [-p name=value]... [-o json|yaml|name]   run a Workflow to completion
   skiff lint FILE...                          validate without running
-  skiff get workflows|pods|... [NAME] [-o json|yaml|name]
+  skiff get workflows|pods|... [NAME] [-o json|yaml|name|wide] [-w]
+  skiff describe KIND NAME
   skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
   skiff apply -f FILE                         create or update resources in the local store
   skiff delete KIND NAME... [--all]
@@ -29,7 +30,8 @@ Usage:
   skiff token create NAME --namespace NS [--role view|edit|admin] | list | delete NAME
   skiff version
 
-Data lives in $SKIFF_HOME (default ~/.skiff).
+Data lives in $SKIFF_HOME (default ~/.skiff). apply, create, get, describe, delete, logs and wait
+talk to a server instead with --server URL [--token T], $SKIFF_SERVER, or ~/.config/skiff/config.yaml.
 )";
 
 int Supervisor(const std::vector<std::string>& argv) {
@@ -60,7 +62,20 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   using namespace skiff::cli;
+  // Commands that talk to a server when one is configured; `skiff run` always runs locally.
+  if (cmd == "apply" || cmd == "create" || cmd == "get" || cmd == "list" || cmd == "describe" ||
+      cmd == "delete" || cmd == "logs" || cmd == "wait") {
+    if (auto remote = FindRemote(rest)) {
+      if (cmd == "apply" || cmd == "create") return RemoteApply(*remote, rest, cmd == "create");
+      if (cmd == "get" || cmd == "list") return RemoteGet(*remote, rest);
+      if (cmd == "describe") return RemoteDescribe(*remote, rest);
+      if (cmd == "delete") return RemoteDelete(*remote, rest);
+      if (cmd == "logs") return RemoteLogs(*remote, rest);
+      return RemoteWait(*remote, rest);
+    }
+  }
   if (cmd == "run" || cmd == "submit") return CmdRun(rest);
+  if (cmd == "describe") return CmdDescribe(rest);
   if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
   if (cmd == "lint") return CmdLint(rest);
   if (cmd == "get" || cmd == "list") return CmdGet(rest);

@@ -119,6 +119,63 @@ spec:
         self.kubectl("get", "workflow", "bad", check=1)
 
 
+class CliClientTest(ServerTestCase):
+    """`skiff apply/get/describe/logs/wait/delete` as clients of the server."""
+
+    def remote(self, *args, check=0):
+        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
+        p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
+                           capture_output=True, text=True, timeout=120)
+        if check is not None:
+            self.assertEqual(p.returncode, check, "skiff %s: rc=%d\n%s\n%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def test_apply_wait_get_logs_describe_delete_through_the_server(self):
+        out = self.remote("apply", "-f", STEPS).stdout
+        name = re.search(r"workflow.argoproj.io/(\S+) created", out).group(1)
+        self.assertEqual(self.remote("wait", name).stdout.strip(), name + " Succeeded")
+        self.assertRegex(self.remote("get", "wf").stdout, name + r"\s+Succeeded")
+        self.assertEqual(self.remote("get", "wf", name, "-o", "name").stdout.strip(),
+                         "workflow.argoproj.io/" + name)
+        got = json.loads(self.remote("get", "wf", name, "-o", "json").stdout)
+        self.assertEqual(got["status"]["phase"], "Succeeded")
+        self.assertEqual(self.remote("logs", name, "hello2a").stdout, "hello2a\n")
+        logs = self.remote("logs", name).stdout
+        self.assertEqual(sorted(l.split(": ")[1] for l in logs.splitlines()),
+                         ["hello1", "hello2a", "hello2b"])
+        described = self.remote("describe", "workflow", name).stdout
+        self.assertRegex(described, r"Normal\s+WorkflowRunning")
+        self.assertRegex(described, r"Normal\s+WorkflowSucceeded")
+        self.assertIn(name + "[1].hello2b", described)
+        self.assertIn('"%s" deleted' % name, self.remote("delete", "wf", name).stdout)
+        missing = self.remote("get", "wf", name, check=1)
+        self.assertIn("Error from server (NotFound)", missing.stderr)
+        # The events went with the workflow.
+        self.assertEqual(json.loads(self.kubectl("get", "events", "-o", "json").stdout)["items"], [])
+
+    def test_failed_workflow_wait_exits_non_zero_and_config_file_names_the_server(self):
+        wf = self.write("fail.yaml", """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: fails}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [sh, -c, "exit 3"]}
+""")
+        cfg = self.write("config.yaml", "server: %s\n" % self.url)
+        env = dict(self.env, SKIFF_CONFIG=cfg, SKIFF_HOME=os.path.join(self.files, "unused"))
+        run = lambda *a: subprocess.run([SKIFF] + list(a), env=env, capture_output=True, text=True,
+                                        timeout=120)
+        self.assertEqual(run("create", "-f", wf).returncode, 0)
+        p = run("wait", "fails")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout.strip(), "fails Failed")
+        self.assertRegex(run("describe", "wf", "fails").stdout, r"Warning\s+WorkflowFailed")
+        self.assertEqual(run("create", "-f", wf).returncode, 1)  # exists already
+
+
 class MetricsTest(ServerTestCase):
     @unittest.skipIf(shutil.which("promtool") is None, "promtool is not installed")
     def test_metrics_are_valid_prometheus_exposition(self):

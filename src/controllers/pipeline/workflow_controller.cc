@@ -1,4 +1,5 @@
 #include "controllers/pipeline/workflow_controller.h"
+#include "common/ids.h"
 
 #include "common/log.h"
 
@@ -56,7 +57,49 @@ struct WorkflowController::Run {
   int quick_passes = 0;
   EventLoop::TimerId timer = 0;
   TimePoint timer_at{};
+  std::string last_phase;  // the phase the last committed pass left (for Events)
 };
+
+namespace {
+
+// A `v1/Event` about a workflow's phase change, as Argo's controller records them
+// (WorkflowRunning, WorkflowSucceeded, WorkflowFailed). Owned by the workflow, so deleting it
+// deletes them.
+Json PhaseEvent(const Json& wf, const std::string& phase, TimePoint now) {
+  const Json& md = wf["metadata"];
+  std::string reason = phase == "Running" ? "WorkflowRunning"
+                       : phase == "Succeeded" ? "WorkflowSucceeded"
+                                              : "WorkflowFailed";
+  std::string message = phase == "Running" ? "Workflow Running"
+                        : phase == "Succeeded" ? "Workflow completed"
+                                               : StringField(wf.value("status", Json::object()), "message", phase);
+  std::string ts = FormatRfc3339(now);
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "%llx",
+                static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                    now.time_since_epoch()).count()));
+  return {{"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata",
+           {{"name", StringField(md, "name") + "." + suffix + RandomSuffix(4)},
+            {"namespace", StringField(md, "namespace")},
+            {"ownerReferences",
+             {{{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}, {"name", StringField(md, "name")},
+               {"uid", StringField(md, "uid")}}}}}},
+          {"involvedObject",
+           {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}, {"name", StringField(md, "name")},
+            {"namespace", StringField(md, "namespace")}, {"uid", StringField(md, "uid")}}},
+          {"reason", reason},
+          {"message", message},
+          {"type", phase == "Running" || phase == "Succeeded" ? "Normal" : "Warning"},
+          {"count", 1},
+          {"firstTimestamp", ts},
+          {"lastTimestamp", ts},
+          {"source", {{"component", "workflow-controller"}}},
+          {"reportingComponent", "workflow-controller"}};
+}
+
+}  // namespace
 
 WorkflowController::WorkflowController(store::Store& store, EventLoop& loop,
                                        store::Informer& informer, const Clock& clock)
@@ -90,6 +133,7 @@ void WorkflowController::Load(const Json& wf) {
   run->uid = uid;
   run->ns = StringField(meta, "namespace");
   run->name = StringField(meta, "name");
+  run->last_phase = StringField(wf.value("status", Json::object()), "phase");
   std::vector<dag::NodeStatus> nodes;
   auto records = store_.GetRecords(kNodeRecords, uid);
   if (records.ok()) {
@@ -316,6 +360,10 @@ void WorkflowController::Reconcile(const std::string& uid) {
     const dag::NodeStatus* n = exec.FindNode(id);
     if (n != nullptr) writes.push_back(store::Write::PutRecord(kNodeRecords, uid, id, n->ToJson()));
   }
+  std::string phase = StringField(exec.workflow().value("status", Json::object()), "phase");
+  if (wf_dirty && !phase.empty() && phase != run.last_phase && phase != "Pending") {
+    writes.push_back(store::Write::Create(PhaseEvent(exec.workflow(), phase, clock_.Now())));
+  }
   if (wf_dirty) {
     Json wf = exec.workflow();
     wf["metadata"].erase("resourceVersion");
@@ -349,6 +397,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
       LogWarn("cannot delete pod", {{"pod", k.pod_name}, {"error", s.message()}});
     }
   }
+  run.last_phase = phase;
   if (observer_ && (wf_dirty || !dirty.empty())) observer_(exec.workflow(), exec.nodes(), dirty);
   if (exec.Finished()) {
     if (run.timer != 0) loop_.Cancel(run.timer);

@@ -1,0 +1,204 @@
+#include "api/http_client.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace skiff::api {
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+Result<HttpClient> HttpClient::Create(const std::string& base, std::string bearer_token) {
+  HttpClient c;
+  c.token_ = std::move(bearer_token);
+  std::string rest = base;
+  if (rest.rfind("http://", 0) != 0) {
+    return InvalidArgument("server \"" + base + "\": only http:// URLs are supported");
+  }
+  rest = rest.substr(7);
+  size_t slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  c.prefix_ = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!c.prefix_.empty() && c.prefix_.back() == '/') c.prefix_.pop_back();
+  size_t colon = hostport.rfind(':');
+  c.host_ = hostport.substr(0, colon);
+  if (colon != std::string::npos) {
+    char* end = nullptr;
+    long p = std::strtol(hostport.c_str() + colon + 1, &end, 10);
+    if (*end != '\0' || p <= 0 || p > 65535) return InvalidArgument("server \"" + base + "\": bad port");
+    c.port_ = static_cast<int>(p);
+  }
+  if (c.host_.empty()) return InvalidArgument("server \"" + base + "\": no host");
+  c.base_ = base;
+  return c;
+}
+
+Result<int> HttpClient::Connect() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(port_);
+  if (int rc = getaddrinfo(host_.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return Unavailable("cannot resolve " + host_ + ": " + gai_strerror(rc));
+  }
+  int fd = -1;
+  std::string err = "no address";
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    err = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) return Unavailable("cannot reach the skiff server at " + base_ + ": " + err);
+  return fd;
+}
+
+namespace {
+
+bool SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads more into `buf`; false at EOF or error.
+bool Fill(int fd, std::string* buf) {
+  char tmp[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buf->append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+}
+
+}  // namespace
+
+Result<ClientResponse> HttpClient::Exchange(const std::string& method, const std::string& path,
+                                            const std::string& body, const std::string& content_type,
+                                            const std::map<std::string, std::string>& headers,
+                                            const std::function<bool(const std::string&)>* on_data) {
+  SKIFF_ASSIGN_OR_RETURN(int fd, Connect());
+  std::string req = method + " " + prefix_ + path + " HTTP/1.1\r\nHost: " + host_ + ":" +
+                    std::to_string(port_) + "\r\nUser-Agent: skiff\r\nConnection: close\r\n";
+  if (!token_.empty()) req += "Authorization: Bearer " + token_ + "\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n" + body;
+  if (!SendAll(fd, req)) {
+    ::close(fd);
+    return Unavailable("the skiff server at " + base_ + " closed the connection");
+  }
+  std::string buf;
+  size_t end;
+  while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+    if (!Fill(fd, &buf)) {
+      ::close(fd);
+      return Unavailable("the skiff server at " + base_ + " sent no response");
+    }
+  }
+  ClientResponse r;
+  std::string head = buf.substr(0, end);
+  buf.erase(0, end + 4);
+  size_t sp = head.find(' ');
+  r.status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
+  size_t pos = head.find("\r\n");
+  while (pos != std::string::npos) {
+    size_t next = head.find("\r\n", pos + 2);
+    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    size_t colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string k = line.substr(0, colon);
+      for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string v = line.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      r.headers[k] = v;
+    }
+    pos = next;
+  }
+  bool chunked = r.headers["transfer-encoding"] == "chunked";
+  if (!chunked) {
+    auto cl = r.headers.find("content-length");
+    if (cl != r.headers.end()) {
+      size_t len = std::strtoul(cl->second.c_str(), nullptr, 10);
+      while (buf.size() < len && Fill(fd, &buf)) {
+      }
+      r.body = buf.substr(0, len);
+    } else {
+      while (Fill(fd, &buf)) {
+      }
+      r.body = std::move(buf);
+    }
+    ::close(fd);
+    return r;
+  }
+  for (;;) {
+    size_t eol;
+    while ((eol = buf.find("\r\n")) == std::string::npos) {
+      if (!Fill(fd, &buf)) {
+        ::close(fd);
+        return r;  // the server went away mid-stream
+      }
+    }
+    size_t len = std::strtoul(buf.substr(0, eol).c_str(), nullptr, 16);
+    while (buf.size() < eol + 2 + len + 2) {
+      if (!Fill(fd, &buf)) {
+        ::close(fd);
+        return r;
+      }
+    }
+    std::string chunk = buf.substr(eol + 2, len);
+    buf.erase(0, eol + 2 + len + 2);
+    if (len == 0) break;
+    if (on_data != nullptr) {
+      if (!(*on_data)(chunk)) break;
+    } else {
+      r.body += chunk;
+    }
+  }
+  ::close(fd);
+  return r;
+}
+
+Result<ClientResponse> HttpClient::Do(const std::string& method, const std::string& path,
+                                      const std::string& body, const std::string& content_type,
+                                      const std::map<std::string, std::string>& headers) {
+  return Exchange(method, path, body, content_type, headers, nullptr);
+}
+
+Result<ClientResponse> HttpClient::Stream(const std::string& method, const std::string& path,
+                                          const std::function<bool(const std::string&)>& on_data,
+                                          const std::map<std::string, std::string>& headers) {
+  return Exchange(method, path, "", "", headers, &on_data);
+}
+
+}  // namespace skiff::api

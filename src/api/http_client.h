@@ -1,0 +1,51 @@
+// A blocking HTTP/1.1 client for the CLI talking to `skiff server`: plain `http://` URLs, one
+// connection per request, Content-Length request bodies, Content-Length or chunked responses
+// (whole, or chunk by chunk for watches and `logs -f`). Not thread-safe; cheap to create.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace skiff::api {
+
+struct ClientResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+class HttpClient {
+ public:
+  // `base` is "http://host:port" (a trailing path is kept as a prefix). InvalidArgument if not.
+  static Result<HttpClient> Create(const std::string& base, std::string bearer_token = "");
+
+  Result<ClientResponse> Do(const std::string& method, const std::string& path,
+                            const std::string& body = "",
+                            const std::string& content_type = "application/json",
+                            const std::map<std::string, std::string>& headers = {});
+  // Streams a response: `on_data` gets each chunk as it arrives and returns false to stop.
+  // The returned response has the status and headers (and the body if it was not chunked).
+  Result<ClientResponse> Stream(const std::string& method, const std::string& path,
+                                const std::function<bool(const std::string&)>& on_data,
+                                const std::map<std::string, std::string>& headers = {});
+
+  const std::string& base() const { return base_; }
+
+ private:
+  Result<int> Connect();
+  Result<ClientResponse> Exchange(const std::string& method, const std::string& path,
+                                  const std::string& body, const std::string& content_type,
+                                  const std::map<std::string, std::string>& headers,
+                                  const std::function<bool(const std::string&)>* on_data);
+
+  std::string base_, host_, prefix_, token_;
+  int port_ = 80;
+};
+
+// "a b/c" -> "a%20b%2Fc" (for query values and names).
+std::string UrlEncode(const std::string& s);
+
+}  // namespace skiff::api

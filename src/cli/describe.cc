@@ -1,0 +1,151 @@
+// `skiff describe`: an object as kubectl describes it (identity, labels, then spec and status as
+// indented YAML; a Workflow's nodes as a table) followed by its Events. Shared by the local and
+// the server-backed command.
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/local_runtime.h"
+#include "common/clock.h"
+#include "controllers/pipeline/workflow_controller.h"
+#include "kinds/registry.h"
+
+namespace skiff::cli {
+
+namespace {
+
+std::string Indent(const std::string& text, const std::string& pad) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line)) out += pad + line + "\n";
+  return out;
+}
+
+std::string MapLines(const Json& m, const std::string& title) {
+  std::string out = title;
+  out += std::string(std::max<size_t>(14 - title.size(), 1), ' ');
+  if (!m.is_object() || m.empty()) return out + "<none>\n";
+  bool first = true;
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (!first) out += std::string(14, ' ');
+    out += it.key() + "=" + ScalarToString(it.value()) + "\n";
+    first = false;
+  }
+  return out;
+}
+
+std::string Ago(const std::string& rfc3339) {
+  auto t = ParseRfc3339(rfc3339);
+  if (!t.ok()) return "<unknown>";
+  int64_t s = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::Get().Now() - *t).count();
+  if (s < 120) return std::to_string(std::max<int64_t>(s, 0)) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  return std::to_string(s / 3600) + "h";
+}
+
+}  // namespace
+
+std::string DescribeText(const Json& obj) {
+  const Json& md = obj.value("metadata", Json::object());
+  std::string out;
+  out += "Name:         " + StringField(md, "name") + "\n";
+  if (!StringField(md, "namespace").empty()) out += "Namespace:    " + StringField(md, "namespace") + "\n";
+  out += MapLines(md.value("labels", Json::object()), "Labels:");
+  Json annotations = md.value("annotations", Json::object());
+  annotations.erase("kubectl.kubernetes.io/last-applied-configuration");
+  out += MapLines(annotations, "Annotations:");
+  out += "API Version:  " + StringField(obj, "apiVersion") + "\n";
+  out += "Kind:         " + StringField(obj, "kind") + "\n";
+  out += "Created:      " + StringField(md, "creationTimestamp") + "\n";
+  if (obj.contains("spec")) out += "Spec:\n" + Indent(ToYaml(obj["spec"]), "  ");
+  if (obj.contains("data")) out += "Data:\n" + Indent(ToYaml(obj["data"]), "  ");
+  Json status = obj.value("status", Json::object());
+  Json nodes = status.value("nodes", Json::object());
+  status.erase("nodes");
+  if (!status.empty()) out += "Status:\n" + Indent(ToYaml(status), "  ");
+  if (!nodes.empty()) {
+    std::vector<std::vector<std::string>> rows = {{"NODE", "TYPE", "PHASE", "STARTED", "MESSAGE"}};
+    std::vector<Json> sorted;
+    for (auto it = nodes.begin(); it != nodes.end(); ++it) sorted.push_back(it.value());
+    std::sort(sorted.begin(), sorted.end(), [](const Json& a, const Json& b) {
+      return StringField(a, "startedAt") + StringField(a, "name") < StringField(b, "startedAt") + StringField(b, "name");
+    });
+    for (const auto& n : sorted) {
+      rows.push_back({StringField(n, "name"), StringField(n, "type"), StringField(n, "phase"),
+                      StringField(n, "startedAt"), StringField(n, "message")});
+    }
+    std::vector<size_t> w(5, 0);
+    for (const auto& r : rows) {
+      for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    }
+    out += "Nodes:\n";
+    for (const auto& r : rows) {
+      std::string line = "  ";
+      for (size_t i = 0; i < r.size(); ++i) line += r[i] + (i + 1 < r.size() ? std::string(w[i] - r[i].size() + 2, ' ') : "");
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+std::string EventsText(const Json& events) {
+  if (!events.is_array() || events.empty()) return "Events:       <none>\n";
+  std::vector<Json> sorted(events.begin(), events.end());
+  std::sort(sorted.begin(), sorted.end(), [](const Json& a, const Json& b) {
+    return StringField(a, "lastTimestamp") < StringField(b, "lastTimestamp");
+  });
+  std::vector<std::vector<std::string>> rows = {{"Type", "Reason", "Age", "From", "Message"},
+                                                {"----", "------", "----", "----", "-------"}};
+  for (const auto& e : sorted) {
+    rows.push_back({StringField(e, "type"), StringField(e, "reason"), Ago(StringField(e, "lastTimestamp")),
+                    StringField(e.value("source", Json::object()), "component"), StringField(e, "message")});
+  }
+  std::vector<size_t> w(5, 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  std::string out = "Events:\n";
+  for (const auto& r : rows) {
+    std::string line = "  ";
+    for (size_t i = 0; i < r.size(); ++i) line += r[i] + (i + 1 < r.size() ? std::string(w[i] - r[i].size() + 2, ' ') : "");
+    out += line + "\n";
+  }
+  return out;
+}
+
+int CmdDescribe(const Argv& argv) {
+  Args args({"--namespace"}, {}, {{"-n", "--namespace"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  std::vector<std::string> pos = args.positional();
+  std::string res = pos.empty() ? "" : pos[0], name = pos.size() > 1 ? pos[1] : "";
+  if (size_t slash = res.find('/'); slash != std::string::npos) {
+    name = res.substr(slash + 1);
+    res = res.substr(0, slash);
+  }
+  if (res.empty() || name.empty()) return Fail(InvalidArgument("usage: skiff describe KIND NAME"));
+  const kinds::KindInfo* k = kinds::ResolveName(res);
+  if (k == nullptr) return Fail(InvalidArgument("unknown resource type \"" + res + "\""));
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  std::string ns = k->namespaced ? args.Get("--namespace", "default") : "";
+  store::Store& st = (*rt)->store();
+  auto obj = k->kind == "Workflow" ? controllers::GetWorkflowWithNodes(st, ns, name) : st.Get({k->kind, ns, name});
+  if (!obj.ok()) return Fail(obj.status(), 1);
+  std::printf("%s", DescribeText(*obj).c_str());
+  auto events = st.List("Event", ns.empty() ? "default" : ns);
+  Json mine = Json::array();
+  if (events.ok()) {
+    for (const auto& e : events->items) {
+      const Json& io = e.value("involvedObject", Json::object());
+      if (StringField(io, "kind") == k->kind && StringField(io, "name") == name) mine.push_back(e);
+    }
+  }
+  std::printf("%s", EventsText(mine).c_str());
+  return 0;
+}
+
+}  // namespace skiff::cli
