@@ -2,7 +2,6 @@
 // sqlite_writes.cc.
 #include "store/sqlite_store.h"
 
-#include <exception>
 #include <utility>
 
 #include "common/fs.h"
@@ -12,23 +11,6 @@
 #include "store/sqlite_store_impl.h"
 
 namespace skiff::store {
-namespace {
-
-Result<EventType> ParseEventType(std::string_view text) {
-  if (text == "ADDED") return EventType::kAdded;
-  if (text == "MODIFIED") return EventType::kModified;
-  if (text == "DELETED") return EventType::kDeleted;
-  return Internal("events: unknown event type \"" + std::string(text) + "\"");
-}
-
-Result<Json> ParseStored(std::string_view data, std::string_view what) {
-  Result<Json> parsed = ParseJson(data);
-  if (!parsed.ok())
-    return Internal(std::string(what) + ": stored JSON is corrupt: " + parsed.status().message());
-  return parsed;
-}
-
-}  // namespace
 
 SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options)
     : clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
@@ -93,44 +75,18 @@ Result<std::optional<StoredObject>> SqliteStore::Load(const ObjectKey& key, bool
   return std::optional<StoredObject>(std::move(stored));
 }
 
-void SqliteStore::RefreshCache(const Txn& txn) {
-  for (size_t i = 0; i < txn.events.size(); ++i) {
-    const auto& [key, uid] = txn.event_keys[i];
-    if (txn.events[i].type == EventType::kDeleted) {
-      cache_.Erase(key);
-    } else {
-      cache_.Put(key, uid, txn.events[i].resource_version, txn.events[i].object);
-    }
-  }
-}
-
 Result<std::vector<Json>> SqliteStore::RunWrites(std::vector<Write> writes, bool prefix_errors) {
   std::vector<Json> results;
   uint64_t ticket = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
-    Txn txn;
-    std::vector<Outcome> outcomes;
-    outcomes.reserve(writes.size());
+    WriteTxn txn;
+    std::vector<WriteOutcome> outcomes;
     Status st = [&]() -> Status {
       SKIFF_ASSIGN_OR_RETURN(txn.rv, ReadResourceVersion());
       const int64_t start_rv = txn.rv;
-      for (size_t i = 0; i < writes.size(); ++i) {
-        Result<Outcome> out = [&]() -> Result<Outcome> {
-          try {
-            return ApplyWrite(txn, writes[i]);
-          } catch (const std::exception& e) {
-            // A document of an unexpected shape that slipped past validation.
-            return InvalidArgument(std::string("malformed object: ") + e.what());
-          }
-        }();
-        if (!out.ok()) {
-          if (!prefix_errors) return out.status();
-          return out.status().WithPrefix("writes[" + std::to_string(i) + "]");
-        }
-        outcomes.push_back(std::move(out).value());
-      }
+      SKIFF_ASSIGN_OR_RETURN(outcomes, ApplyWrites(*this, txn, writes, clock_, prefix_errors));
       if (txn.rv != start_rv && options_.events_retained > 0 && options_.compact_every_writes > 0 &&
           ++writes_since_compaction_ >= options_.compact_every_writes) {
         writes_since_compaction_ = 0;
@@ -142,19 +98,10 @@ Result<std::vector<Json>> SqliteStore::RunWrites(std::vector<Write> writes, bool
       RollbackIfOpen();
       return st;
     }
-    RefreshCache(txn);
+    RefreshCache(cache_, txn);
     // Only copy objects for the watchers when there are any; otherwise move them out.
     const bool watched = dispatcher_.HasWatchers();
-    results.reserve(outcomes.size());
-    for (Outcome& out : outcomes) {
-      if (out.event < 0) {
-        results.push_back(std::move(out.value));
-      } else if (watched) {
-        results.push_back(txn.events[out.event].object);
-      } else {
-        results.push_back(std::move(txn.events[out.event].object));
-      }
-    }
+    results = WriteResults(txn, outcomes, watched);
     // Still under mu_, so tickets follow commit order.
     if (watched) ticket = dispatcher_.Enqueue(std::move(txn.events));
   }
