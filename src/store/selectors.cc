@@ -277,12 +277,14 @@ bool FieldSelector::Matches(const Json& obj) const {
     } else if (req.field == "metadata.namespace") {
       have = StringAt(obj, "metadata", "namespace");
     } else {
-      have = StringAt(obj, "status", "phase");
+      have = StatusPhase(obj);
     }
     if ((have == req.value) != req.equals) return false;
   }
   return true;
 }
+
+std::string StatusPhase(const Json& obj) { return StringAt(obj, "status", "phase"); }
 
 bool FieldSelector::MatchesKey(std::string_view ns, std::string_view name) const {
   for (const FieldRequirement& req : requirements_) {

@@ -74,4 +74,8 @@ class FieldSelector {
   std::vector<FieldRequirement> requirements_;
 };
 
+// What a `status.phase` field selector compares: the string at `status.phase`, "" when absent or
+// not a string. Stores that index the phase store this.
+std::string StatusPhase(const Json& obj);
+
 }  // namespace skiff::store
