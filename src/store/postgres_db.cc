@@ -89,8 +89,8 @@ Status PostgresDb::EnsureConnected() {
   if (PQstatus(conn_) == CONNECTION_OK) return OkStatus();
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
-    return Unavailable("postgres " + where_ + ": reconnecting failed: " +
-                       TrimmedError(PQerrorMessage(conn_)));
+    return Unavailable("postgres " + where_ +
+                       ": reconnecting failed: " + TrimmedError(PQerrorMessage(conn_)));
   }
   prepared_.clear();  // prepared statements belong to the old session
   if (setup_sql_.empty()) return OkStatus();
@@ -103,10 +103,10 @@ Result<PgResult> PostgresDb::Check(pg_result* raw, std::string_view context) {
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
   const char* state = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = state != nullptr ? state : "";
-  std::string m = "postgres " + where_ + ": " + std::string(context) + ": " +
-                  TrimmedError(raw != nullptr && *PQresultErrorMessage(raw) != '\0'
-                                   ? PQresultErrorMessage(raw)
-                                   : PQerrorMessage(conn_));
+  std::string m =
+      "postgres " + where_ + ": " + std::string(context) + ": " +
+      TrimmedError(raw != nullptr && *PQresultErrorMessage(raw) != '\0' ? PQresultErrorMessage(raw)
+                                                                        : PQerrorMessage(conn_));
   if (!sqlstate.empty()) m += " (SQLSTATE " + sqlstate + ")";
   if (PQstatus(conn_) != CONNECTION_OK || IsTransient(sqlstate)) return Unavailable(std::move(m));
   return Internal(std::move(m));

@@ -51,10 +51,9 @@ Result<int64_t> PostgresStore::ReadCounter(const std::string& name) {
 }
 
 Result<std::optional<StoredObject>> PostgresStore::Load(const ObjectKey& key, bool take) {
-  SKIFF_ASSIGN_OR_RETURN(PgResult row, db_->Query(pgsql::kGetObject, PgParams()
-                                                                         .Add(key.kind)
-                                                                         .Add(key.ns)
-                                                                         .Add(key.name)));
+  SKIFF_ASSIGN_OR_RETURN(
+      PgResult row,
+      db_->Query(pgsql::kGetObject, PgParams().Add(key.kind).Add(key.ns).Add(key.name)));
   if (row.rows() == 0) return std::optional<StoredObject>();
   StoredObject stored;
   stored.key = key;
@@ -288,7 +287,8 @@ Result<Json> PostgresStore::GetRecord(std::string_view collection, std::string_v
   const std::string c(collection), o(owner), k(key);
   std::lock_guard<std::mutex> lock(mu_);
   SKIFF_RETURN_IF_ERROR(db_->EnsureConnected());
-  SKIFF_ASSIGN_OR_RETURN(PgResult row, db_->Query(pgsql::kGetRecord, PgParams().Add(c).Add(o).Add(k)));
+  SKIFF_ASSIGN_OR_RETURN(PgResult row,
+                         db_->Query(pgsql::kGetRecord, PgParams().Add(c).Add(o).Add(k)));
   if (row.rows() == 0) return NotFound("record " + c + "/" + o + "/" + k + " not found");
   return ParseStored(row.Text(0, 0), collection);
 }

@@ -52,8 +52,7 @@ inline constexpr char kDeleteObject[] =
 // version come from one statement, hence one snapshot. `List` appends filters to the ON clause.
 inline constexpr char kListPrefix[] =
     "SELECT c.value, o.ns, o.name, o.data FROM counters c LEFT JOIN objects o ON o.kind = $1";
-inline constexpr char kListSuffix[] =
-    " WHERE c.name = 'resource_version' ORDER BY o.ns, o.name";
+inline constexpr char kListSuffix[] = " WHERE c.name = 'resource_version' ORDER BY o.ns, o.name";
 inline constexpr char kInsertOwner[] =
     "INSERT INTO owners (owner_uid, child_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 inline constexpr char kDeleteOwnersOfChild[] = "DELETE FROM owners WHERE child_uid = $1";
@@ -147,8 +146,8 @@ class PostgresStore final : public Store, private WriteTarget {
   ObjectCache cache_;                    // guarded by mu_
   // See ExternalChanges: the version this store last saw, and whether a write transaction found
   // the counter moved past it (another connection wrote) since the last call.
-  int64_t last_seen_rv_ = -1;     // guarded by mu_
-  bool saw_external_ = false;     // guarded by mu_
+  int64_t last_seen_rv_ = -1;  // guarded by mu_
+  bool saw_external_ = false;  // guarded by mu_
 
   WatchDispatcher dispatcher_;
 };

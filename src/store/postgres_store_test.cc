@@ -1,9 +1,9 @@
 // PostgreSQL-specific tests, plus the shared conformance suite instantiated for `PostgresStore`.
 //
-// The server: SKIFF_TEST_PG_URL (a libpq URL), or else the URL in the file SKIFF_TEST_PG_URL_FILE
-// names (CTest's `postgres_server` fixture, scripts/pg-test-server.sh, sets that). Every store a
-// test makes lives in a fresh schema, dropped when the binary ends. With neither variable set
-// (a run by hand) the tests skip; with the file variable set but no URL in it they fail.
+// The server: the URL in the file SKIFF_TEST_PG_URL_FILE names (set by CTest, whose
+// `postgres_server` fixture runs scripts/pg-test-server.sh), or else SKIFF_TEST_PG_URL. Every store
+// a test makes lives in a fresh schema, dropped when the binary ends. With neither variable set (a
+// run by hand) the tests skip; with the file variable set but no URL in it they fail.
 #include "store/postgres_store.h"
 
 #include <gtest/gtest.h>
@@ -28,18 +28,19 @@ namespace {
 // The server's URL, "" to skip, or an error message prefixed by "!".
 std::string ServerUrl() {
   static const std::string url = []() -> std::string {
-    if (const char* env = std::getenv("SKIFF_TEST_PG_URL"); env != nullptr && *env != '\0') {
-      return env;
+    // CTest's fixture first: a stray SKIFF_TEST_PG_URL in the shell must not redirect `make test`.
+    if (const char* file = std::getenv("SKIFF_TEST_PG_URL_FILE");
+        file != nullptr && *file != '\0') {
+      std::ifstream in(file);
+      std::string line;
+      if (!in || !std::getline(in, line) || line.empty()) {
+        return std::string("!no server URL in ") + file +
+               " (did the postgres_server_start fixture fail? see scripts/pg-test-server.sh)";
+      }
+      return line;
     }
-    const char* file = std::getenv("SKIFF_TEST_PG_URL_FILE");
-    if (file == nullptr || *file == '\0') return "";
-    std::ifstream in(file);
-    std::string line;
-    if (!in || !std::getline(in, line) || line.empty()) {
-      return std::string("!no server URL in ") + file +
-             " (did the postgres_server_start fixture fail? see scripts/pg-test-server.sh)";
-    }
-    return line;
+    const char* env = std::getenv("SKIFF_TEST_PG_URL");
+    return env != nullptr ? env : "";
   }();
   return url;
 }
@@ -79,8 +80,8 @@ class ServerEnvironment : public ::testing::Environment {
   }
   static std::string NewSchema() {
     static std::atomic<int> counter{0};
-    std::string name = "t_" + std::to_string(getpid()) + "_" + std::to_string(++counter) + "_" +
-                       RandomSuffix(6);
+    std::string name =
+        "t_" + std::to_string(getpid()) + "_" + std::to_string(++counter) + "_" + RandomSuffix(6);
     std::lock_guard<std::mutex> lock(mu_);
     schemas_.push_back(name);
     return name;
@@ -269,7 +270,8 @@ TEST(PostgresStoreTest, LostConnectionFailsOneOperationThenReconnects) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Create(Obj("Pod", "n", "a")).ok());
   ASSERT_EQ(AdminExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE application_name = '" + app + "'"),
+                      "WHERE application_name = '" +
+                      app + "'"),
             "");
   auto failed = store->Create(Obj("Pod", "n", "b"));
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status().ToString();

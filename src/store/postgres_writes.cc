@@ -47,8 +47,7 @@ Status PostgresStore::LinkOwners(const std::string& uid, const Json* refs, bool 
   if (refs == nullptr) return OkStatus();
   for (const Json& ref : *refs) {
     const std::string& owner = ref["uid"].get_ref<const std::string&>();
-    SKIFF_RETURN_IF_ERROR(
-        db_->Query(pgsql::kInsertOwner, PgParams().Add(owner).Add(uid)).status());
+    SKIFF_RETURN_IF_ERROR(db_->Query(pgsql::kInsertOwner, PgParams().Add(owner).Add(uid)).status());
   }
   return OkStatus();
 }

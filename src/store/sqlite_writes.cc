@@ -70,10 +70,10 @@ Result<std::vector<StoredRow>> SqliteStore::Dependents(const std::string& uid) {
   for (;;) {
     SKIFF_ASSIGN_OR_RETURN(bool row, deps.Step());
     if (!row) break;
-    out.push_back(StoredRow{ObjectKey{std::string(deps.ColumnText(0)),
-                                      std::string(deps.ColumnText(1)),
-                                      std::string(deps.ColumnText(2))},
-                            std::string(deps.ColumnText(3)), std::string(deps.ColumnText(4))});
+    out.push_back(
+        StoredRow{ObjectKey{std::string(deps.ColumnText(0)), std::string(deps.ColumnText(1)),
+                            std::string(deps.ColumnText(2))},
+                  std::string(deps.ColumnText(3)), std::string(deps.ColumnText(4))});
   }
   return out;
 }
