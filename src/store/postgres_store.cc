@@ -19,16 +19,13 @@ constexpr char kCompactedThrough[] = "compacted_through";
 }  // namespace
 
 PostgresStore::PostgresStore(std::unique_ptr<PostgresDb> db, const PostgresStoreOptions& options)
-    : clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
-      options_(options),
-      db_(std::move(db)),
-      cache_(options.object_cache_entries) {}
+    : TransactionalStore(TransactionalStoreOptions::From(options)), db_(std::move(db)) {}
 
 PostgresStore::~PostgresStore() = default;
 
 // --- transaction plumbing ---
 
-void PostgresStore::RollbackIfOpen() {
+void PostgresStore::RollbackWrite() {
   if (db_->InTransaction()) db_->Exec(pgsql::kRollback).status().IgnoreError();
 }
 
@@ -60,82 +57,26 @@ Result<std::optional<StoredObject>> PostgresStore::Load(const ObjectKey& key, bo
   stored.uid = std::string(row.Text(0, 0));
   stored.rv = row.Int(0, 1);
   stored.generation = row.Int(0, 2);
-  if (take) {
-    if (std::optional<Json> cached = cache_.Take(key, stored.uid, stored.rv)) {
-      stored.obj = std::move(*cached);
-      return std::optional<StoredObject>(std::move(stored));
-    }
-  } else if (const Json* cached = cache_.Find(key, stored.uid, stored.rv)) {
-    stored.obj = *cached;
-    return std::optional<StoredObject>(std::move(stored));
-  }
-  SKIFF_ASSIGN_OR_RETURN(stored.obj, ParseStored(row.Text(0, 3), KeyString(key)));
+  SKIFF_RETURN_IF_ERROR(ResolveDocument(stored, row.Text(0, 3), take));
   return std::optional<StoredObject>(std::move(stored));
 }
 
-Result<std::vector<Json>> PostgresStore::RunWrites(std::vector<Write> writes, bool prefix_errors) {
-  std::vector<Json> results;
-  uint64_t ticket = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    WriteTxn txn;
-    std::vector<WriteOutcome> outcomes;
-    Status st = [&]() -> Status {
-      SKIFF_ASSIGN_OR_RETURN(txn.rv, BeginWrite());
-      const int64_t start_rv = txn.rv;
-      SKIFF_ASSIGN_OR_RETURN(outcomes, ApplyWrites(*this, txn, writes, clock_, prefix_errors));
-      if (txn.rv == start_rv) return db_->Exec("COMMIT").status();
-      if (options_.events_retained > 0 && options_.compact_every_writes > 0 &&
-          ++writes_since_compaction_ >= options_.compact_every_writes) {
-        writes_since_compaction_ = 0;
-        SKIFF_RETURN_IF_ERROR(CompactLocked(options_.events_retained, txn.rv));
-      }
-      // One round trip; an integer needs no parameter. If the UPDATE fails, the COMMIT is not
-      // run and the transaction is rolled back below.
-      return db_
-          ->Exec("UPDATE counters SET value = " + std::to_string(txn.rv) +
-                 " WHERE name = 'resource_version'; COMMIT")
-          .status();
-    }();
-    if (!st.ok()) {
-      RollbackIfOpen();
-      return st;
-    }
-    last_seen_rv_ = txn.rv;
-    RefreshCache(cache_, txn);
-    // Only copy objects for the watchers when there are any; otherwise move them out.
-    const bool watched = dispatcher_.HasWatchers();
-    results = WriteResults(txn, outcomes, watched);
-    // Still under mu_, so tickets follow commit order.
-    if (watched) ticket = dispatcher_.Enqueue(std::move(txn.events));
+Status PostgresStore::CommitWrite(const WriteTxn& txn, int64_t start_rv) {
+  if (txn.rv != start_rv) {
+    // One round trip; an integer needs no parameter. If the UPDATE fails, the COMMIT is not run
+    // and the caller rolls back.
+    SKIFF_RETURN_IF_ERROR(db_->Exec("UPDATE counters SET value = " + std::to_string(txn.rv) +
+                                    " WHERE name = 'resource_version'; COMMIT")
+                              .status());
+  } else {
+    SKIFF_RETURN_IF_ERROR(db_->Exec("COMMIT").status());
   }
-  dispatcher_.Publish(ticket);
-  return results;
-}
-
-Result<Json> PostgresStore::RunOne(Write write) {
-  std::vector<Write> writes;
-  writes.push_back(std::move(write));
-  SKIFF_ASSIGN_OR_RETURN(std::vector<Json> results, RunWrites(std::move(writes), false));
-  return std::move(results[0]);
+  last_seen_rv_ = txn.rv;
+  return OkStatus();
 }
 
 // --- resources ---
 // Reads are single statements (one snapshot each), outside explicit transactions.
-
-Result<Json> PostgresStore::Create(Json obj) { return RunOne(Write::Create(std::move(obj))); }
-
-Result<Json> PostgresStore::Update(Json obj) { return RunOne(Write::Update(std::move(obj))); }
-
-Result<Json> PostgresStore::UpdateStatus(Json obj) {
-  return RunOne(Write::UpdateStatus(std::move(obj)));
-}
-
-Status PostgresStore::Delete(const ObjectKey& key) { return RunOne(Write::Delete(key)).status(); }
-
-Result<std::vector<Json>> PostgresStore::Commit(std::vector<Write> writes) {
-  return RunWrites(std::move(writes), true);
-}
 
 Result<Json> PostgresStore::Get(const ObjectKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -148,8 +89,7 @@ Result<Json> PostgresStore::Get(const ObjectKey& key) {
 Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view ns,
                                        const ListOptions& opts) {
   if (kind.empty()) return InvalidArgument("kind: required");
-  SKIFF_ASSIGN_OR_RETURN(LabelSelector labels, LabelSelector::Parse(opts.label_selector));
-  SKIFF_ASSIGN_OR_RETURN(FieldSelector fields, FieldSelector::Parse(opts.field_selector));
+  SKIFF_ASSIGN_OR_RETURN(ListFilter filter, ListFilter::Parse(opts));
 
   // Namespace and status.phase are answered by indexed columns; the rest after parsing.
   const std::string kind_text(kind);
@@ -162,7 +102,7 @@ Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view n
     text += " AND o.ns = $" + std::to_string(param++);
     params.Add(ns_text);
   }
-  for (const FieldRequirement& r : fields.requirements()) {
+  for (const FieldRequirement& r : filter.fields().requirements()) {
     if (r.field != "status.phase") continue;
     text += std::string(" AND o.phase ") + (r.equals ? "= $" : "<> $") + std::to_string(param++);
     params.Add(r.value);
@@ -175,18 +115,11 @@ Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view n
   if (rows.rows() == 0) return Internal("postgres " + db_->where() + ": counter row is missing");
   ListResult result;
   result.resource_version = rows.Int(0, 0);
-  for (int i = 0; i < rows.rows(); ++i) {
-    if (rows.IsNull(i, 1)) continue;  // no objects: the counter row alone
-    if (!fields.MatchesKey(rows.Text(i, 1), rows.Text(i, 2))) continue;
-    SKIFF_ASSIGN_OR_RETURN(Json obj, ParseStored(rows.Text(i, 3), kind));
-    if (!fields.Matches(obj)) continue;
-    if (!labels.empty()) {
-      const Json* meta = FindField(obj, "metadata");
-      const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
-      if (!labels.Matches(obj_labels != nullptr ? *obj_labels : Json())) continue;
-    }
-    result.items.push_back(std::move(obj));
-    if (opts.limit > 0 && static_cast<int64_t>(result.items.size()) >= opts.limit) break;
+  // A NULL object is the counter row alone: no objects.
+  bool more = true;
+  for (int i = 0; more && i < rows.rows() && !rows.IsNull(i, 1); ++i) {
+    SKIFF_ASSIGN_OR_RETURN(
+        more, filter.Add(rows.Text(i, 1), rows.Text(i, 2), rows.Text(i, 3), result.items));
   }
   return result;
 }
@@ -237,11 +170,6 @@ Result<std::vector<WatchEvent>> PostgresStore::EventsSince(int64_t after, const 
   return events;
 }
 
-std::unique_ptr<WatchHandle> PostgresStore::Watch(const WatchOptions& opts,
-                                                  std::function<void(const WatchEvent&)> cb) {
-  return dispatcher_.Watch(opts, std::move(cb));
-}
-
 Status PostgresStore::CompactLocked(int64_t keep, int64_t current_rv) {
   const int64_t cutoff = current_rv - keep;
   SKIFF_ASSIGN_OR_RETURN(int64_t compacted, ReadCounter(kCompactedThrough));
@@ -249,18 +177,6 @@ Status PostgresStore::CompactLocked(int64_t keep, int64_t current_rv) {
   SKIFF_RETURN_IF_ERROR(db_->Query(pgsql::kCompactEvents, PgParams().Add(cutoff)).status());
   const std::string name = kCompactedThrough;
   return db_->Query(pgsql::kSetCounter, PgParams().Add(name).Add(cutoff)).status();
-}
-
-Status PostgresStore::CompactEvents(int64_t keep) {
-  if (keep < 0) return InvalidArgument("keep: must not be negative");
-  std::lock_guard<std::mutex> lock(mu_);
-  Status st = [&]() -> Status {
-    SKIFF_ASSIGN_OR_RETURN(int64_t rv, BeginWrite());
-    SKIFF_RETURN_IF_ERROR(CompactLocked(keep, rv));
-    return db_->Exec("COMMIT").status();
-  }();
-  if (!st.ok()) RollbackIfOpen();
-  return st;
 }
 
 bool PostgresStore::ExternalChanges() {

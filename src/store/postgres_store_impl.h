@@ -8,17 +8,14 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
-#include "store/object_cache.h"
 #include "store/postgres_db.h"
 #include "store/postgres_store.h"
 #include "store/store.h"
-#include "store/watch_dispatcher.h"
+#include "store/transactional_store.h"
 #include "store/write_path.h"
 
 namespace skiff::store {
@@ -80,26 +77,18 @@ inline constexpr char kGetRecords[] =
 inline constexpr char kDeleteRecords[] = "DELETE FROM records WHERE collection = $1 AND owner = $2";
 }  // namespace pgsql
 
-class PostgresStore final : public Store, private WriteTarget {
+class PostgresStore final : public TransactionalStore {
  public:
   PostgresStore(std::unique_ptr<PostgresDb> db, const PostgresStoreOptions& options);
   ~PostgresStore() override;
 
-  Result<Json> Create(Json obj) override;
   Result<Json> Get(const ObjectKey& key) override;
   Result<ListResult> List(std::string_view kind, std::string_view ns,
                           const ListOptions& opts) override;
-  Result<Json> Update(Json obj) override;
-  Result<Json> UpdateStatus(Json obj) override;
-  Status Delete(const ObjectKey& key) override;
-  Result<std::vector<Json>> Commit(std::vector<Write> writes) override;
 
   int64_t CurrentResourceVersion() override;
   Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
                                               int64_t limit) override;
-  std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
-                                     std::function<void(const WatchEvent&)> cb) override;
-  Status CompactEvents(int64_t keep) override;
   bool ExternalChanges() override;
 
   Result<Json> GetRecord(std::string_view collection, std::string_view owner,
@@ -108,10 +97,11 @@ class PostgresStore final : public Store, private WriteTarget {
                                                  std::string_view owner) override;
 
  private:
-  // Runs `writes` in one write transaction, then publishes the events. With `prefix_errors`, a
-  // failure is reported as "writes[i]: ...".
-  Result<std::vector<Json>> RunWrites(std::vector<Write> writes, bool prefix_errors);
-  Result<Json> RunOne(Write write);
+  // Transaction hooks (postgres_store.cc); mu_ held. A write transaction holds the counter row.
+  Result<int64_t> BeginWrite() override;
+  Status CompactLocked(int64_t keep, int64_t current_rv) override;
+  Status CommitWrite(const WriteTxn& txn, int64_t start_rv) override;
+  void RollbackWrite() override;
 
   // `WriteTarget`, in postgres_writes.cc; all run with mu_ held inside a write transaction.
   Result<StoredObject> LoadForWrite(const ObjectKey& key) override;
@@ -129,27 +119,15 @@ class PostgresStore final : public Store, private WriteTarget {
   Status DeleteRecords(const std::string& collection, const std::string& owner) override;
 
   // postgres_store.cc; mu_ held.
-  // Starts a write transaction holding the writers' lock; returns the current version.
-  Result<int64_t> BeginWrite();
   // With `take`, a cached document is moved out of `cache_` (the caller is about to replace it).
   Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take);
   Result<int64_t> ReadCounter(const std::string& name);
-  Status CompactLocked(int64_t keep, int64_t current_rv);
-  void RollbackIfOpen();
 
-  const Clock& clock_;
-  const PostgresStoreOptions options_;
-
-  std::mutex mu_;
-  std::unique_ptr<PostgresDb> db_;       // guarded by mu_
-  int64_t writes_since_compaction_ = 0;  // guarded by mu_
-  ObjectCache cache_;                    // guarded by mu_
+  std::unique_ptr<PostgresDb> db_;  // guarded by mu_
   // See ExternalChanges: the version this store last saw, and whether a write transaction found
   // the counter moved past it (another connection wrote) since the last call.
   int64_t last_seen_rv_ = -1;  // guarded by mu_
   bool saw_external_ = false;  // guarded by mu_
-
-  WatchDispatcher dispatcher_;
 };
 
 }  // namespace skiff::store

@@ -7,17 +7,14 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
-#include "store/object_cache.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
-#include "store/watch_dispatcher.h"
+#include "store/transactional_store.h"
 #include "store/write_path.h"
 
 namespace skiff::store {
@@ -79,26 +76,18 @@ inline constexpr char kDeleteRecords[] = "DELETE FROM records WHERE collection =
 inline constexpr char kDeleteOwnerRecords[] = "DELETE FROM records WHERE owner = ?1";
 }  // namespace sql
 
-class SqliteStore final : public Store, private WriteTarget {
+class SqliteStore final : public TransactionalStore {
  public:
   SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options);
   ~SqliteStore() override;
 
-  Result<Json> Create(Json obj) override;
   Result<Json> Get(const ObjectKey& key) override;
   Result<ListResult> List(std::string_view kind, std::string_view ns,
                           const ListOptions& opts) override;
-  Result<Json> Update(Json obj) override;
-  Result<Json> UpdateStatus(Json obj) override;
-  Status Delete(const ObjectKey& key) override;
-  Result<std::vector<Json>> Commit(std::vector<Write> writes) override;
 
   int64_t CurrentResourceVersion() override;
   Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
                                               int64_t limit) override;
-  std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
-                                     std::function<void(const WatchEvent&)> cb) override;
-  Status CompactEvents(int64_t keep) override;
   bool ExternalChanges() override;
 
   Result<Json> GetRecord(std::string_view collection, std::string_view owner,
@@ -107,10 +96,11 @@ class SqliteStore final : public Store, private WriteTarget {
                                                  std::string_view owner) override;
 
  private:
-  // Runs `writes` in one BEGIN IMMEDIATE transaction, then publishes the events. With
-  // `prefix_errors`, a failure is reported as "writes[i]: ...".
-  Result<std::vector<Json>> RunWrites(std::vector<Write> writes, bool prefix_errors);
-  Result<Json> RunOne(Write write);
+  // Transaction hooks (sqlite_store.cc); mu_ held. A write transaction is BEGIN IMMEDIATE.
+  Result<int64_t> BeginWrite() override;
+  Status CompactLocked(int64_t keep, int64_t current_rv) override;
+  Status CommitWrite(const WriteTxn& txn, int64_t start_rv) override;
+  void RollbackWrite() override;
 
   // `WriteTarget`, in sqlite_writes.cc; all run with mu_ held inside a write transaction.
   Result<StoredObject> LoadForWrite(const ObjectKey& key) override;
@@ -135,20 +125,11 @@ class SqliteStore final : public Store, private WriteTarget {
   Result<int64_t> ReadCounter(const char* name);
   Result<int64_t> ReadResourceVersion();
   Status WriteCounter(const char* name, int64_t value);
-  Status CompactLocked(int64_t keep, int64_t current_rv);
   Status Exec(const char* sql);
   void RollbackIfOpen();
 
-  const Clock& clock_;
-  const SqliteStoreOptions options_;
-
-  std::mutex mu_;
-  std::unique_ptr<SqliteDb> db_;         // guarded by mu_
-  int64_t writes_since_compaction_ = 0;  // guarded by mu_
-  ObjectCache cache_;                    // guarded by mu_
-  int64_t last_data_version_ = -1;       // guarded by mu_; see ExternalChanges
-
-  WatchDispatcher dispatcher_;
+  std::unique_ptr<SqliteDb> db_;    // guarded by mu_
+  int64_t last_data_version_ = -1;  // guarded by mu_; see ExternalChanges
 };
 
 }  // namespace skiff::store
