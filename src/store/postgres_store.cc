@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/log.h"
 #include "store/postgres_schema.h"
 #include "store/postgres_store_impl.h"
 #include "store/selectors.h"
@@ -78,14 +77,6 @@ Status PostgresStore::CommitWrite(const WriteTxn& txn, int64_t start_rv) {
 // --- resources ---
 // Reads are single statements (one snapshot each), outside explicit transactions.
 
-Result<Json> PostgresStore::Get(const ObjectKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SKIFF_RETURN_IF_ERROR(db_->EnsureConnected());
-  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/false));
-  if (!stored) return NotFound(KeyString(key) + " not found");
-  return std::move(stored->obj);
-}
-
 Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view ns,
                                        const ListOptions& opts) {
   if (kind.empty()) return InvalidArgument("kind: required");
@@ -126,18 +117,9 @@ Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view n
 
 // --- events ---
 
-int64_t PostgresStore::CurrentResourceVersion() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Result<int64_t> rv = [&]() -> Result<int64_t> {
-    SKIFF_RETURN_IF_ERROR(db_->EnsureConnected());
-    return ReadCounter(kResourceVersion);
-  }();
-  if (!rv.ok()) {
-    LogError("store: reading the resource version failed", {{"error", rv.status().ToString()}});
-    return 0;
-  }
-  return *rv;
-}
+Status PostgresStore::PrepareRead() { return db_->EnsureConnected(); }
+
+Result<int64_t> PostgresStore::ReadResourceVersion() { return ReadCounter(kResourceVersion); }
 
 Result<std::vector<WatchEvent>> PostgresStore::EventsSince(int64_t after, const WatchOptions& opts,
                                                            int64_t limit) {

@@ -82,11 +82,9 @@ class PostgresStore final : public TransactionalStore {
   PostgresStore(std::unique_ptr<PostgresDb> db, const PostgresStoreOptions& options);
   ~PostgresStore() override;
 
-  Result<Json> Get(const ObjectKey& key) override;
   Result<ListResult> List(std::string_view kind, std::string_view ns,
                           const ListOptions& opts) override;
 
-  int64_t CurrentResourceVersion() override;
   Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
                                               int64_t limit) override;
   bool ExternalChanges() override;
@@ -104,7 +102,6 @@ class PostgresStore final : public TransactionalStore {
   void RollbackWrite() override;
 
   // `WriteTarget`, in postgres_writes.cc; all run with mu_ held inside a write transaction.
-  Result<StoredObject> LoadForWrite(const ObjectKey& key) override;
   Status InsertObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
                       const std::string& data, const Json& obj) override;
   Status UpdateObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
@@ -119,8 +116,9 @@ class PostgresStore final : public TransactionalStore {
   Status DeleteRecords(const std::string& collection, const std::string& owner) override;
 
   // postgres_store.cc; mu_ held.
-  // With `take`, a cached document is moved out of `cache_` (the caller is about to replace it).
-  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take);
+  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take) override;
+  Status PrepareRead() override;
+  Result<int64_t> ReadResourceVersion() override;
   Result<int64_t> ReadCounter(const std::string& name);
 
   std::unique_ptr<PostgresDb> db_;  // guarded by mu_

@@ -6,12 +6,6 @@
 
 namespace skiff::store {
 
-Result<StoredObject> PostgresStore::LoadForWrite(const ObjectKey& key) {
-  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/true));
-  if (!stored) return NotFound(KeyString(key) + " not found");
-  return std::move(*stored);
-}
-
 Status PostgresStore::InsertObject(const ObjectKey& key, const std::string& uid, int64_t rv,
                                    int64_t generation, const std::string& data, const Json& obj) {
   const std::string phase = StatusPhase(obj);

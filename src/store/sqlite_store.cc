@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "common/fs.h"
-#include "common/log.h"
 #include "store/selectors.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_store_impl.h"
@@ -77,13 +76,6 @@ void SqliteStore::RollbackWrite() { RollbackIfOpen(); }
 
 // --- resources ---
 
-Result<Json> SqliteStore::Get(const ObjectKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/false));
-  if (!stored) return NotFound(KeyString(key) + " not found");
-  return std::move(stored->obj);
-}
-
 Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
                                      const ListOptions& opts) {
   if (kind.empty()) return InvalidArgument("kind: required");
@@ -134,16 +126,6 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
 }
 
 // --- events ---
-
-int64_t SqliteStore::CurrentResourceVersion() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Result<int64_t> rv = ReadResourceVersion();
-  if (!rv.ok()) {
-    LogError("store: reading the resource version failed", {{"error", rv.status().ToString()}});
-    return 0;
-  }
-  return *rv;
-}
 
 Result<std::vector<WatchEvent>> SqliteStore::EventsSince(int64_t after, const WatchOptions& opts,
                                                          int64_t limit) {

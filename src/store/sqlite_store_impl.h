@@ -81,11 +81,9 @@ class SqliteStore final : public TransactionalStore {
   SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options);
   ~SqliteStore() override;
 
-  Result<Json> Get(const ObjectKey& key) override;
   Result<ListResult> List(std::string_view kind, std::string_view ns,
                           const ListOptions& opts) override;
 
-  int64_t CurrentResourceVersion() override;
   Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
                                               int64_t limit) override;
   bool ExternalChanges() override;
@@ -103,7 +101,6 @@ class SqliteStore final : public TransactionalStore {
   void RollbackWrite() override;
 
   // `WriteTarget`, in sqlite_writes.cc; all run with mu_ held inside a write transaction.
-  Result<StoredObject> LoadForWrite(const ObjectKey& key) override;
   Status InsertObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
                       const std::string& data, const Json& obj) override;
   Status UpdateObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
@@ -120,10 +117,9 @@ class SqliteStore final : public TransactionalStore {
                         int64_t generation, const std::string& data);
 
   // sqlite_store.cc; mu_ held.
-  // With `take`, a cached document is moved out of `cache_` (the caller is about to replace it).
-  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take);
+  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take) override;
   Result<int64_t> ReadCounter(const char* name);
-  Result<int64_t> ReadResourceVersion();
+  Result<int64_t> ReadResourceVersion() override;
   Status WriteCounter(const char* name, int64_t value);
   Status Exec(const char* sql);
   void RollbackIfOpen();

@@ -7,12 +7,6 @@
 
 namespace skiff::store {
 
-Result<StoredObject> SqliteStore::LoadForWrite(const ObjectKey& key) {
-  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/true));
-  if (!stored) return NotFound(KeyString(key) + " not found");
-  return std::move(*stored);
-}
-
 Status SqliteStore::WriteObjectRow(const char* sql, const ObjectKey& key, const std::string& uid,
                                    int64_t rv, int64_t generation, const std::string& data) {
   SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql));

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/log.h"
+
 namespace skiff::store {
 
 TransactionalStore::TransactionalStore(const TransactionalStoreOptions& options)
@@ -101,6 +103,33 @@ Status TransactionalStore::CompactEvents(int64_t keep) {
   }();
   if (!st.ok()) RollbackWrite();
   return st;
+}
+
+Result<StoredObject> TransactionalStore::LoadForWrite(const ObjectKey& key) {
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/true));
+  if (!stored) return NotFound(KeyString(key) + " not found");
+  return std::move(*stored);
+}
+
+Result<Json> TransactionalStore::Get(const ObjectKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_RETURN_IF_ERROR(PrepareRead());
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/false));
+  if (!stored) return NotFound(KeyString(key) + " not found");
+  return std::move(stored->obj);
+}
+
+int64_t TransactionalStore::CurrentResourceVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<int64_t> rv = [&]() -> Result<int64_t> {
+    SKIFF_RETURN_IF_ERROR(PrepareRead());
+    return ReadResourceVersion();
+  }();
+  if (!rv.ok()) {
+    LogError("store: reading the resource version failed", {{"error", rv.status().ToString()}});
+    return 0;
+  }
+  return *rv;
 }
 
 }  // namespace skiff::store

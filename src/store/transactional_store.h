@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,8 @@ class TransactionalStore : public Store, protected WriteTarget {
   std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                      std::function<void(const WatchEvent&)> cb) final;
   Status CompactEvents(int64_t keep) final;
+  Result<Json> Get(const ObjectKey& key) final;
+  int64_t CurrentResourceVersion() final;
 
  protected:
   explicit TransactionalStore(const TransactionalStoreOptions& options);
@@ -70,7 +73,18 @@ class TransactionalStore : public Store, protected WriteTarget {
   // Rolls back the open transaction, if any (also after a failed BeginWrite or CommitWrite).
   virtual void RollbackWrite() = 0;
 
-  // For reads and `LoadForWrite`, mu_ held: sets `stored.obj` from the cache when it holds
+  // --- read hooks, called with mu_ held ---
+  // Before a read outside any transaction (e.g. re-establish a lost connection).
+  virtual Status PrepareRead() { return OkStatus(); }
+  // The object at `key`, if any, with `ResolveDocument` filling its document. With `take`, a
+  // cached document is moved out of `cache_` (the caller is about to replace it).
+  virtual Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take) = 0;
+  virtual Result<int64_t> ReadResourceVersion() = 0;
+
+  // `WriteTarget::LoadForWrite` through `Load`.
+  Result<StoredObject> LoadForWrite(const ObjectKey& key) final;
+
+  // For `Load`, mu_ held: sets `stored.obj` from the cache when it holds
   // `stored`'s (key, uid, rv), else parses `data`. With `take`, the cached document is moved out
   // (the caller is about to replace it).
   Status ResolveDocument(StoredObject& stored, std::string_view data, bool take);
