@@ -277,12 +277,40 @@ bool FieldSelector::Matches(const Json& obj) const {
     } else if (req.field == "metadata.namespace") {
       have = StringAt(obj, "metadata", "namespace");
     } else {
-      have = StringAt(obj, "status", "phase");
+      have = StatusPhase(obj);
     }
     if ((have == req.value) != req.equals) return false;
   }
   return true;
 }
+
+Result<ListFilter> ListFilter::Parse(const ListOptions& opts) {
+  ListFilter filter;
+  SKIFF_ASSIGN_OR_RETURN(filter.labels_, LabelSelector::Parse(opts.label_selector));
+  SKIFF_ASSIGN_OR_RETURN(filter.fields_, FieldSelector::Parse(opts.field_selector));
+  filter.limit_ = opts.limit;
+  return filter;
+}
+
+Result<bool> ListFilter::Add(std::string_view ns, std::string_view name, std::string_view data,
+                             std::vector<Json>& items) const {
+  if (!fields_.MatchesKey(ns, name)) return true;
+  Result<Json> obj = ParseJson(data);
+  if (!obj.ok()) {
+    return Internal(std::string(ns) + "/" + std::string(name) +
+                    ": stored JSON is corrupt: " + obj.status().message());
+  }
+  if (!fields_.Matches(*obj)) return true;
+  if (!labels_.empty()) {
+    const Json* meta = FindField(*obj, "metadata");
+    const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
+    if (!labels_.Matches(obj_labels != nullptr ? *obj_labels : Json())) return true;
+  }
+  items.push_back(std::move(obj).value());
+  return limit_ <= 0 || static_cast<int64_t>(items.size()) < limit_;
+}
+
+std::string StatusPhase(const Json& obj) { return StringAt(obj, "status", "phase"); }
 
 bool FieldSelector::MatchesKey(std::string_view ns, std::string_view name) const {
   for (const FieldRequirement& req : requirements_) {

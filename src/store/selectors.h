@@ -13,12 +13,14 @@
 // one of `metadata.name`, `metadata.namespace` or `status.phase` (a missing field reads as "").
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/json.h"
 #include "common/status.h"
+#include "store/store.h"
 
 namespace skiff::store {
 
@@ -73,5 +75,30 @@ class FieldSelector {
  private:
   std::vector<FieldRequirement> requirements_;
 };
+
+// `List`'s selection as every store applies it to the rows it read (in list order), after its
+// query has already narrowed them by kind, namespace and, optionally, `status.phase`.
+class ListFilter {
+ public:
+  // `InvalidArgument` for a malformed selector.
+  static Result<ListFilter> Parse(const ListOptions& opts);
+
+  // For the store's query (e.g. `status.phase` requirements answered by an index).
+  const FieldSelector& fields() const { return fields_; }
+
+  // Appends the row's document (`data`, parsed only if its key matches) to `items` if it matches.
+  // Returns false once `items` holds `limit` objects: stop reading. Corrupt JSON is `Internal`.
+  Result<bool> Add(std::string_view ns, std::string_view name, std::string_view data,
+                   std::vector<Json>& items) const;
+
+ private:
+  LabelSelector labels_;
+  FieldSelector fields_;
+  int64_t limit_ = 0;
+};
+
+// What a `status.phase` field selector compares: the string at `status.phase`, "" when absent or
+// not a string. Stores that index the phase store this.
+std::string StatusPhase(const Json& obj);
 
 }  // namespace skiff::store

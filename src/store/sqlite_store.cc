@@ -2,39 +2,17 @@
 // sqlite_writes.cc.
 #include "store/sqlite_store.h"
 
-#include <exception>
 #include <utility>
 
 #include "common/fs.h"
-#include "common/log.h"
 #include "store/selectors.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_store_impl.h"
 
 namespace skiff::store {
-namespace {
-
-Result<EventType> ParseEventType(std::string_view text) {
-  if (text == "ADDED") return EventType::kAdded;
-  if (text == "MODIFIED") return EventType::kModified;
-  if (text == "DELETED") return EventType::kDeleted;
-  return Internal("events: unknown event type \"" + std::string(text) + "\"");
-}
-
-Result<Json> ParseStored(std::string_view data, std::string_view what) {
-  Result<Json> parsed = ParseJson(data);
-  if (!parsed.ok())
-    return Internal(std::string(what) + ": stored JSON is corrupt: " + parsed.status().message());
-  return parsed;
-}
-
-}  // namespace
 
 SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options)
-    : clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
-      options_(options),
-      db_(std::move(db)),
-      cache_(options.object_cache_entries) {}
+    : TransactionalStore(TransactionalStoreOptions::From(options)), db_(std::move(db)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -80,123 +58,28 @@ Result<std::optional<StoredObject>> SqliteStore::Load(const ObjectKey& key, bool
   stored.uid = std::string(st.ColumnText(0));
   stored.rv = st.ColumnInt(1);
   stored.generation = st.ColumnInt(2);
-  if (take) {
-    if (std::optional<Json> cached = cache_.Take(key, stored.uid, stored.rv)) {
-      stored.obj = std::move(*cached);
-      return std::optional<StoredObject>(std::move(stored));
-    }
-  } else if (const Json* cached = cache_.Find(key, stored.uid, stored.rv)) {
-    stored.obj = *cached;
-    return std::optional<StoredObject>(std::move(stored));
-  }
-  SKIFF_ASSIGN_OR_RETURN(stored.obj, ParseStored(st.ColumnText(3), KeyString(key)));
+  SKIFF_RETURN_IF_ERROR(ResolveDocument(stored, st.ColumnText(3), take));
   return std::optional<StoredObject>(std::move(stored));
 }
 
-void SqliteStore::RefreshCache(const Txn& txn) {
-  for (size_t i = 0; i < txn.events.size(); ++i) {
-    const auto& [key, uid] = txn.event_keys[i];
-    if (txn.events[i].type == EventType::kDeleted) {
-      cache_.Erase(key);
-    } else {
-      cache_.Put(key, uid, txn.events[i].resource_version, txn.events[i].object);
-    }
-  }
+Result<int64_t> SqliteStore::BeginWrite() {
+  SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
+  return ReadResourceVersion();
 }
 
-Result<std::vector<Json>> SqliteStore::RunWrites(std::vector<Write> writes, bool prefix_errors) {
-  std::vector<Json> results;
-  uint64_t ticket = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
-    Txn txn;
-    std::vector<Outcome> outcomes;
-    outcomes.reserve(writes.size());
-    Status st = [&]() -> Status {
-      SKIFF_ASSIGN_OR_RETURN(txn.rv, ReadResourceVersion());
-      const int64_t start_rv = txn.rv;
-      for (size_t i = 0; i < writes.size(); ++i) {
-        Result<Outcome> out = [&]() -> Result<Outcome> {
-          try {
-            return ApplyWrite(txn, writes[i]);
-          } catch (const std::exception& e) {
-            // A document of an unexpected shape that slipped past validation.
-            return InvalidArgument(std::string("malformed object: ") + e.what());
-          }
-        }();
-        if (!out.ok()) {
-          if (!prefix_errors) return out.status();
-          return out.status().WithPrefix("writes[" + std::to_string(i) + "]");
-        }
-        outcomes.push_back(std::move(out).value());
-      }
-      if (txn.rv != start_rv && options_.events_retained > 0 && options_.compact_every_writes > 0 &&
-          ++writes_since_compaction_ >= options_.compact_every_writes) {
-        writes_since_compaction_ = 0;
-        SKIFF_RETURN_IF_ERROR(CompactLocked(options_.events_retained, txn.rv));
-      }
-      return Exec(sql::kCommit);
-    }();
-    if (!st.ok()) {
-      RollbackIfOpen();
-      return st;
-    }
-    RefreshCache(txn);
-    // Only copy objects for the watchers when there are any; otherwise move them out.
-    const bool watched = dispatcher_.HasWatchers();
-    results.reserve(outcomes.size());
-    for (Outcome& out : outcomes) {
-      if (out.event < 0) {
-        results.push_back(std::move(out.value));
-      } else if (watched) {
-        results.push_back(txn.events[out.event].object);
-      } else {
-        results.push_back(std::move(txn.events[out.event].object));
-      }
-    }
-    // Still under mu_, so tickets follow commit order.
-    if (watched) ticket = dispatcher_.Enqueue(std::move(txn.events));
-  }
-  dispatcher_.Publish(ticket);
-  return results;
+Status SqliteStore::CommitWrite(const WriteTxn& /*txn*/, int64_t /*start_rv*/) {
+  // The version is max(events.rv, counter floor): the appended events already moved it.
+  return Exec(sql::kCommit);
 }
 
-Result<Json> SqliteStore::RunOne(Write write) {
-  std::vector<Write> writes;
-  writes.push_back(std::move(write));
-  SKIFF_ASSIGN_OR_RETURN(std::vector<Json> results, RunWrites(std::move(writes), false));
-  return std::move(results[0]);
-}
+void SqliteStore::RollbackWrite() { RollbackIfOpen(); }
 
 // --- resources ---
-
-Result<Json> SqliteStore::Create(Json obj) { return RunOne(Write::Create(std::move(obj))); }
-
-Result<Json> SqliteStore::Update(Json obj) { return RunOne(Write::Update(std::move(obj))); }
-
-Result<Json> SqliteStore::UpdateStatus(Json obj) {
-  return RunOne(Write::UpdateStatus(std::move(obj)));
-}
-
-Status SqliteStore::Delete(const ObjectKey& key) { return RunOne(Write::Delete(key)).status(); }
-
-Result<std::vector<Json>> SqliteStore::Commit(std::vector<Write> writes) {
-  return RunWrites(std::move(writes), true);
-}
-
-Result<Json> SqliteStore::Get(const ObjectKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredObject> stored, Load(key, /*take=*/false));
-  if (!stored) return NotFound(KeyString(key) + " not found");
-  return std::move(stored->obj);
-}
 
 Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
                                      const ListOptions& opts) {
   if (kind.empty()) return InvalidArgument("kind: required");
-  SKIFF_ASSIGN_OR_RETURN(LabelSelector labels, LabelSelector::Parse(opts.label_selector));
-  SKIFF_ASSIGN_OR_RETURN(FieldSelector fields, FieldSelector::Parse(opts.field_selector));
+  SKIFF_ASSIGN_OR_RETURN(ListFilter filter, ListFilter::Parse(opts));
 
   std::lock_guard<std::mutex> lock(mu_);
   // One read transaction, so the version and the items are the same snapshot.
@@ -206,7 +89,7 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
     SKIFF_ASSIGN_OR_RETURN(result.resource_version, ReadResourceVersion());
     // status.phase requirements are answered by the indexed `phase` column.
     std::vector<const FieldRequirement*> phase_reqs;
-    for (const auto& r : fields.requirements()) {
+    for (const auto& r : filter.fields().requirements()) {
       if (r.field == "status.phase") phase_reqs.push_back(&r);
     }
     std::string text = ns.empty() ? sql::kListKind : sql::kListKindNs;
@@ -214,7 +97,8 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
       std::string where;
       int param = ns.empty() ? 2 : 3;
       for (const FieldRequirement* r : phase_reqs) {
-        where += std::string(" AND phase ") + (r->equals ? "= ?" : "!= ?") + std::to_string(param++);
+        where +=
+            std::string(" AND phase ") + (r->equals ? "= ?" : "!= ?") + std::to_string(param++);
       }
       text.insert(text.find(" ORDER BY"), where);
     }
@@ -225,19 +109,11 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
       int param = ns.empty() ? 2 : 3;
       for (const FieldRequirement* r : phase_reqs) rows.Bind(param++, r->value);
     }
-    for (;;) {
+    for (bool more = true; more;) {
       SKIFF_ASSIGN_OR_RETURN(bool row, rows.Step());
       if (!row) break;
-      if (!fields.MatchesKey(rows.ColumnText(0), rows.ColumnText(1))) continue;
-      SKIFF_ASSIGN_OR_RETURN(Json obj, ParseStored(rows.ColumnText(2), kind));
-      if (!fields.Matches(obj)) continue;
-      if (!labels.empty()) {
-        const Json* meta = FindField(obj, "metadata");
-        const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
-        if (!labels.Matches(obj_labels != nullptr ? *obj_labels : Json())) continue;
-      }
-      result.items.push_back(std::move(obj));
-      if (opts.limit > 0 && static_cast<int64_t>(result.items.size()) >= opts.limit) break;
+      SKIFF_ASSIGN_OR_RETURN(more, filter.Add(rows.ColumnText(0), rows.ColumnText(1),
+                                              rows.ColumnText(2), result.items));
     }
     return OkStatus();
   }();
@@ -250,16 +126,6 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
 }
 
 // --- events ---
-
-int64_t SqliteStore::CurrentResourceVersion() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Result<int64_t> rv = ReadResourceVersion();
-  if (!rv.ok()) {
-    LogError("store: reading the resource version failed", {{"error", rv.status().ToString()}});
-    return 0;
-  }
-  return *rv;
-}
 
 Result<std::vector<WatchEvent>> SqliteStore::EventsSince(int64_t after, const WatchOptions& opts,
                                                          int64_t limit) {
@@ -294,11 +160,6 @@ Result<std::vector<WatchEvent>> SqliteStore::EventsSince(int64_t after, const Wa
   return events;
 }
 
-std::unique_ptr<WatchHandle> SqliteStore::Watch(const WatchOptions& opts,
-                                                std::function<void(const WatchEvent&)> cb) {
-  return dispatcher_.Watch(opts, std::move(cb));
-}
-
 Status SqliteStore::CompactLocked(int64_t keep, int64_t current_rv) {
   const int64_t cutoff = current_rv - keep;
   SKIFF_ASSIGN_OR_RETURN(int64_t compacted, ReadCounter(sql::kCompactedThrough));
@@ -309,19 +170,6 @@ Status SqliteStore::CompactLocked(int64_t keep, int64_t current_rv) {
   del.Bind(1, cutoff);
   SKIFF_RETURN_IF_ERROR(del.Run());
   return WriteCounter(sql::kCompactedThrough, cutoff);
-}
-
-Status SqliteStore::CompactEvents(int64_t keep) {
-  if (keep < 0) return InvalidArgument("keep: must not be negative");
-  std::lock_guard<std::mutex> lock(mu_);
-  SKIFF_RETURN_IF_ERROR(Exec(sql::kBeginImmediate));
-  Status st = [&]() -> Status {
-    SKIFF_ASSIGN_OR_RETURN(int64_t rv, ReadResourceVersion());
-    SKIFF_RETURN_IF_ERROR(CompactLocked(keep, rv));
-    return Exec(sql::kCommit);
-  }();
-  if (!st.ok()) RollbackIfOpen();
-  return st;
 }
 
 bool SqliteStore::ExternalChanges() {

@@ -2,22 +2,20 @@
 // Internal to the store module: callers hold it as a `Store`.
 //
 // Layout: sqlite_store.cc has opening, reads, events and the transaction plumbing; sqlite_writes.cc
-// applies each kind of `Write` inside a write transaction.
+// has the row-level `WriteTarget` operations that write_path.cc applies each `Write` with.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
-#include "store/object_cache.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
-#include "store/watch_dispatcher.h"
+#include "store/transactional_store.h"
+#include "store/write_path.h"
 
 namespace skiff::store {
 
@@ -78,35 +76,16 @@ inline constexpr char kDeleteRecords[] = "DELETE FROM records WHERE collection =
 inline constexpr char kDeleteOwnerRecords[] = "DELETE FROM records WHERE owner = ?1";
 }  // namespace sql
 
-// A row of `objects`, parsed.
-struct StoredObject {
-  ObjectKey key;
-  std::string uid;
-  int64_t rv = 0;
-  int64_t generation = 0;
-  Json obj;
-};
-
-class SqliteStore final : public Store {
+class SqliteStore final : public TransactionalStore {
  public:
   SqliteStore(std::unique_ptr<SqliteDb> db, const SqliteStoreOptions& options);
   ~SqliteStore() override;
 
-  Result<Json> Create(Json obj) override;
-  Result<Json> Get(const ObjectKey& key) override;
   Result<ListResult> List(std::string_view kind, std::string_view ns,
                           const ListOptions& opts) override;
-  Result<Json> Update(Json obj) override;
-  Result<Json> UpdateStatus(Json obj) override;
-  Status Delete(const ObjectKey& key) override;
-  Result<std::vector<Json>> Commit(std::vector<Write> writes) override;
 
-  int64_t CurrentResourceVersion() override;
   Result<std::vector<WatchEvent>> EventsSince(int64_t after, const WatchOptions& opts,
                                               int64_t limit) override;
-  std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
-                                     std::function<void(const WatchEvent&)> cb) override;
-  Status CompactEvents(int64_t keep) override;
   bool ExternalChanges() override;
 
   Result<Json> GetRecord(std::string_view collection, std::string_view owner,
@@ -115,62 +94,38 @@ class SqliteStore final : public Store {
                                                  std::string_view owner) override;
 
  private:
-  // State of one write transaction.
-  struct Txn {
-    int64_t rv = 0;                  // the last resource version handed out so far
-    std::vector<WatchEvent> events;  // in resource-version order
-    // For each event, the object's key and uid, to refresh `cache_` after the commit.
-    std::vector<std::pair<ObjectKey, std::string>> event_keys;
-  };
-  // What one write returns: the object of `txn.events[event]`, or `value` when it made no event
-  // (a no-op update, a record write).
-  struct Outcome {
-    int event = -1;
-    Json value;
-  };
+  // Transaction hooks (sqlite_store.cc); mu_ held. A write transaction is BEGIN IMMEDIATE.
+  Result<int64_t> BeginWrite() override;
+  Status CompactLocked(int64_t keep, int64_t current_rv) override;
+  Status CommitWrite(const WriteTxn& txn, int64_t start_rv) override;
+  void RollbackWrite() override;
 
-  // Runs `writes` in one BEGIN IMMEDIATE transaction, then publishes the events. With
-  // `prefix_errors`, a failure is reported as "writes[i]: ...".
-  Result<std::vector<Json>> RunWrites(std::vector<Write> writes, bool prefix_errors);
-  Result<Json> RunOne(Write write);
-
-  // sqlite_writes.cc; all run with mu_ held inside a write transaction.
-  Result<Outcome> ApplyWrite(Txn& txn, Write& write);
-  Result<Outcome> ApplyCreate(Txn& txn, Json obj);
-  Result<Outcome> ApplyUpdate(Txn& txn, Json obj, bool with_status = false);
-  Result<Outcome> ApplyUpdateStatus(Txn& txn, Json obj);
-  Result<Outcome> ApplyDelete(Txn& txn, const ObjectKey& key);
-  Status ApplyPutRecord(const Write& write);
-  Status ApplyDeleteRecords(const Write& write);
-  Result<StoredObject> LoadForWrite(const ObjectKey& key);
+  // `WriteTarget`, in sqlite_writes.cc; all run with mu_ held inside a write transaction.
+  Status InsertObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
+                      const std::string& data, const Json& obj) override;
+  Status UpdateObject(const ObjectKey& key, const std::string& uid, int64_t rv, int64_t generation,
+                      const std::string& data, const Json& obj) override;
+  Status LinkOwners(const std::string& uid, const Json* refs, bool replace) override;
+  Status InsertEvent(EventType type, const ObjectKey& key, int64_t rv,
+                     const std::string& data) override;
+  Result<std::vector<StoredRow>> Dependents(const std::string& uid) override;
+  Status DeleteObject(const std::string& uid) override;
+  Status PutRecord(const std::string& collection, const std::string& owner, const std::string& key,
+                   const std::string& data) override;
+  Status DeleteRecords(const std::string& collection, const std::string& owner) override;
   Status WriteObjectRow(const char* sql, const ObjectKey& key, const std::string& uid, int64_t rv,
                         int64_t generation, const std::string& data);
-  Status LinkOwners(const std::string& uid, const Json& obj, bool replace);
-  Result<int> AppendEvent(Txn& txn, EventType type, const ObjectKey& key, const std::string& uid,
-                          int64_t rv, const std::string& data, Json obj);
-  Status DeleteOne(Txn& txn, StoredObject& victim, int* event);
 
   // sqlite_store.cc; mu_ held.
-  // With `take`, a cached document is moved out of `cache_` (the caller is about to replace it).
-  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take);
-  void RefreshCache(const Txn& txn);
+  Result<std::optional<StoredObject>> Load(const ObjectKey& key, bool take) override;
   Result<int64_t> ReadCounter(const char* name);
-  Result<int64_t> ReadResourceVersion();
+  Result<int64_t> ReadResourceVersion() override;
   Status WriteCounter(const char* name, int64_t value);
-  Status CompactLocked(int64_t keep, int64_t current_rv);
   Status Exec(const char* sql);
   void RollbackIfOpen();
 
-  const Clock& clock_;
-  const SqliteStoreOptions options_;
-
-  std::mutex mu_;
-  std::unique_ptr<SqliteDb> db_;         // guarded by mu_
-  int64_t writes_since_compaction_ = 0;  // guarded by mu_
-  ObjectCache cache_;                    // guarded by mu_
-  int64_t last_data_version_ = -1;       // guarded by mu_; see ExternalChanges
-
-  WatchDispatcher dispatcher_;
+  std::unique_ptr<SqliteDb> db_;    // guarded by mu_
+  int64_t last_data_version_ = -1;  // guarded by mu_; see ExternalChanges
 };
 
 }  // namespace skiff::store

@@ -3,7 +3,9 @@
 
 #include <charconv>
 
+#include "store/postgres_store.h"
 #include "store/selectors.h"
+#include "store/sqlite_store.h"
 
 namespace skiff::store {
 namespace {
@@ -66,6 +68,13 @@ int64_t ParseResourceVersion(const Json& obj) {
 Result<bool> MatchesLabelSelector(std::string_view selector, const Json& labels) {
   SKIFF_ASSIGN_OR_RETURN(LabelSelector sel, LabelSelector::Parse(selector));
   return sel.Matches(labels);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& spec) {
+  if (spec.starts_with("postgresql://") || spec.starts_with("postgres://")) {
+    return OpenPostgresStore(spec);
+  }
+  return OpenSqliteStore(spec);
 }
 
 }  // namespace skiff::store

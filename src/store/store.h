@@ -1,7 +1,8 @@
 // The `Store` holds every resource Skiff knows ({apiVersion, kind, metadata, spec, status}), an
 // event log that watchers read, and keyed side records (offloaded workflow node status, memoize
-// caches). Implementations: SQLite (embedded default, `sqlite_store.h`) and, later, PostgreSQL;
-// one conformance suite (`store_conformance.h`) runs against each.
+// caches). Implementations: SQLite (embedded default, `sqlite_store.h`) and PostgreSQL (shared by
+// several processes or machines, `postgres_store.h`); one conformance suite
+// (`store_conformance.h`) runs against each.
 //
 // Semantics follow the Kubernetes API server:
 //  * Objects are identified by (kind, namespace, name). Cluster-scoped kinds use namespace "".
@@ -26,7 +27,7 @@
 //    thread and must be quick (typically: post to an event loop).
 //
 // Thread-safety: implementations are thread-safe. Several processes may open the same SQLite
-// file; watchers only see writes made through their own `Store` object.
+// file or PostgreSQL database; watchers only see writes made through their own `Store` object.
 #pragma once
 
 #include <cstdint>
@@ -156,6 +157,15 @@ class Store {
 
 // Opens (creating and migrating as needed) the SQLite store in `path`.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// Connects to the PostgreSQL store at `url` (a libpq URL such as
+// `postgresql://user@host:5432/skiff`, optionally `?schema=NAME`; see postgres_store.h), creating
+// and migrating its tables as needed.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
+
+// Opens the store `spec` names: a `postgresql://` or `postgres://` URL is a PostgreSQL store,
+// anything else the path of a SQLite file. Both with default options.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& spec);
 
 // Helpers shared by implementations and callers.
 ObjectKey KeyOf(const Json& obj);
