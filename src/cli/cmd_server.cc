@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "api/http_server.h"
@@ -77,7 +78,7 @@ Status ValidateForStore(const Json& obj) {
 }
 
 int CmdServer(const Argv& argv) {
-  Args args({"--host", "--port", "--workers", "--address"}, {"--auth"});
+  Args args({"--host", "--port", "--workers", "--address", "--store"}, {"--auth"});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   api::HttpServerOptions ho;
@@ -92,8 +93,10 @@ int CmdServer(const Argv& argv) {
                                 "(add --auth and create tokens with `skiff token create`)"));
   }
   std::string home = SkiffHome();
-  auto rt = LocalRuntime::Open(home);
-  if (!rt.ok()) return Fail(rt.status(), 1);
+  std::string store_spec = args.Get("--store");
+  if (const char* env = std::getenv("SKIFF_STORE"); env != nullptr && store_spec.empty()) store_spec = env;
+  auto rt = LocalRuntime::Open(home, store_spec);
+  if (!rt.ok()) return Fail(rt.status().WithPrefix("--store"), 1);
   auto became = (*rt)->TryBecomeController();
   if (!became.ok()) return Fail(became.status(), 1);
   if (!*became) {
@@ -131,8 +134,9 @@ int CmdServer(const Argv& argv) {
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
-  std::printf("skiff server listening on http://%s:%d (data: %s, auth: %s)\n", ho.host.c_str(),
-              server.port(), home.c_str(), auth ? "tokens" : "none");
+  std::printf("skiff server listening on http://%s:%d (data: %s, store: %s, auth: %s)\n", ho.host.c_str(),
+              server.port(), home.c_str(), store_spec.empty() ? "sqlite" : "postgresql",
+              auth ? "tokens" : "none");
   std::fflush(stdout);
 
   if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return Fail(Internal("pipe"), 1);
@@ -154,10 +158,13 @@ int CmdToken(const Argv& argv) {
   if (argv.empty()) return Fail(InvalidArgument("usage: skiff token create|list|delete ..."));
   std::string sub = argv[0];
   Argv rest(argv.begin() + 1, argv.end());
-  Args args({"--namespace", "--role"}, {"--all-namespaces"}, {{"-n", "--namespace"}, {"-A", "--all-namespaces"}});
+  Args args({"--namespace", "--role", "--store"}, {"--all-namespaces"},
+            {{"-n", "--namespace"}, {"-A", "--all-namespaces"}});
   Status ps = args.Parse(rest);
   if (!ps.ok()) return Fail(ps);
-  auto rt = LocalRuntime::Open(SkiffHome());
+  std::string store_spec = args.Get("--store");
+  if (const char* env = std::getenv("SKIFF_STORE"); env != nullptr && store_spec.empty()) store_spec = env;
+  auto rt = LocalRuntime::Open(SkiffHome(), store_spec);
   if (!rt.ok()) return Fail(rt.status(), 1);
   api::TokenStore tokens((*rt)->store());
   if (sub == "create") {

@@ -17,10 +17,15 @@ std::string SkiffHome() {
   return JoinPath(home != nullptr ? home : "/root", ".skiff");
 }
 
-Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home) {
+Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home,
+                                                         const std::string& store_spec) {
   std::unique_ptr<LocalRuntime> rt(new LocalRuntime(home));
   SKIFF_RETURN_IF_ERROR(MakeDirs(home));
-  SKIFF_ASSIGN_OR_RETURN(rt->store_, store::OpenSqliteStore(JoinPath(home, "skiff.db")));
+  if (store_spec.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(rt->store_, store::OpenSqliteStore(JoinPath(home, "skiff.db")));
+  } else {
+    SKIFF_ASSIGN_OR_RETURN(rt->store_, store::OpenStore(store_spec));
+  }
   rt->artifacts_ = std::make_unique<metadata::ArtifactStore>(JoinPath(home, "artifacts"));
   return rt;
 }

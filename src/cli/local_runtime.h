@@ -22,7 +22,10 @@ std::string SkiffHome();
 
 class LocalRuntime {
  public:
-  static Result<std::unique_ptr<LocalRuntime>> Open(const std::string& home);
+  // The store is `<home>/skiff.db` unless `store_spec` names another (a PostgreSQL URL); the
+  // data dir still holds logs, artifacts, Pod directories and the controller lock.
+  static Result<std::unique_ptr<LocalRuntime>> Open(const std::string& home,
+                                                    const std::string& store_spec = "");
   ~LocalRuntime();
 
   const std::string& home() const { return home_; }

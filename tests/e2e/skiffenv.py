@@ -13,6 +13,18 @@ SKIFF = os.environ.get("SKIFF_BINARY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "skiff")
 
 
+def store_args():
+    """`--store URL` for `skiff server` when the tests run against PostgreSQL (CTest's
+    `postgres_server` fixture writes its URL to the file named by SKIFF_TEST_STORE_URL_FILE);
+    each call gets a fresh schema. Empty for the default SQLite store."""
+    url_file = os.environ.get("SKIFF_TEST_STORE_URL_FILE")
+    if not url_file:
+        return []
+    with open(url_file) as f:
+        url = f.read().strip()
+    return ["--store", "%s?schema=t_%d_%d" % (url, os.getpid(), time.monotonic_ns())]
+
+
 class SkiffTestCase(unittest.TestCase):
     """Each test gets a fresh data dir (outside /tmp, which every step sees privately)."""
 

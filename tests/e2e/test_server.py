@@ -11,7 +11,7 @@ import time
 import unittest
 import urllib.request
 
-from skiffenv import SKIFF, SkiffTestCase
+from skiffenv import SKIFF, SkiffTestCase, store_args
 
 CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance")
 STEPS = os.path.join(CONFORMANCE, "argo", "steps.yaml")
@@ -20,7 +20,7 @@ STEPS = os.path.join(CONFORMANCE, "argo", "steps.yaml")
 class ServerTestCase(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"], env=self.env,
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(), env=self.env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.server.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
@@ -248,15 +248,16 @@ class AuthTest(SkiffTestCase):
     def test_tokens_bind_namespaces_and_roles(self):
         from kubernetes import client
         from kubernetes.client.rest import ApiException
+        store = store_args()
         editor = self.skiff("token", "create", "team-a-ci", "--namespace", "team-a", "--role", "edit",
-                            check=0).stdout.strip()
+                            *store, check=0).stdout.strip()
         viewer = self.skiff("token", "create", "team-a-viewer", "-n", "team-a", "--role", "view",
-                            check=0).stdout.strip()
+                            *store, check=0).stdout.strip()
         self.assertTrue(editor.startswith("skiff_"))
-        listed = self.skiff("token", "list", check=0).stdout
+        listed = self.skiff("token", "list", *store, check=0).stdout
         self.assertRegex(listed, r"team-a-ci\s+edit\s+team-a")
         self.assertNotIn(editor, listed)
-        server = subprocess.Popen([SKIFF, "server", "--port", "0", "--auth"], env=self.env,
+        server = subprocess.Popen([SKIFF, "server", "--port", "0", "--auth"] + store, env=self.env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = server.stdout.readline()
@@ -283,7 +284,7 @@ class AuthTest(SkiffTestCase):
                     call(api)
                 self.assertEqual(e.exception.status, code)
             self.assertEqual(urllib.request.urlopen(url + "/healthz").read(), b"ok")
-            self.skiff("token", "delete", "team-a-ci", check=0)
+            self.skiff("token", "delete", "team-a-ci", *store, check=0)
             with self.assertRaises(ApiException) as e:
                 core(editor).list_namespaced_config_map("team-a")
             self.assertEqual(e.exception.status, 401)
