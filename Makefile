@@ -35,6 +35,7 @@ demo: build
 
 bench: build
 	@bench/pipelines/run.sh $(BUILD)/skiff
+	@bench/server/run.sh $(BUILD)/skiff
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
