@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <unordered_map>
 
 #include "api/http_server.h"
 #include "api/kube_api.h"
@@ -46,22 +48,57 @@ void DeclareServerMetrics(Metrics& m, LocalRuntime& rt) {
       m.Observe("skiff_workflow_reconcile_duration_seconds", {}, std::chrono::duration<double>(d).count());
     });
   }
-  store::Store& st = rt.store();
-  controllers::WorkflowController* wc = rt.workflows();
-  m.AddCollector([&st, wc](Metrics& self) {
-    if (wc != nullptr) self.Set("skiff_workflow_queue_depth", {}, static_cast<double>(wc->queue_depth()));
-    for (const char* kind : {"Pod", "Workflow"}) {
-      auto list = st.List(kind, "");
-      if (!list.ok()) continue;
-      std::map<std::string, int> by_phase;
-      for (const char* p : {"Pending", "Running", "Succeeded", "Failed"}) by_phase[p] = 0;
-      for (const auto& o : list->items) {
-        by_phase[StringField(o.value("status", Json::object()), "phase", "Pending")]++;
+  // Objects by phase, kept up to date from store events on the loop thread (a scrape must not
+  // list 10,000 Pods).
+  struct PhaseCounts {
+    std::unordered_map<std::string, std::string> phase_by_uid;
+    std::map<std::string, int> count;
+  };
+  auto counts = std::make_shared<std::map<std::string, PhaseCounts>>();
+  auto family = [](const std::string& kind) { return kind == "Pod" ? "skiff_pods" : "skiff_workflows"; };
+  auto apply = [&m, counts, family](const std::string& kind, const std::string& uid, const std::string& phase,
+                                    bool deleted) {
+    PhaseCounts& c = (*counts)[kind];
+    auto it = c.phase_by_uid.find(uid);
+    if (it != c.phase_by_uid.end()) {
+      if (!deleted && it->second == phase) return;
+      m.Set(family(kind), {{"phase", it->second}}, --c.count[it->second]);
+      if (deleted) {
+        c.phase_by_uid.erase(it);
+        return;
       }
-      const char* family = std::string(kind) == "Pod" ? "skiff_pods" : "skiff_workflows";
-      self.Clear(family);
-      for (const auto& [phase, n] : by_phase) self.Set(family, {{"phase", phase}}, n);
+      it->second = phase;
+    } else {
+      if (deleted) return;
+      c.phase_by_uid.emplace(uid, phase);
     }
+    m.Set(family(kind), {{"phase", phase}}, ++c.count[phase]);
+  };
+  store::Store& st = rt.store();
+  for (const char* kind : {"Pod", "Workflow"}) {
+    for (const char* p : {"Pending", "Running", "Succeeded", "Failed"}) {
+      (*counts)[kind].count[p] = 0;
+      m.Set(family(kind), {{"phase", p}}, 0);
+    }
+    auto list = st.List(kind, "");
+    if (!list.ok()) continue;
+    for (const auto& o : list->items) {
+      apply(kind, StringField(o["metadata"], "uid"),
+            StringField(o.value("status", Json::object()), "phase", "Pending"), false);
+    }
+  }
+  if (store::Informer* inf = rt.informer()) {
+    for (const char* kind : {"Pod", "Workflow"}) {
+      inf->AddHandler(kind, [apply, kind = std::string(kind)](const store::WatchEvent& ev) {
+        apply(kind, StringField(ev.object["metadata"], "uid"),
+              StringField(ev.object.value("status", Json::object()), "phase", "Pending"),
+              ev.type == store::EventType::kDeleted);
+      });
+    }
+  }
+  controllers::WorkflowController* wc = rt.workflows();
+  m.AddCollector([wc](Metrics& self) {
+    if (wc != nullptr) self.Set("skiff_workflow_queue_depth", {}, static_cast<double>(wc->queue_depth()));
   });
 }
 

@@ -39,6 +39,8 @@ class LocalRuntime {
   // Starts the informer, kubelet and controllers (requires the lock).
   Status StartControllers();
   controllers::WorkflowController* workflows() { return workflows_.get(); }
+  // Null until `StartControllers`.
+  store::Informer* informer() { return informer_.get(); }
 
  private:
   explicit LocalRuntime(std::string home) : home_(std::move(home)) {}
