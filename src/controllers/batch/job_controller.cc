@@ -161,7 +161,8 @@ Json NewPod(const Json& job, const std::string& name, int64_t index) {
   pod_meta["name"] = name;
   pod_meta["namespace"] = StringField(meta, "namespace");
   pod_meta.erase("generateName");
-  if (!pod_meta.contains("labels") || !pod_meta["labels"].is_object()) pod_meta["labels"] = Json::object();
+  if (!pod_meta.contains("labels") || !pod_meta["labels"].is_object())
+    pod_meta["labels"] = Json::object();
   pod_meta["labels"][kJobNameLabel] = job_name;
   pod_meta["labels"][kJobNameLabelNew] = job_name;
   pod_meta["labels"][kControllerUidLabel] = uid;
@@ -189,15 +190,21 @@ Json NewPod(const Json& job, const std::string& name, int64_t index) {
                                               {"uid", uid},
                                               {"controller", true},
                                               {"blockOwnerDeletion", true}}});
-  return {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(pod_meta)}, {"spec", std::move(spec)}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", std::move(pod_meta)},
+          {"spec", std::move(spec)}};
 }
 
 }  // namespace
 
 JobController::JobController(store::Store& store, EventLoop& loop, store::Informer& informer,
                              const Clock& clock, WorkQueueOptions queue_options)
-    : store_(store), informer_(informer), clock_(clock),
-      queue_(loop, [this](const std::string& key) { return Reconcile(key); }, queue_options) {}
+    : store_(store),
+      informer_(informer),
+      clock_(clock),
+      queue_(
+          loop, [this](const std::string& key) { return Reconcile(key); }, queue_options) {}
 
 JobController::~JobController() = default;
 
@@ -327,15 +334,17 @@ ReconcileResult JobController::Reconcile(const std::string& key) {
 
   const bool indexed = StringField(spec, "completionMode", "NonIndexed") == "Indexed";
   const Json* completions_field = FindField(spec, "completions");
-  const bool has_completions = completions_field != nullptr && completions_field->is_number_integer();
+  const bool has_completions =
+      completions_field != nullptr && completions_field->is_number_integer();
   const int64_t parallelism = IntField(spec, "parallelism", 1);
-  const int64_t completions = has_completions ? completions_field->get<int64_t>()
-                                              : (FindField(spec, "parallelism") == nullptr || indexed ? 1 : -1);
+  const int64_t completions = has_completions
+                                  ? completions_field->get<int64_t>()
+                                  : (FindField(spec, "parallelism") == nullptr || indexed ? 1 : -1);
   const int64_t backoff_limit = IntField(spec, "backoffLimit", 6);
   const bool suspend = spec.value("suspend", false);
   const bool restart_on_failure =
-      StringField(spec.value("template", Json::object()).value("spec", Json::object()), "restartPolicy") ==
-      "OnFailure";
+      StringField(spec.value("template", Json::object()).value("spec", Json::object()),
+                  "restartPolicy") == "OnFailure";
 
   auto stop_active = [&] {
     for (const auto& pod_name : active) {
@@ -407,8 +416,9 @@ ReconcileResult JobController::Reconcile(const std::string& key) {
       int64_t want = 0;
       std::vector<int64_t> indexes;
       if (indexed) {
-        for (int64_t i = 0; i < completions && static_cast<int64_t>(indexes.size()) <
-                                                   parallelism - static_cast<int64_t>(active.size());
+        for (int64_t i = 0;
+             i < completions && static_cast<int64_t>(indexes.size()) <
+                                    parallelism - static_cast<int64_t>(active.size());
              ++i) {
           if (!done_indexes.count(i) && !active_indexes.count(i)) indexes.push_back(i);
         }
@@ -429,7 +439,8 @@ ReconcileResult JobController::Reconcile(const std::string& key) {
           pod_name = name + "-" + std::to_string(seq++);
         }
         tracked[pod_name] = {index, "active"};
-        writes.push_back(store::Write::PutRecord(kJobPodRecords, uid, pod_name, tracked[pod_name].ToJson()));
+        writes.push_back(
+            store::Write::PutRecord(kJobPodRecords, uid, pod_name, tracked[pod_name].ToJson()));
         writes.push_back(store::Write::Create(NewPod(job, pod_name, index)));
         active.push_back(pod_name);
       }
@@ -443,7 +454,8 @@ ReconcileResult JobController::Reconcile(const std::string& key) {
     active.clear();
     ready = 0;
     // (9) TTL after finishing.
-    if (const Json* ttl = FindField(spec, "ttlSecondsAfterFinished"); ttl != nullptr && ttl->is_number_integer()) {
+    if (const Json* ttl = FindField(spec, "ttlSecondsAfterFinished");
+        ttl != nullptr && ttl->is_number_integer()) {
       std::string at = StringField(status, "completionTime");
       if (at.empty()) {
         const Json* f = FindCondition(status, "Failed");

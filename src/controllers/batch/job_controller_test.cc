@@ -86,13 +86,16 @@ class JobControllerTest : public ::testing::Test {
     Json p = Pod(name);
     Json cs = {{"name", "main"}, {"restartCount", 0}, {"ready", ready}};
     if (phase == "Succeeded" || phase == "Failed") {
-      cs["state"] = {{"terminated", {{"exitCode", exit_code}, {"reason", exit_code == 0 ? "Completed" : "Error"}}}};
+      cs["state"] = {
+          {"terminated",
+           {{"exitCode", exit_code}, {"reason", exit_code == 0 ? "Completed" : "Error"}}}};
     } else {
       cs["state"] = {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}};
     }
-    p["status"] = {{"phase", phase},
-                   {"containerStatuses", Json::array({cs})},
-                   {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
+    p["status"] = {
+        {"phase", phase},
+        {"containerStatuses", Json::array({cs})},
+        {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
     auto u = store_->UpdateStatus(p);
     ASSERT_TRUE(u.ok()) << u.status().ToString();
     Spin();
@@ -115,7 +118,8 @@ constexpr const char* kTemplate = R"(
 )";
 
 std::string JobYaml(const std::string& spec) {
-  return "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: default}\nspec:\n" + spec + kTemplate;
+  return "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: default}\nspec:\n" +
+         spec + kTemplate;
 }
 
 TEST_F(JobControllerTest, RunsPodsOneAfterAnotherUntilCompletions_1_4_5) {
@@ -254,7 +258,8 @@ TEST_F(JobControllerTest, PodFailurePolicyIgnoresAndFailsJob_8) {
   ASSERT_FALSE(c.is_null());
   EXPECT_EQ(c["reason"], "PodFailurePolicy");
   EXPECT_EQ(c["message"],
-            "Container main for pod default/j-2 failed with exit code 3 matching FailJob rule at index 1");
+            "Container main for pod default/j-2 failed with exit code 3 matching FailJob rule at "
+            "index 1");
   EXPECT_EQ(PodNames().size(), 3u);
 }
 

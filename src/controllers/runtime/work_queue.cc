@@ -5,7 +5,9 @@
 namespace skiff::controllers {
 
 WorkQueue::WorkQueue(EventLoop& loop, Handler handler, WorkQueueOptions options)
-    : loop_(loop), handler_(std::move(handler)), options_(options),
+    : loop_(loop),
+      handler_(std::move(handler)),
+      options_(options),
       alive_(std::make_shared<bool>(true)) {}
 
 WorkQueue::~WorkQueue() {
@@ -127,7 +129,8 @@ std::string QueueKey(std::string_view kind, std::string_view ns, std::string_vie
 
 std::string QueueKey(const Json& obj) {
   const Json& meta = obj.value("metadata", Json::object());
-  return QueueKey(StringField(obj, "kind"), StringField(meta, "namespace"), StringField(meta, "name"));
+  return QueueKey(StringField(obj, "kind"), StringField(meta, "namespace"),
+                  StringField(meta, "name"));
 }
 
 bool ParseQueueKey(std::string_view key, std::string* kind, std::string* ns, std::string* name) {

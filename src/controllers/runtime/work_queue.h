@@ -37,8 +37,8 @@ namespace skiff::controllers {
 
 // What a reconcile pass asks of the queue besides its `Status`.
 struct ReconcileResult {
-  Status status;                 // non-ok: retried with the key's backoff
-  Duration requeue_after{0};     // > 0 (and ok): handle the key again after this long
+  Status status;              // non-ok: retried with the key's backoff
+  Duration requeue_after{0};  // > 0 (and ok): handle the key again after this long
   static ReconcileResult Ok() { return {}; }
   static ReconcileResult After(Duration d) { return {OkStatus(), d}; }
   static ReconcileResult Error(Status s) { return {std::move(s), Duration(0)}; }

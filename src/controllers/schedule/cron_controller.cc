@@ -41,7 +41,8 @@ Json NewWorkflow(const Json& cron, TimePoint scheduled) {
                   {"annotations", Json::object()}};
   if (const Json* m = FindField(spec, "workflowMetadata"); m != nullptr && m->is_object()) {
     for (const char* field : {"labels", "annotations"}) {
-      if (const Json* kv = FindField(*m, field); kv != nullptr && kv->is_object()) wf_meta[field] = *kv;
+      if (const Json* kv = FindField(*m, field); kv != nullptr && kv->is_object())
+        wf_meta[field] = *kv;
     }
   }
   wf_meta["labels"][kCronWorkflowLabel] = name;
@@ -77,8 +78,11 @@ void SetCondition(Json& status, const std::string& type, const std::string& mess
 CronWorkflowController::CronWorkflowController(store::Store& store, EventLoop& loop,
                                                store::Informer& informer, const Clock& clock,
                                                WorkQueueOptions queue_options)
-    : store_(store), informer_(informer), clock_(clock),
-      queue_(loop, [this](const std::string& key) { return Reconcile(key); }, queue_options) {}
+    : store_(store),
+      informer_(informer),
+      clock_(clock),
+      queue_(
+          loop, [this](const std::string& key) { return Reconcile(key); }, queue_options) {}
 
 Status CronWorkflowController::Start() {
   informer_.AddHandler("CronWorkflow", [this](const store::WatchEvent& ev) {
@@ -94,7 +98,8 @@ Status CronWorkflowController::Start() {
     const Json& meta = ev.object["metadata"];
     std::string cron = StringField(meta.value("labels", Json::object()), kCronWorkflowLabel);
     if (cron.empty()) return;
-    if (ev.type == store::EventType::kDeleted || Finished(ev.object) || ev.type == store::EventType::kAdded) {
+    if (ev.type == store::EventType::kDeleted || Finished(ev.object) ||
+        ev.type == store::EventType::kAdded) {
       queue_.Add(QueueKey("CronWorkflow", StringField(meta, "namespace"), cron));
     }
   });
@@ -146,7 +151,8 @@ ReconcileResult CronWorkflowController::Reconcile(const std::string& key) {
   std::vector<std::string> to_delete;
   auto prune = [&](std::vector<const Json*>& done, int64_t keep) {
     std::sort(done.begin(), done.end(), [](const Json* a, const Json* b) {
-      std::string fa = StringField((*a)["status"], "finishedAt"), fb = StringField((*b)["status"], "finishedAt");
+      std::string fa = StringField((*a)["status"], "finishedAt"),
+                  fb = StringField((*b)["status"], "finishedAt");
       if (fa != fb) return fa > fb;
       return StringField((*a)["metadata"], "name") > StringField((*b)["metadata"], "name");
     });
@@ -195,7 +201,8 @@ ReconcileResult CronWorkflowController::Reconcile(const std::string& key) {
     const Json* sds_field = FindField(spec, "startingDeadlineSeconds");
     const bool has_sds = sds_field != nullptr && sds_field->is_number_integer();
     // Times older than both the grace and the deadline would never run: do not walk them.
-    Duration window = std::max<Duration>(kOnTimeGrace, has_sds ? Seconds(sds_field->get<int64_t>()) : Duration(0));
+    Duration window = std::max<Duration>(
+        kOnTimeGrace, has_sds ? Seconds(sds_field->get<int64_t>()) : Duration(0));
     TimePoint from = std::max(anchor, now - window - Seconds(1));
     std::optional<TimePoint> due;
     TimePoint next = TimePoint::max();
@@ -224,8 +231,9 @@ ReconcileResult CronWorkflowController::Reconcile(const std::string& key) {
         LogInfo("cron workflow missed a scheduled time",
                 {{"cronworkflow", ns + "/" + name}, {"scheduledTime", FormatRfc3339(*due)}});
       } else if (policy == "Forbid" && !running.empty()) {
-        LogInfo("cron workflow skipped a run: concurrencyPolicy Forbid and a workflow is active",
-                {{"cronworkflow", ns + "/" + name}, {"scheduledTime", FormatRfc3339(*due)}});  // (3)
+        LogInfo(
+            "cron workflow skipped a run: concurrencyPolicy Forbid and a workflow is active",
+            {{"cronworkflow", ns + "/" + name}, {"scheduledTime", FormatRfc3339(*due)}});  // (3)
       } else {
         if (policy == "Replace") {  // (4)
           for (const Json* r : running) {
@@ -258,7 +266,8 @@ ReconcileResult CronWorkflowController::Reconcile(const std::string& key) {
     auto r = store_.Commit(std::move(writes));
     if (!r.ok()) return ReconcileResult::Error(r.status());
     if (!started.empty()) {
-      LogInfo("cron workflow started a workflow", {{"cronworkflow", ns + "/" + name}, {"workflow", started}});
+      LogInfo("cron workflow started a workflow",
+              {{"cronworkflow", ns + "/" + name}, {"workflow", started}});
     }
   }
   for (const auto& n : to_delete) {

@@ -50,7 +50,8 @@ inline constexpr Duration kOnTimeGrace = std::chrono::seconds(10);
 class CronWorkflowController {
  public:
   CronWorkflowController(store::Store& store, EventLoop& loop, store::Informer& informer,
-                         const Clock& clock = SystemClock::Get(), WorkQueueOptions queue_options = {});
+                         const Clock& clock = SystemClock::Get(),
+                         WorkQueueOptions queue_options = {});
   CronWorkflowController(const CronWorkflowController&) = delete;
   CronWorkflowController& operator=(const CronWorkflowController&) = delete;
 

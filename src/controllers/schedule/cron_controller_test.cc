@@ -69,8 +69,10 @@ class CronControllerTest : public ::testing::Test {
   }
   void Create(const std::string& spec_yaml) {
     std::string yaml =
-        "apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c, namespace: default}\n"
-        "spec:\n" + spec_yaml +
+        "apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c, namespace: "
+        "default}\n"
+        "spec:\n" +
+        spec_yaml +
         "  workflowSpec:\n    entrypoint: main\n    templates:\n"
         "    - name: main\n      container: {image: busybox, command: [\"true\"]}\n";
     auto j = ParseYaml(yaml);
@@ -164,7 +166,8 @@ TEST_F(CronControllerTest, SeveralSchedulesAndATimeZone_1) {
   EXPECT_EQ(Workflows(), std::vector<std::string>{Name(nine)});
   Advance(minutes(30));
   EXPECT_EQ(Workflows(), (std::vector<std::string>{Name(nine), Name(nine + 1800)}));
-  EXPECT_EQ(Workflow(Name(nine + 1800))["metadata"]["annotations"]["workflows.argoproj.io/scheduled-time"],
+  EXPECT_EQ(Workflow(Name(nine +
+                          1800))["metadata"]["annotations"]["workflows.argoproj.io/scheduled-time"],
             "2026-01-01T14:30:00Z");
 }
 
@@ -225,8 +228,8 @@ TEST_F(CronControllerTest, HistoryLimitsDeleteTheOldestFinishedWorkflows_5) {
     Advance(seconds(60));
   }
   // Succeeded: 0 and 3 (both kept); failed: 1 and 2 (only 2 kept); 4 still runs.
-  EXPECT_EQ(Workflows(), (std::vector<std::string>{Name(kMinute1), Name(kMinute1 + 120), Name(kMinute1 + 180),
-                                                   Name(kMinute1 + 240)}));
+  EXPECT_EQ(Workflows(), (std::vector<std::string>{Name(kMinute1), Name(kMinute1 + 120),
+                                                   Name(kMinute1 + 180), Name(kMinute1 + 240)}));
   FinishWorkflow(Name(kMinute1 + 240), "Succeeded");
   EXPECT_EQ(Workflows(), (std::vector<std::string>{Name(kMinute1 + 120), Name(kMinute1 + 180),
                                                    Name(kMinute1 + 240)}));

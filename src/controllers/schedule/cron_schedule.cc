@@ -16,7 +16,8 @@ namespace {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -25,7 +26,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   size_t start = 0;
   for (;;) {
     size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    out.push_back(
+        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
     if (p == std::string_view::npos) return out;
     start = p + 1;
   }
@@ -47,7 +49,7 @@ std::optional<int> ParseNumberOrName(std::string_view s, const char* const* name
   return v;
 }
 
-constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",  "jul",
                                        "aug", "sep", "oct", "nov", "dec", nullptr};
 constexpr const char* kDayNames[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", nullptr};
 
@@ -63,7 +65,9 @@ Status ParseField(std::string_view field, int lo, int hi, const char* const* nam
     size_t slash = part.find('/');
     if (slash != std::string_view::npos) {
       auto s = ParseNumberOrName(part.substr(slash + 1), nullptr, 0);
-      if (!s || *s <= 0) return InvalidArgument(std::string("bad step in ") + what + " field \"" + std::string(field) + "\"");
+      if (!s || *s <= 0)
+        return InvalidArgument(std::string("bad step in ") + what + " field \"" +
+                               std::string(field) + "\"");
       step = *s;
       range = part.substr(0, slash);
     }
@@ -73,19 +77,23 @@ Status ParseField(std::string_view field, int lo, int hi, const char* const* nam
     } else {
       size_t dash = range.find('-');
       auto first = ParseNumberOrName(range.substr(0, dash), names, names_base);
-      if (!first) return InvalidArgument(std::string("bad value in ") + what + " field \"" + std::string(field) + "\"");
+      if (!first)
+        return InvalidArgument(std::string("bad value in ") + what + " field \"" +
+                               std::string(field) + "\"");
       a = *first;
       if (dash != std::string_view::npos) {
         auto last = ParseNumberOrName(range.substr(dash + 1), names, names_base);
-        if (!last) return InvalidArgument(std::string("bad value in ") + what + " field \"" + std::string(field) + "\"");
+        if (!last)
+          return InvalidArgument(std::string("bad value in ") + what + " field \"" +
+                                 std::string(field) + "\"");
         b = *last;
       } else {
         b = slash != std::string_view::npos ? hi : a;  // "5/15" means 5-max/15
       }
     }
     if (a < lo || b > hi || a > b) {
-      return InvalidArgument(std::string(what) + " field \"" + std::string(field) + "\" is out of range " +
-                             std::to_string(lo) + "-" + std::to_string(hi));
+      return InvalidArgument(std::string(what) + " field \"" + std::string(field) +
+                             "\" is out of range " + std::to_string(lo) + "-" + std::to_string(hi));
     }
     for (int v = a; v <= b; v += step) bits->set(static_cast<size_t>(v));
   }
@@ -179,9 +187,11 @@ Status ValidateTimeZone(std::string_view timezone) {
     return InvalidArgument("unknown time zone " + tz);
   }
   const char* dir = std::getenv("TZDIR");
-  std::string path = std::string(dir != nullptr && *dir != '\0' ? dir : "/usr/share/zoneinfo") + "/" + tz;
+  std::string path =
+      std::string(dir != nullptr && *dir != '\0' ? dir : "/usr/share/zoneinfo") + "/" + tz;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return InvalidArgument("unknown time zone " + tz);
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return InvalidArgument("unknown time zone " + tz);
   return OkStatus();
 }
 
@@ -226,14 +236,17 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expr, std::string_view
   }
   if (!cur.empty()) fields.push_back(std::move(cur));
   if (fields.size() != 5) {
-    return InvalidArgument("expected exactly 5 fields, found " + std::to_string(fields.size()) + ": " + std::string(expr));
+    return InvalidArgument("expected exactly 5 fields, found " + std::to_string(fields.size()) +
+                           ": " + std::string(expr));
   }
   SKIFF_RETURN_IF_ERROR(ParseField(fields[0], 0, 59, nullptr, 0, &s.minutes_, nullptr, "minute"));
   SKIFF_RETURN_IF_ERROR(ParseField(fields[1], 0, 23, nullptr, 0, &s.hours_, nullptr, "hour"));
-  SKIFF_RETURN_IF_ERROR(ParseField(fields[2], 1, 31, nullptr, 0, &s.days_, &s.days_star_, "day-of-month"));
+  SKIFF_RETURN_IF_ERROR(
+      ParseField(fields[2], 1, 31, nullptr, 0, &s.days_, &s.days_star_, "day-of-month"));
   SKIFF_RETURN_IF_ERROR(ParseField(fields[3], 1, 12, kMonthNames, 1, &s.months_, nullptr, "month"));
   std::bitset<8> dow;
-  SKIFF_RETURN_IF_ERROR(ParseField(fields[4], 0, 7, kDayNames, 0, &dow, &s.weekdays_star_, "day-of-week"));
+  SKIFF_RETURN_IF_ERROR(
+      ParseField(fields[4], 0, 7, kDayNames, 0, &dow, &s.weekdays_star_, "day-of-week"));
   for (size_t i = 0; i < 7; ++i) s.weekdays_[i] = dow[i];
   if (dow[7]) s.weekdays_[0] = true;
   return s;
@@ -241,7 +254,8 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expr, std::string_view
 
 TimePoint CronSchedule::Next(TimePoint t) const {
   int64_t after = std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
-  if (t.time_since_epoch() < Duration(0) && Seconds(after) != t.time_since_epoch()) --after;  // floor
+  if (t.time_since_epoch() < Duration(0) && Seconds(after) != t.time_since_epoch())
+    --after;  // floor
   if (every_ > Duration(0)) {
     return TimePoint(Seconds(after) + std::chrono::duration_cast<Seconds>(every_));
   }
@@ -254,10 +268,22 @@ TimePoint CronSchedule::Next(TimePoint t) const {
     return days_star_ || weekdays_star_ ? dom && dow : dom || dow;
   };
   auto normalize = [](Civil& x) {
-    if (x.minute >= 60) { x.minute = 0; ++x.hour; }
-    if (x.hour >= 24) { x.hour = 0; ++x.day; }
-    if (x.month <= 12 && x.day > DaysInMonth(x.year, x.month)) { x.day = 1; ++x.month; }
-    if (x.month > 12) { x.month = 1; ++x.year; }
+    if (x.minute >= 60) {
+      x.minute = 0;
+      ++x.hour;
+    }
+    if (x.hour >= 24) {
+      x.hour = 0;
+      ++x.day;
+    }
+    if (x.month <= 12 && x.day > DaysInMonth(x.year, x.month)) {
+      x.day = 1;
+      ++x.month;
+    }
+    if (x.month > 12) {
+      x.month = 1;
+      ++x.year;
+    }
   };
   ++c.minute;
   normalize(c);

@@ -57,13 +57,17 @@ TEST(CronScheduleTest, Descriptors) {
 
 TEST(CronScheduleTest, TimeZones) {
   // New York is UTC-5 in winter and UTC-4 in summer; Berlin UTC+1 in winter.
-  EXPECT_EQ(NextOf("0 9 * * *", "2026-01-01T00:00:00Z", "America/New_York"), "2026-01-01T14:00:00Z");
-  EXPECT_EQ(NextOf("0 9 * * *", "2026-07-01T00:00:00Z", "America/New_York"), "2026-07-01T13:00:00Z");
+  EXPECT_EQ(NextOf("0 9 * * *", "2026-01-01T00:00:00Z", "America/New_York"),
+            "2026-01-01T14:00:00Z");
+  EXPECT_EQ(NextOf("0 9 * * *", "2026-07-01T00:00:00Z", "America/New_York"),
+            "2026-07-01T13:00:00Z");
   EXPECT_EQ(NextOf("0 12 * * *", "2026-01-01T00:00:00Z", "Europe/Berlin"), "2026-01-01T11:00:00Z");
   // Across the spring-forward night (2026-03-08): 09:00 local moves from 14:00Z to 13:00Z.
-  EXPECT_EQ(NextOf("0 9 * * *", "2026-03-07T14:00:00Z", "America/New_York"), "2026-03-08T13:00:00Z");
+  EXPECT_EQ(NextOf("0 9 * * *", "2026-03-07T14:00:00Z", "America/New_York"),
+            "2026-03-08T13:00:00Z");
   // A local midnight in New York is still Dec 31 in UTC terms the day before.
-  EXPECT_EQ(NextOf("0 0 1 1 *", "2026-06-01T00:00:00Z", "America/New_York"), "2027-01-01T05:00:00Z");
+  EXPECT_EQ(NextOf("0 0 1 1 *", "2026-06-01T00:00:00Z", "America/New_York"),
+            "2027-01-01T05:00:00Z");
   // The zone is only set while converting: TZ is restored.
   const char* tz = std::getenv("TZ");
   std::string before = tz != nullptr ? tz : "<unset>";
