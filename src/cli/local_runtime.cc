@@ -31,6 +31,8 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 }
 
 LocalRuntime::~LocalRuntime() {
+  cron_workflows_.reset();
+  jobs_.reset();
   workflows_.reset();
   kubelet_.reset();
   informer_.reset();
@@ -65,10 +67,17 @@ Status LocalRuntime::StartControllers() {
   if (const char* iso = std::getenv("SKIFF_ISOLATE"); iso != nullptr && std::string(iso) == "0") ko.isolate = false;
   kubelet_ = std::make_unique<local::Kubelet>(ko, *store_, loop_, *artifacts_);
   workflows_ = std::make_unique<controllers::WorkflowController>(*store_, loop_, *informer_);
+  jobs_ = std::make_unique<controllers::JobController>(*store_, loop_, *informer_);
+  controllers::WorkQueueOptions cron_queue;
+  cron_queue.resync_period = std::chrono::minutes(5);  // heals a missed event; schedules use timers
+  cron_workflows_ = std::make_unique<controllers::CronWorkflowController>(*store_, loop_, *informer_,
+                                                                          SystemClock::Get(), cron_queue);
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
   SKIFF_RETURN_IF_ERROR(workflows_->Start());
+  SKIFF_RETURN_IF_ERROR(jobs_->Start());
+  SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
   SKIFF_RETURN_IF_ERROR(kubelet_->Start());
   return OkStatus();
 }

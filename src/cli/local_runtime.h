@@ -1,8 +1,9 @@
 // The one place that wires concrete parts together for commands that run without a server:
 // the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
-// that holds the data dir's controller lock — the informer, the local kubelet and the Workflow
-// controller. Only one process per data dir runs controllers at a time (flock on
-// `<home>/controller.lock`); others submit to the store and follow along.
+// that holds the data dir's controller lock — the informer, the local kubelet and the
+// controllers (Workflow, batch/v1 Job, CronWorkflow). Only one process per data dir runs
+// controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
+// follow along.
 #pragma once
 
 #include <memory>
@@ -10,7 +11,9 @@
 
 #include "backends/local/kubelet.h"
 #include "common/event_loop.h"
+#include "controllers/batch/job_controller.h"
 #include "controllers/pipeline/workflow_controller.h"
+#include "controllers/schedule/cron_controller.h"
 #include "metadata/artifact_store.h"
 #include "store/informer.h"
 #include "store/store.h"
@@ -53,6 +56,8 @@ class LocalRuntime {
   std::unique_ptr<store::Informer> informer_;
   std::unique_ptr<local::Kubelet> kubelet_;
   std::unique_ptr<controllers::WorkflowController> workflows_;
+  std::unique_ptr<controllers::JobController> jobs_;
+  std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
 };
 
 }  // namespace skiff::cli
