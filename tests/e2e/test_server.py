@@ -99,6 +99,57 @@ class KubectlTest(ServerTestCase):
         self.assertIn("kubectl.kubernetes.io/last-applied-configuration",
                       got["metadata"]["annotations"])
 
+    def test_batch_job_completes_with_kubectl_wait(self):
+        job = self.write("job.yaml", """apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "echo done-$JOB_COMPLETION_INDEX"]}
+""")
+        self.kubectl("apply", "-f", job)
+        self.kubectl("wait", "--for=condition=Complete", "job/pi", "--timeout=60s")
+        self.assertRegex(self.kubectl("get", "jobs").stdout, r"pi\s+3/3")
+        pods = json.loads(self.kubectl("get", "pods", "-l", "job-name=pi", "-o", "json").stdout)["items"]
+        self.assertEqual(len(pods), 3)
+        self.assertTrue(all(p["status"]["phase"] == "Succeeded" for p in pods))
+
+    def test_cron_workflow_starts_workflows_on_schedule_and_keeps_history(self):
+        cron = self.write("cron.yaml", """apiVersion: argoproj.io/v1alpha1
+kind: CronWorkflow
+metadata: {name: tick}
+spec:
+  schedule: "@every 1s"
+  successfulJobsHistoryLimit: 2
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      container: {image: busybox, command: [echo, "{{workflow.scheduledTime}}"]}
+""")
+        self.kubectl("apply", "-f", cron)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            wfs = json.loads(self.kubectl("get", "wf", "-l", "workflows.argoproj.io/cron-workflow=tick",
+                                          "-o", "json").stdout)["items"]
+            done = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+            cron_obj = json.loads(self.kubectl("get", "cronwf", "tick", "-o", "json").stdout)
+            if len(done) >= 2 and cron_obj.get("status", {}).get("lastScheduledTime"):
+                break
+            time.sleep(0.5)
+        self.assertGreaterEqual(len(done), 2)
+        # Older successful runs are deleted beyond the history limit.
+        time.sleep(3)
+        wfs = json.loads(self.kubectl("get", "wf", "-o", "json").stdout)["items"]
+        finished = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+        self.assertLessEqual(len(finished), 2)
+        self.kubectl("delete", "cronwf", "tick")
+
     def test_invalid_workflow_is_rejected_naming_the_field(self):
         bad = self.write("bad.yaml", """apiVersion: argoproj.io/v1alpha1
 kind: Workflow
