@@ -42,6 +42,9 @@ int RemoteDescribe(const RemoteTarget& t, const Argv& args);
 int RemoteLogs(const RemoteTarget& t, const Argv& args);
 int RemoteWait(const RemoteTarget& t, const Argv& args);
 
+// Prints rows as aligned columns (3 spaces apart), kubectl-style; the first row is the header.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
 // kubectl-style text for `describe`.
 std::string DescribeText(const Json& obj);
 std::string EventsText(const Json& events);
