@@ -143,10 +143,19 @@ spec:
                 break
             time.sleep(0.5)
         self.assertGreaterEqual(len(done), 2)
-        # Older successful runs are deleted beyond the history limit.
-        time.sleep(3)
-        wfs = json.loads(self.kubectl("get", "wf", "-o", "json").stdout)["items"]
-        finished = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+        # Older successful runs are deleted beyond the history limit. Stop the schedule first, so
+        # that a run that just finished (not yet pruned) cannot be counted.
+        self.kubectl("patch", "cronwf", "tick", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+        seen = set()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            wfs = json.loads(self.kubectl("get", "wf", "-o", "json").stdout)["items"]
+            seen.update(w["metadata"]["name"] for w in wfs)
+            finished = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+            running = [w for w in wfs if w.get("status", {}).get("phase") not in ("Succeeded", "Failed", "Error")]
+            if len(finished) <= 2 and not running:
+                break
+            time.sleep(0.5)
         self.assertLessEqual(len(finished), 2)
         self.kubectl("delete", "cronwf", "tick")
 
