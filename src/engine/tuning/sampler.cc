@@ -27,6 +27,12 @@ bool Settings::Has(std::string_view name) const {
   return false;
 }
 
+Result<std::string> Settings::String(std::string_view name, std::string_view fallback) {
+  size_t i = 0;
+  const std::string* v = Find(name, &i);
+  return v ? *v : std::string(fallback);
+}
+
 Result<double> Settings::Number(std::string_view name, double fallback, double lo, double hi) {
   size_t i = 0;
   const std::string* v = Find(name, &i);

@@ -20,6 +20,7 @@ class Settings {
   Result<int> Int(std::string_view name, int fallback, int lo, int hi);
   Result<std::string> Choice(std::string_view name, std::string_view fallback,
                              const std::vector<std::string>& allowed);
+  Result<std::string> String(std::string_view name, std::string_view fallback);
   bool Has(std::string_view name) const;
   // InvalidArgument for the first setting no getter asked for.
   Status CheckAllUsed() const;

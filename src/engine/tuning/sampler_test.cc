@@ -155,7 +155,8 @@ TEST_P(EverySamplerTest, ParallelSuggestionsAreDistinct) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Samplers, EverySamplerTest,
-                         ::testing::Values("random", "sobol", "tpe", "multivariate-tpe"),
+                         ::testing::Values("random", "sobol", "tpe", "multivariate-tpe",
+                                           "bayesianoptimization", "cmaes", "pbt"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
@@ -268,7 +269,7 @@ TEST(TpeSamplerTest, FindsBetterPointsThanRandomSearch) {
 - {name: b, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
 - {name: c, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
 )");
-  for (const char* name : {"tpe", "multivariate-tpe"}) {
+  for (const char* name : {"tpe", "multivariate-tpe", "bayesianoptimization", "cmaes"}) {
     int wins = 0;
     for (uint64_t seed = 0; seed < 5; ++seed) {
       const double model = Best(RunExperiment(*Make(name, space, seed), space, 60, 1));
