@@ -3,7 +3,7 @@
 // signal and noise variances, standardized targets. Hyperparameters are fitted by maximizing the
 // log marginal likelihood (with weak log-normal priors that keep it away from degenerate length
 // scales) using L-BFGS with analytic gradients from two starts. To stay within a few
-// milliseconds at hundreds of trials the fit uses at most 80 trials (the best half and an even
+// milliseconds at hundreds of trials the fit uses at most 50 trials (the best half and an even
 // spread of the rest); the posterior then conditions on all of them.
 // Acquisition: EI, PI, LCB or gp_hedge (a softmax over the three, rewarded by how well the
 // trials each one proposed turned out, as read back from the history), maximized over random
@@ -289,7 +289,7 @@ class GpSampler final : public Sampler {
  private:
   Hyper Fit(const MatrixXd& X, const VectorXd& z, Rng& rng) const {
     const long d = X.rows(), n = X.cols();
-    constexpr long kMaxFit = 80;
+    constexpr long kMaxFit = 50;
     MatrixXd Xf = X;
     VectorXd zf = z;
     if (n > kMaxFit) {
@@ -329,7 +329,7 @@ class GpSampler final : public Sampler {
         for (long j = 0; j < d + 2; ++j) t0[j] = lo[j] + rng.Uniform() * (hi[j] - lo[j]);
       }
       double f = INFINITY;
-      VectorXd t = Minimize(Xf, zf, t0, lo, hi, 40, &f);
+      VectorXd t = Minimize(Xf, zf, t0, lo, hi, 30, &f);
       if (f < best_f) {
         best_f = f;
         best_theta = t;
@@ -345,7 +345,7 @@ class GpSampler final : public Sampler {
   std::vector<double> Maximize(const Posterior& post, Acq acq, double best, const MatrixXd& X,
                                const VectorXd& z, const Hyper& h, Rng& rng) const {
     const long d = X.rows();
-    constexpr long kRandom = 300, kLocal = 200;
+    constexpr long kRandom = 200, kLocal = 100;
     MatrixXd C(d, kRandom + kLocal);
     for (long i = 0; i < kRandom; ++i) {
       for (long j = 0; j < d; ++j) C(j, i) = rng.Uniform();
