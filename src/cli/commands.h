@@ -26,6 +26,8 @@ int CmdStop(const Argv& args, bool terminate);
 int CmdServer(const Argv& args);
 int CmdToken(const Argv& args);
 int CmdDescribe(const Argv& args);
+int CmdLineage(const Argv& args);
+int CmdArtifacts(const Argv& args);
 
 // A `skiff server` to talk to instead of the local store.
 struct RemoteTarget {

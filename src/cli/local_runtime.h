@@ -12,9 +12,11 @@
 #include "backends/local/kubelet.h"
 #include "common/event_loop.h"
 #include "controllers/batch/job_controller.h"
+#include "controllers/metadata/lineage_recorder.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "controllers/schedule/cron_controller.h"
 #include "metadata/artifact_store.h"
+#include "metadata/lineage.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -42,6 +44,8 @@ class LocalRuntime {
   // Starts the informer, kubelet and controllers (requires the lock).
   Status StartControllers();
   controllers::WorkflowController* workflows() { return workflows_.get(); }
+  // `<home>/lineage.db`, opened on first use.
+  Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
 
@@ -58,6 +62,8 @@ class LocalRuntime {
   std::unique_ptr<controllers::WorkflowController> workflows_;
   std::unique_ptr<controllers::JobController> jobs_;
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
+  std::unique_ptr<metadata::LineageStore> lineage_;
+  std::unique_ptr<controllers::LineageRecorder> recorder_;
 };
 
 }  // namespace skiff::cli
