@@ -1,5 +1,6 @@
 #include "backends/local/kubelet.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,6 +133,9 @@ struct Kubelet::PodRun {
   bool scheduled = false;
   bool status_queued = false;  // a non-final status waits for the next flush
   bool recyclable = true;      // its directory holds nothing but the private /tmp
+  // spec.hostAliases (ip, hostnames).
+  std::vector<std::pair<std::string, std::vector<std::string>>> host_aliases;
+  bool warned_unisolated = false;  // the status says that /etc/hosts could not be private
 };
 
 // The supervisor's records (started.json, exit.json) of one attempt of a container live on a
@@ -469,6 +473,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     run.mounts.insert(run.mounts.begin(), MountSpec{"bind", JoinPath(run.dir, "tmp"), "/tmp", false});
     run.paths.AddMount("/tmp", JoinPath(run.dir, "tmp"));
   }
+  SKIFF_RETURN_IF_ERROR(PrepareHostAliases(run));
   if (run.argo_template.contains("script")) {
     std::string staging = JoinPath(run.dir, "staging");
     run.recyclable = false;
@@ -487,6 +492,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     if (!wd.empty() && !run.paths.Mounted(wd)) needs_root = true;
   }
   for (const auto& m : run.mounts) {
+    if (m.target == "/etc/hosts" && PathExists(m.target)) continue;  // a file over a file
     if (m.target != "/tmp" && m.target != "/argo/staging" && !IsDirectory(m.target)) needs_root = true;
   }
   if (needs_root && options_.isolate) {
@@ -505,6 +511,51 @@ Status Kubelet::PreparePod(PodRun& run) {
     run.recyclable = false;
     SKIFF_RETURN_IF_ERROR(MakeDirs(run.cwd));
   }
+  return OkStatus();
+}
+
+// `spec.hostAliases`: the Pod sees the host's /etc/hosts plus its aliases, from a file of its
+// own bind-mounted over /etc/hosts in its mount namespace (Kubernetes' kubelet writes a managed
+// hosts file the same way). The training controller names every replica this way
+// (`127.0.0.1 job-master-0 job-worker-0`), so Kubeflow's DNS names resolve locally.
+Status Kubelet::PrepareHostAliases(PodRun& run) {
+  const Json* aliases = FindField(run.pod["spec"], "hostAliases");
+  if (aliases == nullptr || aliases->is_null()) return OkStatus();
+  if (!aliases->is_array()) return InvalidArgument("spec.hostAliases: must be a list");
+  std::string entries;
+  for (size_t i = 0; i < aliases->size(); ++i) {
+    const Json& a = (*aliases)[i];
+    std::string path = "spec.hostAliases[" + std::to_string(i) + "]";
+    std::string ip = a.is_object() ? StringField(a, "ip") : "";
+    in6_addr addr{};
+    if (::inet_pton(AF_INET, ip.c_str(), &addr) != 1 && ::inet_pton(AF_INET6, ip.c_str(), &addr) != 1) {
+      return InvalidArgument(path + ".ip: \"" + ip + "\" is not a valid IP address");
+    }
+    const Json* names = FindField(a, "hostnames");
+    if (names == nullptr || !names->is_array() || names->empty()) {
+      return InvalidArgument(path + ".hostnames: at least one hostname is required");
+    }
+    std::string line = ip;
+    for (size_t k = 0; k < names->size(); ++k) {
+      std::string name = ScalarToString((*names)[k]);
+      if (name.empty() || name.find_first_of(" \t\r\n#") != std::string::npos) {
+        return InvalidArgument(path + ".hostnames[" + std::to_string(k) + "]: \"" + name +
+                               "\" is not a valid hostname");
+      }
+      line += "\t" + name;
+    }
+    entries += line + "\n";
+    run.host_aliases.emplace_back(ip, std::vector<std::string>{});
+    for (const auto& n : *names) run.host_aliases.back().second.push_back(ScalarToString(n));
+  }
+  if (entries.empty()) return OkStatus();
+  std::string hosts = ReadFile("/etc/hosts").value_or("127.0.0.1\tlocalhost\n");
+  if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+  hosts += "\n# Entries added by HostAliases.\n" + entries;
+  std::string file = JoinPath(run.dir, "etc-hosts");
+  SKIFF_RETURN_IF_ERROR(WriteFile(file, hosts));
+  run.recyclable = false;  // the directory holds more than the private /tmp
+  run.mounts.push_back({"bind", file, "/etc/hosts", true});
   return OkStatus();
 }
 
@@ -791,6 +842,17 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
       }
       break;
     case ProcessStatus::State::kRunning:
+      if (!st.isolated && !run.host_aliases.empty() && !run.warned_unisolated) {
+        // The fallback of every isolation step: run anyway, and say so where users look.
+        run.warned_unisolated = true;
+        std::string note =
+            "spec.hostAliases not applied: mount namespaces are unavailable here, so the Pod sees "
+            "the host's /etc/hosts";
+        if (run.message.empty()) run.message = note;
+        LogWarn("pod runs without isolation", {{"pod", run.ns + "/" + run.name}, {"note", note}});
+        RecordEvent(run, "Warning", "HostAliasesNotApplied", note, c->name);
+        changed = true;
+      }
       if (c->state != ContainerRun::State::kRunning) {
         c->state = ContainerRun::State::kRunning;
         run.scheduled = true;
@@ -963,6 +1025,34 @@ void Kubelet::Forget(PodRun& run) {
     pods_.erase(uid);
     AdmitWaiting();
   });
+}
+
+// A `v1/Event` about the Pod, as the kubelet records them (`kubectl describe pod`, `kubectl get
+// events`); owned by the Pod so that it goes with it.
+void Kubelet::RecordEvent(const PodRun& run, const std::string& type, const std::string& reason,
+                          const std::string& message, const std::string& container) {
+  std::string ts = FormatRfc3339(SystemClock::Get().Now());
+  Json involved = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", run.name}, {"namespace", run.ns},
+                   {"uid", run.uid}};
+  if (!container.empty()) involved["fieldPath"] = "spec.containers{" + container + "}";
+  Json ev = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata",
+              {{"name", run.name + "." + RandomSuffix(10)},
+               {"namespace", run.ns},
+               {"ownerReferences",
+                {{{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", run.name}, {"uid", run.uid}}}}}},
+             {"involvedObject", involved},
+             {"reason", reason},
+             {"message", message},
+             {"type", type},
+             {"count", 1},
+             {"firstTimestamp", ts},
+             {"lastTimestamp", ts},
+             {"source", {{"component", "kubelet"}, {"host", options_.node_name}}},
+             {"reportingComponent", "kubelet"}};
+  auto r = store_.Create(ev);
+  if (!r.ok()) LogWarn("cannot record event", {{"pod", run.name}, {"error", r.status().message()}});
 }
 
 void Kubelet::RemovePodFiles(const std::string& home, const Json& pod) {

@@ -7,7 +7,8 @@
 // `<home>/logs/<uid>.<container>.{stdout,stderr}`), runs init
 // containers one after another, then the other containers together, stops sidecars when the
 // main containers have exited, restarts containers per `restartPolicy`, and enforces
-// `activeDeadlineSeconds`. Pods created by the Argo engine (annotation
+// `activeDeadlineSeconds`. `spec.hostAliases` become a private /etc/hosts (see
+// docs/design/kubelet.md). Pods created by the Argo engine (annotation
 // `workflows.argoproj.io/template`) also get Argo's executor: inputs staged before, outputs
 // collected after (see argo_executor.h).
 //
@@ -80,6 +81,7 @@ class Kubelet {
   static int64_t PodPriority(const Json& pod);
   void BeginPod(PodRun& run);
   Status PreparePod(PodRun& run);
+  Status PrepareHostAliases(PodRun& run);
   void StartNext(PodRun& run);
   Status StartContainer(PodRun& run, ContainerRun& c);
   void OnProcess(const ProcessStatus& st);
@@ -91,6 +93,9 @@ class Kubelet {
   void FlushStatuses();
   Json BuildStatus(const PodRun& run) const;
   void Forget(PodRun& run);
+  // Writes a v1/Event about the Pod (`container`, if given, becomes its fieldPath).
+  void RecordEvent(const PodRun& run, const std::string& type, const std::string& reason,
+                   const std::string& message, const std::string& container = "");
 
   std::string ContainerDir(const PodRun& run, const ContainerRun& c, int attempt) const;
   static std::string RecordRoot(const std::string& home);
