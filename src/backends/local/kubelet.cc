@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
+#include "backends/local/kubelet_pod_run.h"
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -95,48 +97,18 @@ std::string Base64Decode(const std::string& in) {
   return out;
 }
 
+// A container status' `terminated` state from the supervisor's exit record.
+Json TerminatedJson(const ProcessStatus& st) {
+  Json term = {{"exitCode", st.exit_code},
+               {"reason", st.reason == "Completed" ? "Completed" : st.reason.empty() ? "Error" : st.reason},
+               {"startedAt", MsToRfc3339(st.started_unix_ms)},
+               {"finishedAt", MsToRfc3339(st.finished_unix_ms)}};
+  if (st.signal != 0) term["signal"] = st.signal;
+  if (!st.message.empty()) term["message"] = st.message;
+  return term;
+}
+
 }  // namespace
-
-struct Kubelet::ContainerRun {
-  enum class Kind { kInit, kMain, kSidecar };
-  enum class State { kWaiting, kStarting, kRunning, kTerminated };
-  Json spec;
-  std::string name;
-  Kind kind = Kind::kMain;
-  State state = State::kWaiting;
-  int restarts = 0;
-  std::string proc_id;
-  ProcessStatus last;  // the latest supervisor record
-  std::string waiting_reason = "ContainerCreating";
-  int64_t restart_at_ms = 0;
-};
-
-struct Kubelet::PodRun {
-  std::string uid, ns, name;
-  Json pod;
-  std::string dir;
-  std::vector<ContainerRun> containers;
-  PathMap paths;
-  std::vector<MountSpec> mounts;
-  std::string overlay_dir;
-  std::string cwd;
-  Json argo_template;
-  bool prepared = false;
-  bool finished = false;
-  bool deleting = false;
-  bool deleted = false;  // the object is gone from the store
-  std::string phase = "Pending";
-  std::string reason, message;
-  int64_t start_ms = 0;
-  int64_t deadline_ms = 0;
-  bool deadline_hit = false;
-  bool scheduled = false;
-  bool status_queued = false;  // a non-final status waits for the next flush
-  bool recyclable = true;      // its directory holds nothing but the private /tmp
-  // spec.hostAliases (ip, hostnames).
-  std::vector<std::pair<std::string, std::vector<std::string>>> host_aliases;
-  bool warned_unisolated = false;  // the status says that /etc/hosts could not be private
-};
 
 // The supervisor's records (started.json, exit.json) of one attempt of a container live on a
 // tmpfs when there is one: creating files on this ext4 costs ~0.3 ms each, which a 700-step
@@ -170,6 +142,9 @@ Kubelet::Kubelet(KubeletOptions options, store::Store& store, EventLoop& loop,
       record_root_(RecordRoot(options_.home)) {}
 
 Kubelet::~Kubelet() {
+  for (auto& [uid, run] : pods_) {
+    for (auto& c : run->containers) StopProbes(c);
+  }
   if (!queued_statuses_.empty()) {
     loop_.Cancel(flush_timer_);
     FlushStatuses();
@@ -379,6 +354,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     }
   }
   if (mains == 0) return InvalidArgument("spec.containers: at least one container is required");
+  SKIFF_RETURN_IF_ERROR(ParseProbes(run));
   // Argo: the main container is "main"; the others are sidecars.
   const Json& annotations = run.pod["metadata"].value("annotations", Json::object());
   if (annotations.contains(kTemplateAnnotation)) {
@@ -610,6 +586,17 @@ void Kubelet::BeginPod(PodRun& run) {
 }
 
 Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
+  SKIFF_ASSIGN_OR_RETURN(ProcessSpec ps, ContainerProcess(run, c));
+  SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
+  c.proc_id = ps.id;
+  c.process = ps;
+  process_to_pod_[ps.id] = run.uid;
+  if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
+  SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
+  return supervisor_->Start(ps);
+}
+
+Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
   const Json& pod = run.pod;
   const Json& meta = pod["metadata"];
   std::string image = StringField(c.spec, "image");
@@ -706,7 +693,6 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   ProcessSpec ps;
   ps.id = run.uid + "/" + c.name + (c.restarts ? "/" + std::to_string(c.restarts) : "");
   ps.dir = ContainerDir(run, c, c.restarts);
-  SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
   ps.argv = std::move(argv);
   ps.env = std::move(env);
   std::string wd = StringField(c.spec, "workingDir");
@@ -736,11 +722,7 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   if (const Json* g = FindField(run.pod["spec"], "terminationGracePeriodSeconds"); g != nullptr && g->is_number()) {
     ps.grace_ms = g->get<int64_t>() * 1000;
   }
-  c.proc_id = ps.id;
-  process_to_pod_[ps.id] = run.uid;
-  if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
-  SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
-  return supervisor_->Start(ps);
+  return ps;
 }
 
 // Starts whatever may start now: the next init container, else every main container and
@@ -820,7 +802,9 @@ void Kubelet::OnSupervisorReadable() {
   for (const auto& st : *events) OnProcess(st);
 }
 
-void Kubelet::OnProcess(const ProcessStatus& st) {
+void Kubelet::OnProcess(const ProcessStatus& event) {
+  if (OnExecProbeProcess(event)) return;
+  ProcessStatus st = event;
   auto pit = process_to_pod_.find(st.id);
   if (pit == process_to_pod_.end()) return;
   auto it = pods_.find(pit->second);
@@ -831,6 +815,13 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
     if (x.proc_id == st.id) c = &x;
   }
   if (c == nullptr) return;
+  if (st.state == ProcessStatus::State::kExited && !c->probe_kill_message.empty()) {
+    // Killed by the kubelet for a failed liveness or startup probe: for restartPolicy it ended
+    // like a crash (Kubernetes reports reason Error with the signal's exit code).
+    st.reason = "Error";
+    st.message = c->probe_kill_message;
+    c->probe_kill_message.clear();
+  }
   c->last = st;
   bool changed = false;
   switch (st.state) {
@@ -858,10 +849,12 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
         run.scheduled = true;
         if (run.phase == "Pending") run.phase = "Running";
         changed = true;
+        if (!run.deleting && !run.finished) StartProbes(run, *c);
       }
       break;
     case ProcessStatus::State::kExited: {
       c->state = ContainerRun::State::kTerminated;
+      StopProbes(*c);
       Status fs = supervisor_ ? supervisor_->Forget(st.id) : OkStatus();
       (void)fs;
       if (st.reason == "DeadlineExceeded") run.deadline_hit = true;
@@ -877,6 +870,7 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
                      (policy == "Always" || (policy == "OnFailure" && failed));
       if (c->kind == ContainerRun::Kind::kSidecar) restart = false;
       if (restart) {
+        c->previous = st;
         c->restarts++;
         c->state = ContainerRun::State::kWaiting;
         int64_t backoff = std::min<int64_t>(300000, 10000LL << std::min(c->restarts - 1, 5));
@@ -964,6 +958,7 @@ void Kubelet::FinishPod(PodRun& run) {
 
 void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string& message) {
   bool running = false;
+  for (auto& c : run.containers) StopProbes(c);
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
       running = true;
@@ -982,6 +977,7 @@ void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string&
 
 void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
   run.deleting = true;
+  for (auto& c : run.containers) StopProbes(c);
   bool any = false;
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
@@ -996,6 +992,7 @@ void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
 }
 
 void Kubelet::Forget(PodRun& run) {
+  for (auto& c : run.containers) StopProbes(c);
   for (const auto& c : run.containers) {
     process_to_pod_.erase(c.proc_id);
     // The Pod's final status is in the store: its records are not needed any more.
@@ -1094,16 +1091,12 @@ Json Kubelet::BuildStatus(const PodRun& run) const {
     Json cs = {{"name", c.name}, {"image", StringField(c.spec, "image")}, {"imageID", ""},
                {"restartCount", c.restarts}};
     bool running = c.state == ContainerRun::State::kRunning;
-    cs["ready"] = running;
-    cs["started"] = running;
+    // Readiness and startup probes decide these; without probes a running container is both.
+    cs["ready"] = running && c.started && c.ready;
+    cs["started"] = running && c.started;
+    cs["lastState"] = c.previous ? Json{{"terminated", TerminatedJson(*c.previous)}} : Json::object();
     if (c.state == ContainerRun::State::kTerminated) {
-      Json term = {{"exitCode", c.last.exit_code},
-                   {"reason", c.last.reason == "Completed" ? "Completed" : c.last.reason.empty() ? "Error" : c.last.reason},
-                   {"startedAt", MsToRfc3339(c.last.started_unix_ms)},
-                   {"finishedAt", MsToRfc3339(c.last.finished_unix_ms)}};
-      if (c.last.signal != 0) term["signal"] = c.last.signal;
-      if (!c.last.message.empty()) term["message"] = c.last.message;
-      cs["state"] = {{"terminated", term}};
+      cs["state"] = {{"terminated", TerminatedJson(c.last)}};
       cpu += c.last.cpu_seconds;
       rss = std::max(rss, c.last.max_rss_bytes);
       cs["usage"] = {{"cpuSeconds", c.last.cpu_seconds}, {"maxRSSBytes", c.last.max_rss_bytes}};
@@ -1116,23 +1109,37 @@ Json Kubelet::BuildStatus(const PodRun& run) const {
       if (c.state != ContainerRun::State::kTerminated) inits_done = false;
       inits.push_back(cs);
     } else {
-      if (!running) all_ready = false;
+      if (!cs["ready"].get<bool>()) all_ready = false;
       mains.push_back(cs);
     }
   }
   if (!inits.empty()) status["initContainerStatuses"] = inits;
   status["containerStatuses"] = mains;
   std::string now = FormatRfc3339(SystemClock::Get().Now());
-  auto cond = [&](const char* type, bool ok, const char* reason = nullptr) {
-    Json c = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastTransitionTime", now}};
+  // A condition keeps its lastTransitionTime while its status stays the same.
+  const Json& before = run.pod.value("status", Json::object()).value("conditions", Json::array());
+  auto cond = [&](const char* type, bool ok, const char* reason = nullptr,
+                  const std::string& message = "") {
+    std::string status_text = ok ? "True" : "False";
+    std::string since = now;
+    for (const auto& b : before) {
+      if (b.is_object() && StringField(b, "type") == type && StringField(b, "status") == status_text &&
+          !StringField(b, "lastTransitionTime").empty()) {
+        since = StringField(b, "lastTransitionTime");
+      }
+    }
+    Json c = {{"type", type}, {"status", status_text}, {"lastTransitionTime", since}};
     if (reason != nullptr && !ok) c["reason"] = reason;
+    if (!message.empty() && !ok) c["message"] = message;
     return c;
   };
-  bool scheduled = run.scheduled || run.phase != "Pending";
-  status["conditions"] = Json::array({cond("PodScheduled", scheduled, "Unschedulable"),
-                                      cond("Initialized", inits_done),
-                                      cond("ContainersReady", all_ready && run.phase == "Running"),
-                                      cond("Ready", all_ready && run.phase == "Running")});
+  bool unschedulable = run.reason == "Unschedulable";
+  bool scheduled = !unschedulable && (run.scheduled || run.phase != "Pending");
+  bool ready = all_ready && run.phase == "Running";
+  status["conditions"] = Json::array(
+      {cond("PodScheduled", scheduled, "Unschedulable", unschedulable ? run.message : ""),
+       cond("Initialized", inits_done), cond("ContainersReady", ready, "ContainersNotReady"),
+       cond("Ready", ready, "ContainersNotReady")});
   status["usage"] = {{"cpuSeconds", cpu}, {"maxRSSBytes", rss}};
   return status;
 }

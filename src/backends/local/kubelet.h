@@ -7,10 +7,10 @@
 // `<home>/logs/<uid>.<container>.{stdout,stderr}`), runs init
 // containers one after another, then the other containers together, stops sidecars when the
 // main containers have exited, restarts containers per `restartPolicy`, and enforces
-// `activeDeadlineSeconds`. `spec.hostAliases` become a private /etc/hosts (see
-// docs/design/kubelet.md). Pods created by the Argo engine (annotation
-// `workflows.argoproj.io/template`) also get Argo's executor: inputs staged before, outputs
-// collected after (see argo_executor.h).
+// `activeDeadlineSeconds`. `spec.hostAliases` become a private /etc/hosts; startup, liveness
+// and readiness probes run on the loop (kubelet_probes.cc); see docs/design/kubelet.md. Pods
+// created by the Argo engine (annotation `workflows.argoproj.io/template`) also get Argo's
+// executor: inputs staged before, outputs collected after (see argo_executor.h).
 //
 // Pod phase machine (numbers are referred to by tests):
 //   (new) --1 staged, first container started--> Running
@@ -32,6 +32,7 @@
 
 #include "backends/local/argo_executor.h"
 #include "backends/local/host_runtime.h"
+#include "backends/local/probe.h"
 #include "backends/local/supervisor.h"
 #include "common/event_loop.h"
 #include "metadata/artifact_store.h"
@@ -84,7 +85,20 @@ class Kubelet {
   Status PrepareHostAliases(PodRun& run);
   void StartNext(PodRun& run);
   Status StartContainer(PodRun& run, ContainerRun& c);
+  // The process of one attempt of `c` (environment, argv, mounts, requests), without starting it.
+  Result<ProcessSpec> ContainerProcess(PodRun& run, ContainerRun& c);
   void OnProcess(const ProcessStatus& st);
+  // Probes (kubelet_probes.cc).
+  Status ParseProbes(PodRun& run);
+  void StartProbes(PodRun& run, ContainerRun& c);
+  void StopProbes(ContainerRun& c);
+  void ScheduleProbe(PodRun& run, ContainerRun& c, ProbeKind kind, Duration delay);
+  void RunProbe(const std::string& uid, const std::string& container, ProbeKind kind, int generation);
+  void RunExecProbe(PodRun& run, ContainerRun& c, ProbeKind kind);
+  bool OnExecProbeProcess(const ProcessStatus& st);
+  void OnProbeResult(const std::string& uid, const std::string& container, ProbeKind kind,
+                     int generation, bool success, const std::string& message);
+  void KillForProbe(PodRun& run, ContainerRun& c, ProbeKind kind, const std::string& message);
   void FinishPod(PodRun& run);
   void FailPod(PodRun& run, const std::string& reason, const std::string& message);
   void KillPod(PodRun& run, Duration grace, const std::string& reason);
@@ -125,6 +139,13 @@ class Kubelet {
   uint64_t next_waiting_seq_ = 0;
   std::string pool_dir_;                // <home>/pods/.free: empty Pod directories to reuse
   std::vector<std::string> free_dirs_;  // names in pool_dir_
+  NetworkProber network_prober_{loop_};
+  struct ExecProbe {
+    std::string uid, container;
+    ProbeKind kind;
+    int generation;
+  };
+  std::unordered_map<std::string, ExecProbe> exec_probes_;  // process id -> its probe
   std::vector<std::string> queued_statuses_;  // uids whose intermediate status waits
   EventLoop::TimerId flush_timer_ = 0;
   static constexpr Duration kStatusBatchDelay = std::chrono::milliseconds(20);

@@ -3,10 +3,16 @@
 // test asserts how long anything took.
 #include "backends/local/kubelet.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
+#include <set>
+#include <sstream>
 
 #include "common/fs.h"
 #include "common/ids.h"
@@ -101,6 +107,31 @@ class KubeletTest : public ::testing::Test {
     return true;
   }
 
+  // Events about `pod` with `reason`, oldest first.
+  std::vector<Json> Events(const std::string& pod, const std::string& reason) {
+    std::vector<Json> out;
+    auto l = store_->List("Event", "default");
+    if (!l.ok()) return out;
+    for (const auto& e : l->items) {
+      if (StringField(e["involvedObject"], "name") == pod && StringField(e, "reason") == reason) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+  std::string PodTmp(const std::string& pod) {
+    return JoinPath(home_, "pods/" + StringField(Pod(pod)["metadata"], "uid") + "/tmp");
+  }
+  // A directory the test and its Pods share (hostPath volume at /shared).
+  std::string Shared() {
+    std::string dir = JoinPath(home_, "shared");
+    EXPECT_TRUE(MakeDirs(dir).ok());
+    return dir;
+  }
+  static std::string SharedVolume(const std::string& dir) {
+    return "  volumes: [{name: shared, hostPath: {path: " + dir + "}}]\n";
+  }
+
   std::string home_;
   EventLoop loop_;
   std::unique_ptr<store::Store> store_;
@@ -175,6 +206,212 @@ spec:
   EXPECT_EQ(status["reason"], "CreateContainerConfigError");
   EXPECT_NE(StringField(status, "message").find("spec.hostAliases[0].ip"), std::string::npos)
       << status.dump();
+}
+
+// --- probes ---
+
+TEST(ProbeStateTest, VerdictChangesOnlyAfterThresholdResultsInARow) {
+  ProbeState s(/*success_threshold=*/2, /*failure_threshold=*/3, /*initial=*/false);
+  EXPECT_FALSE(s.Record(true));
+  EXPECT_FALSE(s.Record(false));  // the run of successes is broken
+  EXPECT_FALSE(s.Record(true));
+  EXPECT_TRUE(s.Record(true));
+  EXPECT_TRUE(s.verdict());
+  EXPECT_FALSE(s.Record(false));
+  EXPECT_FALSE(s.Record(false));
+  EXPECT_EQ(s.failures(), 2);
+  EXPECT_TRUE(s.Record(false));
+  EXPECT_FALSE(s.verdict());
+}
+
+TEST(ParseProbeTest, DefaultsNamedPortsAndErrorsWithFieldPaths) {
+  Json container = *ParseYaml("{name: c, ports: [{name: http, containerPort: 8080}]}");
+  auto p = ParseProbe(*ParseYaml("{httpGet: {port: http, path: healthz, httpHeaders: [{name: X-A, value: b}]}}"),
+                      container, "spec.containers[c].readinessProbe");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->port, 8080);
+  EXPECT_EQ(p->path, "/healthz");
+  EXPECT_EQ(p->period, std::chrono::seconds(10));
+  EXPECT_EQ(p->timeout, std::chrono::seconds(1));
+  EXPECT_EQ(p->success_threshold, 1);
+  EXPECT_EQ(p->failure_threshold, 3);
+  auto bad = ParseProbe(*ParseYaml("{tcpSocket: {port: grpc}}"), container, "spec.containers[c].livenessProbe");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "spec.containers[c].livenessProbe.tcpSocket.port: the container has no port named \"grpc\"");
+  auto none = ParseProbe(Json::object(), container, "x");
+  EXPECT_FALSE(none.ok());
+}
+
+// A port nobody listens on, and a listening socket that never answers.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST_F(KubeletTest, ReadinessProbeOnAnHttpServerFlipsReady) {
+  StartKubelet();
+  std::string shared = Shared();
+  int port = FreePort();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: python:3.11
+    command: [sh, -c, "while [ ! -e /shared/go ]; do sleep 0.1; done; exec python3 -m http.server )" +
+            std::to_string(port) + R"( --bind 127.0.0.1"]
+    ports: [{name: http, containerPort: )" + std::to_string(port) + R"(}]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+    readinessProbe:
+      httpGet: {port: http, path: /}
+      periodSeconds: 1
+)" + SharedVolume(shared));
+  ASSERT_TRUE(RunUntil([&] { return Phase("web") == "Running"; }));
+  // Running but not ready: nothing listens yet.
+  EXPECT_EQ(ContainerStatus("web")["ready"], false);
+  EXPECT_EQ(Condition("web", "Ready")["status"], "False");
+  EXPECT_EQ(Condition("web", "ContainersReady")["status"], "False");
+  ASSERT_TRUE(WriteFile(JoinPath(shared, "go"), "").ok());
+  ASSERT_TRUE(RunUntil([&] { return ContainerStatus("web").value("ready", false); }))
+      << Pod("web").dump();
+  EXPECT_EQ(Condition("web", "Ready")["status"], "True");
+  EXPECT_EQ(Condition("web", "ContainersReady")["status"], "True");
+  EXPECT_FALSE(StringField(Condition("web", "Ready"), "lastTransitionTime").empty());
+  EXPECT_EQ(ContainerStatus("web")["restartCount"], 0);
+}
+
+TEST_F(KubeletTest, FailingLivenessExecProbeRestartsTheContainer) {
+  StartKubelet();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: live, namespace: default}
+spec:
+  restartPolicy: Always
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "echo started; touch /tmp/healthy; exec sleep 1000"]
+    livenessProbe:
+      exec: {command: [cat, /tmp/healthy]}
+      periodSeconds: 1
+      failureThreshold: 2
+)");
+  ASSERT_TRUE(RunUntil([&] { return Phase("live") == "Running" && PathExists(JoinPath(PodTmp("live"), "healthy")); }));
+  // The probe reads the Pod's private /tmp: the container stays up while the file is there.
+  ASSERT_EQ(::unlink(JoinPath(PodTmp("live"), "healthy").c_str()), 0);
+  ASSERT_TRUE(RunUntil([&] {
+    Json cs = ContainerStatus("live");
+    return cs.value("restartCount", 0) >= 1 && cs["state"].contains("running");
+  }, seconds(90))) << Pod("live").dump();
+  Json cs = ContainerStatus("live");
+  Json last = cs["lastState"]["terminated"];
+  EXPECT_EQ(last["reason"], "Error") << cs.dump();
+  EXPECT_EQ(last["exitCode"], 128 + SIGTERM);
+  EXPECT_EQ(StringField(last, "message").rfind("Liveness probe failed: ", 0), 0u) << last.dump();
+  EXPECT_NE(StringField(last, "message").find("/tmp/healthy"), std::string::npos) << last.dump();
+  ASSERT_FALSE(Events("live", "Unhealthy").empty());
+  EXPECT_EQ(StringField(Events("live", "Unhealthy")[0], "message").rfind("Liveness probe failed: ", 0), 0u);
+  EXPECT_FALSE(Events("live", "Killing").empty());
+  EXPECT_EQ(Logs("live"), "started\nstarted\n");
+}
+
+TEST_F(KubeletTest, StartupProbeHoldsBackTheOtherProbesUntilItPasses) {
+  StartKubelet();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: slow, namespace: default}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "1000"]
+    startupProbe:
+      exec: {command: [sh, -c, "echo x >> /tmp/startup-runs; test -e /tmp/go"]}
+      periodSeconds: 1
+      failureThreshold: 1000
+    readinessProbe:
+      exec: {command: [sh, -c, "echo x >> /tmp/readiness-runs"]}
+      periodSeconds: 1
+)");
+  // The startup probe has run (and failed) three times.
+  ASSERT_TRUE(RunUntil([&] {
+    std::string runs = ReadFile(JoinPath(PodTmp("slow"), "startup-runs")).value_or("");
+    return std::count(runs.begin(), runs.end(), '\n') >= 3;
+  }));
+  EXPECT_FALSE(PathExists(JoinPath(PodTmp("slow"), "readiness-runs")));
+  EXPECT_EQ(ContainerStatus("slow")["started"], false);
+  EXPECT_EQ(ContainerStatus("slow")["ready"], false);
+  ASSERT_TRUE(WriteFile(JoinPath(PodTmp("slow"), "go"), "").ok());
+  ASSERT_TRUE(RunUntil([&] { return ContainerStatus("slow").value("ready", false); })) << Pod("slow").dump();
+  EXPECT_EQ(ContainerStatus("slow")["started"], true);
+  EXPECT_TRUE(PathExists(JoinPath(PodTmp("slow"), "readiness-runs")));
+}
+
+TEST_F(KubeletTest, AProbeInFlightNeverBlocksOtherPods) {
+  StartKubelet();
+  // Accepts connections (the backlog does) and never answers.
+  int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: stuck, namespace: default}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "1000"]
+    readinessProbe:
+      httpGet: {port: )" + std::to_string(ntohs(a.sin_port)) + R"(}
+      timeoutSeconds: 60
+      failureThreshold: 1
+    livenessProbe:
+      exec: {command: [sleep, "1000"]}
+      timeoutSeconds: 60
+      failureThreshold: 1
+)");
+  ASSERT_TRUE(RunUntil([&] { return Phase("stuck") == "Running"; }));
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: quick, namespace: default}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [echo, done]}]
+)");
+  ASSERT_TRUE(RunUntil([&] { return Finished("quick"); }));
+  EXPECT_EQ(Phase("quick"), "Succeeded");
+  EXPECT_EQ(Logs("quick"), "done\n");
+  // Both probes of the other Pod are still waiting for their answers: neither has failed yet.
+  EXPECT_TRUE(Events("stuck", "Unhealthy").empty());
+  EXPECT_EQ(Phase("stuck"), "Running");
+  EXPECT_EQ(ContainerStatus("stuck")["restartCount"], 0);
+  ::close(silent);
 }
 
 }  // namespace
