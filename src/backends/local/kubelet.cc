@@ -9,6 +9,7 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "backends/local/kubelet_pod_run.h"
 #include "common/fs.h"
@@ -161,6 +162,7 @@ Status Kubelet::Reconnect() {
   so.launch_argv = options_.supervisor_argv;
   SKIFF_RETURN_IF_ERROR(MakeDirs(so.state_dir));
   SKIFF_ASSIGN_OR_RETURN(supervisor_, SupervisorClient::Connect(so));
+  machine_ = {0, 0};
   return loop_.Watch(supervisor_->fd(), [this] { OnSupervisorReadable(); });
 }
 
@@ -280,7 +282,9 @@ int64_t Kubelet::PodPriority(const Json& pod) {
 void Kubelet::Admit(const Json& pod) {
   std::string uid = StringField(pod["metadata"], "uid");
   if (pods_.count(uid) || waiting_.count(uid)) return;
-  if (pods_.size() < options_.max_active_pods && waiting_.empty()) {
+  // Gang members are never held back here: the window could split a gang larger than it, and
+  // the supervisor admits a gang whole anyway.
+  if (IsGangPod(pod) || (pods_.size() < options_.max_active_pods && waiting_.empty())) {
     Track(pod);
     return;
   }
@@ -568,6 +572,11 @@ void Kubelet::BeginPod(PodRun& run) {
   if (const Json* ads = FindField(run.pod["spec"], "activeDeadlineSeconds"); ads != nullptr && ads->is_number()) {
     run.deadline_ms = run.start_ms + ads->get<int64_t>() * 1000;
   }
+  if (Status g = JoinGang(run); !g.ok()) {
+    FailPod(run, "CreateContainerConfigError", g.message());
+    return;
+  }
+  if (run.finished) return;  // its gang can never fit
   if (!any_started && !run.argo_template.is_null()) {
     Status staged = StageArgoInputs(run.argo_template, run.paths, JoinPath(run.dir, "staging"), artifacts_);
     if (!staged.ok()) {
@@ -594,6 +603,15 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
   SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
   return supervisor_->Start(ps);
+}
+
+std::pair<int64_t, int64_t> Kubelet::ContainerRequests(const PodRun& run, const ContainerRun& c) const {
+  bool first_main = c.kind == ContainerRun::Kind::kMain &&
+                    &c == &*std::find_if(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
+                      return x.kind == ContainerRun::Kind::kMain;
+                    });
+  return {ResourceRequest(c.spec, "cpu", true, first_main ? options_.default_cpu_millis : 0),
+          ResourceRequest(c.spec, "memory", false, 0)};
 }
 
 Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
@@ -707,12 +725,11 @@ Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
   ps.isolate = options_.isolate;
   ps.root_overlay_dir = run.overlay_dir;
   ps.mounts = run.mounts;
-  bool first_main = c.kind == ContainerRun::Kind::kMain &&
-                    &c == &*std::find_if(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
-                      return x.kind == ContainerRun::Kind::kMain;
-                    });
-  ps.cpu_millis = ResourceRequest(c.spec, "cpu", true, first_main ? options_.default_cpu_millis : 0);
-  ps.memory_bytes = ResourceRequest(c.spec, "memory", false, 0);
+  std::tie(ps.cpu_millis, ps.memory_bytes) = ContainerRequests(run, c);
+  if (!run.gang_unit.empty() && c.kind != ContainerRun::Kind::kInit && c.restarts == 0) {
+    ps.gang = run.gang_unit;
+    ps.gang_size = run.gang_processes;
+  }
   ps.deadline_unix_ms = run.deadline_ms;
   // Start order among Pods waiting for a slot: spec.priority first (as kube-scheduler orders its
   // queue), then the engine's rank (work still behind the step), so that a long chain of steps
@@ -750,7 +767,10 @@ void Kubelet::StartNext(PodRun& run) {
   bool any_main = false;
   for (auto& c : run.containers) {
     if (c.kind == ContainerRun::Kind::kInit) continue;
-    if (c.state == ContainerRun::State::kWaiting && c.restart_at_ms <= NowMs()) {
+    // A gang member's first attempt waits until its gang has formed (kubelet_gangs.cc).
+    bool waits_for_gang = !run.gang.empty() && !run.gang_submitted && run.gang_unit.empty() &&
+                          c.restarts == 0;
+    if (c.state == ContainerRun::State::kWaiting && c.restart_at_ms <= NowMs() && !waits_for_gang) {
       Status s = StartContainer(run, c);
       if (!s.ok()) {
         FailPod(run, "CreateContainerError", s.message());
@@ -993,6 +1013,7 @@ void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
 
 void Kubelet::Forget(PodRun& run) {
   for (auto& c : run.containers) StopProbes(c);
+  LeaveGang(run);
   for (const auto& c : run.containers) {
     process_to_pod_.erase(c.proc_id);
     // The Pod's final status is in the store: its records are not needed any more.

@@ -8,7 +8,8 @@
 // containers one after another, then the other containers together, stops sidecars when the
 // main containers have exited, restarts containers per `restartPolicy`, and enforces
 // `activeDeadlineSeconds`. `spec.hostAliases` become a private /etc/hosts; startup, liveness
-// and readiness probes run on the loop (kubelet_probes.cc); see docs/design/kubelet.md. Pods
+// and readiness probes run on the loop (kubelet_probes.cc); Pods annotated as a gang start all
+// together or not at all (kubelet_gangs.cc); see docs/design/kubelet.md. Pods
 // created by the Argo engine (annotation `workflows.argoproj.io/template`) also get Argo's
 // executor: inputs staged before, outputs collected after (see argo_executor.h).
 //
@@ -24,6 +25,7 @@
 // Threading: everything runs on the given EventLoop thread; store watch callbacks only post.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -77,6 +79,14 @@ class Kubelet {
   Status Reconnect();
   Status EnsureSupervisor();
   void Admit(const Json& pod);  // Track now, or wait for room
+  // Gang admission (kubelet_gangs.cc).
+  Status JoinGang(PodRun& run);
+  void LeaveGang(PodRun& run);
+  void FormGang(const std::string& gang);
+  Result<std::pair<int64_t, int64_t>> MachineSize();  // cpu millis, memory bytes
+  static bool IsGangPod(const Json& pod);
+  // What the supervisor is asked to reserve for `c`: cpu millis, memory bytes.
+  std::pair<int64_t, int64_t> ContainerRequests(const PodRun& run, const ContainerRun& c) const;
   void AdmitWaiting();
   void Track(const Json& pod);
   static int64_t PodPriority(const Json& pod);
@@ -140,6 +150,13 @@ class Kubelet {
   std::string pool_dir_;                // <home>/pods/.free: empty Pod directories to reuse
   std::vector<std::string> free_dirs_;  // names in pool_dir_
   NetworkProber network_prober_{loop_};
+  // Gangs with members the kubelet tracks, by "<namespace>/<group>": members by uid.
+  struct Gang {
+    int pods = 0;
+    std::set<std::string> members;
+  };
+  std::map<std::string, Gang> gangs_;
+  std::pair<int64_t, int64_t> machine_{0, 0};  // cached supervisor totals
   struct ExecProbe {
     std::string uid, container;
     ProbeKind kind;

@@ -1,5 +1,6 @@
-// The kubelet's in-memory record of one Pod and its containers, shared by kubelet.cc and
-// kubelet_probes.cc. Private to the kubelet; lives on its loop thread like the kubelet itself.
+// The kubelet's in-memory record of one Pod and its containers, shared by kubelet.cc,
+// kubelet_probes.cc and kubelet_gangs.cc. Private to the kubelet; lives on its loop thread like
+// the kubelet itself.
 #pragma once
 
 #include <optional>
@@ -77,6 +78,15 @@ struct Kubelet::PodRun {
   // spec.hostAliases (ip, hostnames), also used to resolve probe hosts.
   std::vector<std::pair<std::string, std::vector<std::string>>> host_aliases;
   bool warned_unisolated = false;  // the status says that /etc/hosts could not be private
+  // Gang admission (annotations `scheduling.skiff.dev/gang`, `.../gang-size`): `gang` is
+  // "<namespace>/<group>"; once the gang has formed, `gang_unit` names the supervisor gang its
+  // regular containers join and `gang_processes` is that gang's size in processes.
+  std::string gang;
+  int gang_pods = 0;
+  int processes = 0;  // non-init containers: what this Pod adds to its gang
+  std::string gang_unit;
+  int gang_processes = 0;
+  bool gang_submitted = false;  // adopted after a kubelet restart: its gang was admitted before
 };
 
 }  // namespace skiff::local

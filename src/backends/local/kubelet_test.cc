@@ -414,5 +414,87 @@ spec:
   ::close(silent);
 }
 
+// --- gang admission ---
+
+std::string GangPod(const std::string& name, const std::string& gang, int size, const std::string& cpu,
+                    const std::string& command, const std::string& extra = "") {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\n  namespace: default\n  annotations: {scheduling.skiff.dev/gang: " + gang +
+         ", scheduling.skiff.dev/gang-size: \"" + std::to_string(size) +
+         "\"}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: busybox\n"
+         "    command: [sh, -c, \"" + command + "\"]\n    resources: {requests: {cpu: \"" + cpu +
+         "\"}}\n    volumeMounts: [{name: shared, mountPath: /shared}]\n" + extra;
+}
+
+TEST_F(KubeletTest, TwoGangsOfTwoThirdsOfTheMachineRunOneAfterTheOther) {
+  StartKubelet(/*cpus=*/3);
+  std::string shared = Shared();
+  std::string cmd = "echo start $HOSTNAME >> /shared/log; sleep 1; echo end $HOSTNAME >> /shared/log";
+  // Interleaved submission: a member of each gang, then the second member of each.
+  for (const char* name : {"a-0", "b-0", "a-1", "b-1"}) {
+    std::string gang = std::string(name).substr(0, 1);
+    CreatePod(GangPod(name, gang, 2, "1", cmd, SharedVolume(shared)));
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    return Finished("a-0") && Finished("a-1") && Finished("b-0") && Finished("b-1");
+  }));
+  for (const char* name : {"a-0", "a-1", "b-0", "b-1"}) EXPECT_EQ(Phase(name), "Succeeded") << name;
+  std::vector<std::string> lines;
+  std::istringstream in(ReadFile(JoinPath(shared, "log")).value_or(""));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 8u);
+  // Whole gangs, one after the other: both members of one gang start before anything of the
+  // other; the other starts only once a member of the first has ended (its two members then fit
+  // next to the first gang's last one, 3 CPUs in all). Admitted one Pod at a time, a-0, b-0 and
+  // a-1 would all have started at once.
+  auto gang_of = [](const std::string& line) { return line.substr(line.find(' ') + 1, 1); };
+  auto verb = [](const std::string& line) { return line.substr(0, line.find(' ')); };
+  std::string first = gang_of(lines[0]);
+  EXPECT_EQ(verb(lines[0]), "start");
+  EXPECT_EQ(verb(lines[1]), "start");
+  EXPECT_EQ(gang_of(lines[1]), first) << lines[1];
+  size_t first_end = 8;
+  for (size_t i = 0; i < 8; ++i) {
+    if (gang_of(lines[i]) == first && verb(lines[i]) == "end" && first_end == 8) first_end = i;
+    if (gang_of(lines[i]) != first && verb(lines[i]) == "start") {
+      EXPECT_GT(i, first_end) << "gang " << gang_of(lines[i]) << " started before gang " << first
+                              << " had ended anything: " << lines[i];
+    }
+  }
+}
+
+TEST_F(KubeletTest, AGangLargerThanTheAdmissionWindowIsNotSplitByIt) {
+  StartKubelet(/*cpus=*/4, /*max_active_pods=*/1);
+  std::string shared = Shared();
+  for (int i = 0; i < 3; ++i) {
+    CreatePod(GangPod("w-" + std::to_string(i), "wide", 3, "100m", "echo $HOSTNAME >> /shared/log",
+                      SharedVolume(shared)));
+  }
+  ASSERT_TRUE(RunUntil([&] { return Finished("w-0") && Finished("w-1") && Finished("w-2"); }));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Phase("w-" + std::to_string(i)), "Succeeded");
+}
+
+TEST_F(KubeletTest, AGangThatCanNeverFitFailsNamingTheGroupAndTheShortfall) {
+  StartKubelet(/*cpus=*/2);
+  std::string shared = Shared();
+  for (int i = 0; i < 3; ++i) {
+    CreatePod(GangPod("big-" + std::to_string(i), "big", 3, "1", "true", SharedVolume(shared)));
+  }
+  ASSERT_TRUE(RunUntil([&] { return Finished("big-0") && Finished("big-1") && Finished("big-2"); }));
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "big-" + std::to_string(i);
+    Json status = Pod(name)["status"];
+    EXPECT_EQ(status["phase"], "Failed");
+    EXPECT_EQ(status["reason"], "Unschedulable");
+    EXPECT_EQ(StringField(status, "message"),
+              "gang \"default/big\" of 3 Pods can never fit: it requests cpu 3000m in total but "
+              "this machine has 2000m (1000m short)");
+    Json scheduled = Condition(name, "PodScheduled");
+    EXPECT_EQ(scheduled["status"], "False");
+    EXPECT_EQ(scheduled["reason"], "Unschedulable");
+  }
+  EXPECT_FALSE(PathExists(JoinPath(shared, "log")));
+}
+
 }  // namespace
 }  // namespace skiff::local
