@@ -167,6 +167,32 @@ spec:
   EXPECT_EQ(ReadFile("/etc/hosts").value_or("").find("myjob-master-0"), std::string::npos);
 }
 
+TEST_F(KubeletTest, HostAliasesResolveInAPodWithAPrivateRoot) {
+  StartKubelet();
+  // A mount point that does not exist on the host gives the Pod an overlay root.
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: rooted, namespace: default}
+spec:
+  restartPolicy: Never
+  hostAliases: [{ip: 127.0.0.1, hostnames: [myjob-worker-3]}]
+  volumes: [{name: scratch, emptyDir: {}}]
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "ls -d /skiff-test-vol; getent hosts myjob-worker-3"]
+    volumeMounts: [{name: scratch, mountPath: /skiff-test-vol}]
+)");
+  ASSERT_TRUE(RunUntil([&] { return Finished("rooted"); }));
+  EXPECT_EQ(Phase("rooted"), "Succeeded") << Pod("rooted").dump();
+  std::string logs = Logs("rooted");
+  EXPECT_EQ(logs.substr(0, logs.find('\n')), "/skiff-test-vol");
+  EXPECT_NE(logs.find("127.0.0.1"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("myjob-worker-3"), std::string::npos) << logs;
+  EXPECT_FALSE(PathExists("/skiff-test-vol"));
+}
+
 TEST_F(KubeletTest, HostAliasesWithoutIsolationAreReportedAsNotApplied) {
   StartKubelet(4, 256, /*isolate=*/false);
   CreatePod(R"(
