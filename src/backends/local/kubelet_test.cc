@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,10 +41,15 @@ class KubeletTest : public ::testing::Test {
     SupervisorClientOptions so;
     so.state_dir = JoinPath(home_, "run");
     if (PathExists(JoinPath(so.state_dir, "supervisor.sock"))) {
-      if (auto c = SupervisorClient::Connect(so); c.ok()) (*c)->Shutdown().IgnoreError();
+      if (auto c = SupervisorClient::Connect(so); c.ok()) {
+        int pid = (*c)->supervisor_pid();
+        (*c)->Shutdown().IgnoreError();
+        // It exits once its processes are reaped; until then their mounts may pin Pod dirs.
+        for (int i = 0; i < 500 && pid > 0 && ::kill(pid, 0) == 0; ++i) ::usleep(20000);
+      }
     }
     store_.reset();
-    RemoveAll(home_).IgnoreError();
+    for (int i = 0; i < 50 && !RemoveAll(home_).ok(); ++i) ::usleep(100000);
     RemoveAll("/dev/shm/skiff-" + Sha256Hex(home_).substr(0, 16)).IgnoreError();
   }
 
