@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -118,6 +119,28 @@ spec:
         pods = json.loads(self.kubectl("get", "pods", "-l", "job-name=pi", "-o", "json").stdout)["items"]
         self.assertEqual(len(pods), 3)
         self.assertTrue(all(p["status"]["phase"] == "Succeeded" for p in pods))
+
+    def test_pod_host_aliases_and_readiness_probe_with_kubectl_wait_ready(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        pod = self.write("web.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  hostAliases: [{ip: 127.0.0.1, hostnames: [myjob-master-0, myjob-worker-0]}]
+  containers:
+  - name: main
+    image: python:3.11
+    command: [python3, -c, "import socket, http.server as h; print(socket.gethostbyname('myjob-master-0'), flush=True); h.test(HandlerClass=h.SimpleHTTPRequestHandler, port=%d, bind='127.0.0.1')"]
+    ports: [{name: http, containerPort: %d}]
+    readinessProbe: {httpGet: {port: http}, periodSeconds: 1}
+""" % (port, port))
+        self.kubectl("apply", "-f", pod)
+        self.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
+        got = json.loads(self.kubectl("get", "pod", "web", "-o", "json").stdout)
+        self.assertTrue(got["status"]["containerStatuses"][0]["ready"])
+        self.assertEqual(self.kubectl("logs", "web").stdout.splitlines()[0], "127.0.0.1")
 
     def test_cron_workflow_starts_workflows_on_schedule_and_keeps_history(self):
         cron = self.write("cron.yaml", """apiVersion: argoproj.io/v1alpha1
