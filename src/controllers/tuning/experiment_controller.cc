@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
 #include "engine/tuning/sampler.h"
 #include "engine/tuning/search_space.h"
@@ -92,6 +93,7 @@ std::optional<double> ParseDouble(const std::string& s) {
 struct ExperimentSpec {
   tuning::SearchSpace space;
   tuning::AlgorithmSpec algorithm;
+  std::optional<tuning::AlgorithmSpec> early_stopping;
   tuning::Goal goal = tuning::Goal::kMinimize;
   std::string objective_metric;
   std::vector<std::string> metric_names;  // objective first
@@ -146,6 +148,10 @@ Result<ExperimentSpec> ParseExperimentSpec(const Json& spec) {
   if (out.space.size() == 0) return InvalidArgument("spec.parameters: at least one is required");
   SKIFF_ASSIGN_OR_RETURN(out.algorithm,
                          tuning::ParseAlgorithmSpec(spec.value("algorithm", Json::object())));
+  if (const Json* e = FindField(spec, "earlyStopping"); e != nullptr && !e->is_null()) {
+    SKIFF_ASSIGN_OR_RETURN(out.early_stopping,
+                           tuning::ParseAlgorithmSpec(*e, "spec.earlyStopping"));
+  }
   out.parallel = IntField(spec, "parallelTrialCount", 3);
   if (out.parallel < 1) return InvalidArgument("spec.parallelTrialCount: must be at least 1");
   if (const Json* m = FindField(spec, "maxTrialCount"); m != nullptr && m->is_number_integer()) {
@@ -274,6 +280,31 @@ std::optional<double> ObservedValue(const Json& trial, const std::string& name,
     return ParseDouble(StringField(m, strategy));
   }
   return std::nullopt;
+}
+
+// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
+Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
+  Json metrics = Json::array();
+  for (const auto& n : names) {
+    auto it = reports.find(n);
+    if (it == reports.end() || it->second.empty()) continue;
+    const std::vector<std::string>& values = it->second;
+    std::string lo = values.front(), hi = values.front();
+    for (const auto& v : values) {
+      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
+      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
+    }
+    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
+  }
+  return {{"metrics", std::move(metrics)}};
+}
+
+std::vector<double> Numbers(const std::vector<std::string>& values) {
+  std::vector<double> out;
+  for (const auto& v : values) {
+    if (auto d = ParseDouble(v)) out.push_back(*d);
+  }
+  return out;
 }
 
 }  // namespace
@@ -411,6 +442,15 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
       parsed = s.status();
     }
   }
+  std::unique_ptr<tuning::EarlyStoppingRule> rule;
+  if (parsed.ok() && parsed->early_stopping) {
+    auto r = tuning::MakeEarlyStoppingRule(*parsed->early_stopping, parsed->goal);
+    if (r.ok()) {
+      rule = std::move(*r);
+    } else {
+      parsed = r.status();
+    }
+  }
   if (!parsed.ok()) {
     SetCondition(status, "Running", "False", "ExperimentFailed", parsed.status().message(), now);
     SetCondition(status, "Failed", "True", "ExperimentFailed", parsed.status().message(), now);
@@ -474,6 +514,17 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
       ht.state = outcome == "Succeeded" ? tuning::TrialState::kCompleted
                                         : tuning::TrialState::kEarlyStopped;
       ht.objective = v;
+      if (rule) {
+        auto rep = store_.GetRecord(kKatibTrialReportRecords,
+                                    StringField((*it->second)["metadata"], "uid"), "objective");
+        if (rep.ok()) {
+          std::vector<std::string> texts;
+          for (const auto& x : rep->value("values", Json::array())) {
+            if (x.is_string()) texts.push_back(x.get<std::string>());
+          }
+          ht.intermediate = Numbers(texts);
+        }
+      }
       if (outcome == "Succeeded") {
         ++succeeded;
         succeeded_list.push_back(trial_name);
@@ -534,6 +585,43 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
 
   std::vector<store::Write> writes;
   std::vector<std::string> kill;
+  std::vector<std::pair<std::string, std::string>> run_deletes;  // kind, name
+  Duration requeue{0};
+  if (end_type.empty() && rule && !running_names.empty()) {
+    // (Trial 5) Early stopping, judged on the objective's reports so far.
+    requeue = options_.early_stopping_poll;
+    const std::vector<std::string> names = es.metric_names;
+    for (auto& ht : history) {
+      if (ht.state != tuning::TrialState::kRunning) continue;
+      auto it = trials.find(ht.name);
+      if (it == trials.end()) continue;
+      const Json tspec = it->second->value("spec", Json::object());
+      const Json run = tspec.value("runSpec", Json::object());
+      auto log = RunLog(ns, StringField(run, "kind"), ht.name,
+                        StringField(tspec, "primaryContainerName", "training-container"));
+      if (!log.ok()) return ReconcileResult::Error(log.status());
+      MetricReports reports = ParseMetricsLog(*log, names, es.filters);
+      ht.intermediate = Numbers(reports[es.objective_metric]);
+      if (ht.intermediate.empty() || !rule->ShouldStop(ht, history)) continue;
+      Json t = *it->second;
+      Json tstatus = t.value("status", Json::object());
+      if (!tstatus.is_object()) tstatus = Json::object();
+      const std::string msg = "Trial is early stopped";
+      SetCondition(tstatus, "Running", "False", "TrialEarlyStopped", msg, now);
+      SetCondition(tstatus, "EarlyStopped", "True", "TrialEarlyStopped", msg, now);
+      tstatus["completionTime"] = now;
+      tstatus["observation"] = Observation(reports, names);
+      t["status"] = tstatus;
+      writes.push_back(store::Write::UpdateStatus(std::move(t)));
+      Json values = Json::array();
+      for (const auto& v : reports[es.objective_metric]) values.push_back(v);
+      writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
+                                               StringField((*it->second)["metadata"], "uid"),
+                                               "objective", {{"values", values}}));
+      run_deletes.emplace_back(StringField(run, "kind"), ht.name);
+      LogInfo("trial early stopped", {{"trial", ns + "/" + ht.name}});
+    }
+  }
   if (!end_type.empty()) {
     SetCondition(status, "Running", "False", end_reason, end_message, now);
     SetCondition(status, end_type, "True", end_reason, end_message, now);
@@ -603,7 +691,6 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
   }
 
   // Trials still running when the Experiment ends are killed.
-  std::vector<std::pair<std::string, std::string>> run_deletes;  // kind, name
   for (const auto& trial_name : kill) {
     auto it = trials.find(trial_name);
     if (it == trials.end()) continue;
@@ -627,7 +714,49 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
   if (!end_type.empty()) {
     LogInfo("experiment finished", {{"experiment", ns + "/" + name}, {"reason", end_reason}});
   }
+  if (requeue > Duration(0)) return ReconcileResult::After(requeue);
   return ReconcileResult::Ok();
+}
+
+Result<std::string> ExperimentController::RunLog(const std::string& ns,
+                                                 const std::string& run_kind,
+                                                 const std::string& run_name,
+                                                 const std::string& primary) {
+  auto pods = store_.List("Pod", ns);
+  if (!pods.ok()) return pods.status();
+  std::vector<const Json*> mine;
+  for (const auto& p : pods->items) {
+    const Json& pm = p["metadata"];
+    bool owned = false;
+    for (const auto& ref : pm.value("ownerReferences", Json::array())) {
+      if (StringField(ref, "name") == run_name && StringField(ref, "kind") == run_kind) owned = true;
+    }
+    const Json labels = pm.value("labels", Json::object());
+    if (StringField(labels, "job-name") == run_name ||
+        StringField(labels, "training.kubeflow.org/job-name") == run_name) {
+      owned = true;
+    }
+    if (owned) mine.push_back(&p);
+  }
+  // Prefer Pods that succeeded (a Job's failed attempts printed partial metrics).
+  std::vector<const Json*> chosen;
+  for (const Json* p : mine) {
+    if (StringField(p->value("status", Json::object()), "phase") == "Succeeded") {
+      chosen.push_back(p);
+    }
+  }
+  if (chosen.empty()) chosen = mine;
+  std::sort(chosen.begin(), chosen.end(), [](const Json* a, const Json* b) {
+    return StringField((*a)["metadata"], "creationTimestamp") <
+           StringField((*b)["metadata"], "creationTimestamp");
+  });
+  std::string log;
+  if (!options_.log_path) return log;
+  for (const Json* p : chosen) {
+    auto text = ReadFile(options_.log_path(StringField((*p)["metadata"], "uid"), primary));
+    if (text.ok()) log += *text + "\n";
+  }
+  return log;
 }
 
 ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
@@ -704,59 +833,19 @@ ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
         if (f.is_string()) filters.push_back(f.get<std::string>());
       }
       const std::string primary = StringField(spec, "primaryContainerName", "training-container");
-      auto pods = store_.List("Pod", ns);
-      if (!pods.ok()) return ReconcileResult::Error(pods.status());
-      std::vector<const Json*> mine;
-      for (const auto& p : pods->items) {
-        const Json& pm = p["metadata"];
-        bool owned = false;
-        for (const auto& ref : pm.value("ownerReferences", Json::array())) {
-          if (StringField(ref, "name") == name && StringField(ref, "kind") == run_kind) owned = true;
-        }
-        const Json labels = pm.value("labels", Json::object());
-        if (StringField(labels, "job-name") == name ||
-            StringField(labels, "training.kubeflow.org/job-name") == name) {
-          owned = true;
-        }
-        if (owned) mine.push_back(&p);
-      }
-      // Prefer Pods that succeeded (a Job's failed attempts printed partial metrics).
-      std::vector<const Json*> chosen;
-      for (const Json* p : mine) {
-        if (StringField(p->value("status", Json::object()), "phase") == "Succeeded") {
-          chosen.push_back(p);
-        }
-      }
-      if (chosen.empty()) chosen = mine;
-      std::sort(chosen.begin(), chosen.end(), [](const Json* a, const Json* b) {
-        return StringField((*a)["metadata"], "creationTimestamp") <
-               StringField((*b)["metadata"], "creationTimestamp");
-      });
-      std::string log;
-      for (const Json* p : chosen) {
-        if (!options_.log_path) break;
-        std::string path = options_.log_path(StringField((*p)["metadata"], "uid"), primary);
-        auto text = ReadFile(path);
-        if (text.ok()) log += *text + "\n";
-      }
-      MetricReports reports = ParseMetricsLog(log, names, filters);
+      auto log = RunLog(ns, run_kind, name, primary);
+      if (!log.ok()) return ReconcileResult::Error(log.status());
+      MetricReports reports = ParseMetricsLog(*log, names, filters);
       if (!reports.count(objective_name)) {
         finish("MetricsUnavailable", "TrialMetricsUnavailable",
                "Metrics are not available: " + objective_name + " was not reported");
       } else {
-        Json metrics = Json::array();
-        for (const auto& n : names) {
-          auto it = reports.find(n);
-          if (it == reports.end()) continue;
-          const std::vector<std::string>& values = it->second;
-          std::string lo = values.front(), hi = values.front();
-          for (const auto& v : values) {
-            if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
-            if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
-          }
-          metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
-        }
-        status["observation"] = {{"metrics", std::move(metrics)}};
+        status["observation"] = Observation(reports, names);
+        Json values = Json::array();
+        for (const auto& v : reports[objective_name]) values.push_back(v);
+        writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
+                                                 StringField(trial["metadata"], "uid"),
+                                                 "objective", {{"values", values}}));
         finish("Succeeded", "TrialSucceeded", "Trial has succeeded");
       }
     } else if (!HasTrueCondition(status, "Running")) {

@@ -37,7 +37,13 @@
 //       [{name, min, max, latest}]; missing: MetricsUnavailable (TrialMetricsUnavailable)
 //   3 Running --run object Failed=True, or deleted--> Failed (TrialFailed)
 //   4 Running --its Experiment finished--> Killed (TrialKilled), run object deleted
-//   Running becomes False on 2-4; completionTime is set.
+//   5 Running --the Experiment's `earlyStopping` rule (medianstop, truemedianstop, asha; see
+//       engine/tuning/early_stopping.h) stops it, judged on the objective's reports so far in
+//       the primary container's log, read every `early_stopping_poll` while Trials run-->
+//       EarlyStopped (TrialEarlyStopped) with the observation so far, run object deleted
+//   Running becomes False on 2-5; completionTime is set. A finished Trial's objective reports
+//   are kept (collection `katib-trial-reports`, owner = the Trial's uid) as the history the
+//   early-stopping rules compare with.
 //
 // Trial run objects: `${trialParameters.<name>}` (by `trialParameters[].reference`),
 // `${trialSpec.Name}`, `${trialSpec.Namespace}`, `${trialSpec.Kind}`, `${trialSpec.APIVersion}`
@@ -50,7 +56,7 @@
 // Metric strategies default as Katib's webhook does: every metric without one takes the
 // objective's (min for minimize, max for maximize).
 //
-// Not implemented: early stopping, the File/TensorFlowEvent/Prometheus/Custom collectors (a
+// Not implemented: the File/TensorFlowEvent/Prometheus/Custom collectors (a
 // non-StdOut collector is treated as StdOut), resumePolicy, PBT/Hyperband checkpoint copying,
 // `successCondition`/`failureCondition` expressions (conditions Complete/Succeeded/Failed are
 // read instead), and the mirror of the suggestions in a Suggestion resource.
@@ -71,6 +77,7 @@
 namespace skiff::controllers {
 
 inline constexpr const char* kKatibSuggestionRecords = "katib-suggestions";
+inline constexpr const char* kKatibTrialReportRecords = "katib-trial-reports";
 inline constexpr const char* kKatibExperimentLabel = "katib.kubeflow.org/experiment";
 inline constexpr const char* kKatibTrialLabel = "katib.kubeflow.org/trial";
 // Katib's default StdOut metrics filter.
@@ -80,6 +87,8 @@ inline constexpr const char* kKatibDefaultMetricsFilter =
 struct ExperimentControllerOptions {
   // Where the log of `container` in the Pod with `pod_uid` is (the kubelet's LogPath).
   std::function<std::string(const std::string& pod_uid, const std::string& container)> log_path;
+  // How often running Trials' logs are read for early stopping.
+  Duration early_stopping_poll = std::chrono::seconds(2);
 };
 
 // One metric's reports in order, as text (the way the trial printed them).
@@ -108,6 +117,10 @@ class ExperimentController {
   ReconcileResult ReconcileExperiment(const std::string& ns, const std::string& name);
   ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
   void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
+  // The primary container's log in the Pods of a Trial's run object (succeeded Pods only when
+  // there are any), oldest Pod first.
+  Result<std::string> RunLog(const std::string& ns, const std::string& run_kind,
+                             const std::string& run_name, const std::string& primary);
 
   store::Store& store_;
   store::Informer& informer_;

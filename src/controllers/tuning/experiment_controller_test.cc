@@ -91,6 +91,14 @@ class ExperimentControllerTest : public ::testing::Test {
   }
   // Plays the Job controller and kubelet: the Trial's Job ran one Pod that printed `log`.
   void FinishJob(const std::string& name, const std::string& log, bool ok = true) {
+    AddPod(name, log, ok ? "Succeeded" : "Failed");
+    Json job = Get("Job", name);
+    job["status"] = {{"conditions", Json::array({{{"type", ok ? "Complete" : "Failed"},
+                                                  {"status", "True"}}})}};
+    ASSERT_TRUE(store_->UpdateStatus(job).ok());
+    Spin();
+  }
+  void AddPod(const std::string& name, const std::string& log, const std::string& phase) {
     Json job = Get("Job", name);
     ASSERT_TRUE(job.is_object()) << name;
     Json pod = {{"apiVersion", "v1"},
@@ -110,12 +118,8 @@ class ExperimentControllerTest : public ::testing::Test {
     std::string uid = (*created)["metadata"]["uid"].get<std::string>();
     ASSERT_TRUE(WriteFile(JoinPath(dir_, uid + ".training-container.stdout"), log).ok());
     Json p = *created;
-    p["status"] = {{"phase", ok ? "Succeeded" : "Failed"}};
+    p["status"] = {{"phase", phase}};
     ASSERT_TRUE(store_->UpdateStatus(p).ok());
-    job["status"] = {{"conditions", Json::array({{{"type", ok ? "Complete" : "Failed"},
-                                                  {"status", "True"}}})}};
-    ASSERT_TRUE(store_->UpdateStatus(job).ok());
-    Spin();
   }
 
   std::string dir_;
@@ -379,6 +383,39 @@ TEST_F(ExperimentControllerTest, RestartContinuesWithoutRepeatingTrials_3) {
   Json exp = Get("Experiment", "exp");
   EXPECT_TRUE(IsTrue(exp, "Succeeded")) << exp["status"].dump();
   EXPECT_EQ(exp["status"]["trialsSucceeded"], 4);
+}
+
+TEST_F(ExperimentControllerTest, MedianStopEarlyStopsAWorseRunningTrial) {
+  Create(ExperimentYaml(R"(  parallelTrialCount: 2
+  maxTrialCount: 3
+  earlyStopping:
+    algorithmName: medianstop
+    algorithmSettings:
+      - {name: min_trials_required, value: "1"}
+      - {name: start_step, value: "2"}
+)"));
+  std::vector<std::string> running = RunningTrials();
+  ASSERT_EQ(running.size(), 2u);
+  FinishJob(running[0], "accuracy=0.8\naccuracy=0.9\n");
+  ASSERT_TRUE(IsTrue(Get("Trial", running[0]), "Succeeded"));
+  // The second Trial is still running and reports worse than the first one's average.
+  AddPod(running[1], "accuracy=0.1\n", "Running");
+  clock_.Advance(std::chrono::seconds(3));
+  Spin();
+  EXPECT_TRUE(RunningTrials().size() == 2u) << "one report is below start_step";
+  ASSERT_TRUE(WriteFile(JoinPath(dir_, Get("Pod", running[1] + "-0")["metadata"]["uid"]
+                                               .get<std::string>() +
+                                           ".training-container.stdout"),
+                        "accuracy=0.1\naccuracy=0.2\n")
+                  .ok());
+  clock_.Advance(std::chrono::seconds(3));
+  Spin();
+  Json stopped = Get("Trial", running[1]);
+  EXPECT_TRUE(IsTrue(stopped, "EarlyStopped")) << stopped["status"].dump();
+  EXPECT_EQ(stopped["status"]["observation"]["metrics"][0]["latest"], "0.2");
+  EXPECT_TRUE(Get("Job", running[1]).is_null()) << "its Job is deleted";
+  Json status = ExpStatus();
+  EXPECT_EQ(status["trialsEarlyStopped"], 1) << status.dump();
 }
 
 }  // namespace
