@@ -34,6 +34,7 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 LocalRuntime::~LocalRuntime() {
   if (recorder_) recorder_->Flush().IgnoreError();  // steps that ended in the last moments
   recorder_.reset();
+  experiments_.reset();
   cron_workflows_.reset();
   jobs_.reset();
   workflows_.reset();
@@ -82,12 +83,18 @@ Status LocalRuntime::StartControllers() {
   cron_queue.resync_period = std::chrono::minutes(5);  // heals a missed event; schedules use timers
   cron_workflows_ = std::make_unique<controllers::CronWorkflowController>(*store_, loop_, *informer_,
                                                                           SystemClock::Get(), cron_queue);
+  controllers::ExperimentControllerOptions eo;
+  eo.log_path = [home = home_](const std::string& pod_uid, const std::string& container) {
+    return local::Kubelet::LogPath(home, pod_uid, container, false);
+  };
+  experiments_ = std::make_unique<controllers::ExperimentController>(*store_, loop_, *informer_, std::move(eo));
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
   SKIFF_RETURN_IF_ERROR(workflows_->Start());
   SKIFF_RETURN_IF_ERROR(jobs_->Start());
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
+  SKIFF_RETURN_IF_ERROR(experiments_->Start());
   // Lineage is derived data: a recorder that cannot start must not stop the controllers.
   if (auto ls = lineage(); ls.ok()) {
     recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_);

@@ -15,6 +15,7 @@
 #include "controllers/metadata/lineage_recorder.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "controllers/schedule/cron_controller.h"
+#include "controllers/tuning/experiment_controller.h"
 #include "metadata/artifact_store.h"
 #include "metadata/lineage.h"
 #include "store/informer.h"
@@ -62,6 +63,7 @@ class LocalRuntime {
   std::unique_ptr<controllers::WorkflowController> workflows_;
   std::unique_ptr<controllers::JobController> jobs_;
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
+  std::unique_ptr<controllers::ExperimentController> experiments_;
   std::unique_ptr<metadata::LineageStore> lineage_;
   std::unique_ptr<controllers::LineageRecorder> recorder_;
 };

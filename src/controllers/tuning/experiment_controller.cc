@@ -1,0 +1,867 @@
+#include "controllers/tuning/experiment_controller.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "engine/tuning/early_stopping.h"
+#include "engine/tuning/rng.h"
+#include "engine/tuning/sampler.h"
+#include "engine/tuning/search_space.h"
+
+namespace skiff::controllers {
+
+namespace {
+
+namespace tuning = ::skiff::tuning;
+
+// Kinds a Trial's run object may have that the controller watches for progress.
+constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
+                                     "PaddleJob",  "MPIJob",     "Workflow"};
+
+int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
+  const Json* f = FindField(obj, key);
+  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
+}
+
+bool HasTrueCondition(const Json& status, std::string_view type) {
+  if (!status.is_object()) return false;
+  for (const auto& c : status.value("conditions", Json::array())) {
+    if (StringField(c, "type") == type && StringField(c, "status") == "True") return true;
+  }
+  return false;
+}
+
+void SetCondition(Json& status, const std::string& type, const std::string& value,
+                  const std::string& reason, const std::string& message, const std::string& now) {
+  if (!status.contains("conditions") || !status["conditions"].is_array()) {
+    status["conditions"] = Json::array();
+  }
+  for (auto& c : status["conditions"]) {
+    if (StringField(c, "type") != type) continue;
+    if (StringField(c, "status") == value && StringField(c, "reason") == reason) return;
+    if (StringField(c, "status") != value) c["lastTransitionTime"] = now;
+    c["status"] = value;
+    c["reason"] = reason;
+    c["message"] = message;
+    c["lastUpdateTime"] = now;
+    return;
+  }
+  status["conditions"].push_back({{"type", type},
+                                  {"status", value},
+                                  {"reason", reason},
+                                  {"message", message},
+                                  {"lastUpdateTime", now},
+                                  {"lastTransitionTime", now}});
+}
+
+const char* const kTrialFinalConditions[] = {"Succeeded", "Failed", "MetricsUnavailable",
+                                             "EarlyStopped", "Killed"};
+
+// The Trial's final condition type, or "" while it runs.
+std::string TrialOutcome(const Json& trial) {
+  const Json status = trial.value("status", Json::object());
+  for (const char* t : kTrialFinalConditions) {
+    if (HasTrueCondition(status, t)) return t;
+  }
+  return "";
+}
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::optional<double> ParseDouble(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0') return std::nullopt;
+  return v;
+}
+
+// Everything the Experiment's spec says, parsed.
+struct ExperimentSpec {
+  tuning::SearchSpace space;
+  tuning::AlgorithmSpec algorithm;
+  std::optional<tuning::AlgorithmSpec> early_stopping;
+  tuning::Goal goal = tuning::Goal::kMinimize;
+  std::string objective_metric;
+  std::vector<std::string> metric_names;  // objective first
+  std::map<std::string, std::string> strategies;  // name -> min | max | latest
+  std::optional<double> goal_value;
+  int64_t parallel = 3;
+  std::optional<int64_t> max_trials;
+  std::optional<int64_t> max_failed;
+  Json trial_template;
+  std::vector<std::string> filters;
+};
+
+Result<ExperimentSpec> ParseExperimentSpec(const Json& spec) {
+  ExperimentSpec out;
+  const Json objective = spec.value("objective", Json::object());
+  std::string type = StringField(objective, "type");
+  if (type == "maximize") {
+    out.goal = tuning::Goal::kMaximize;
+  } else if (type != "minimize") {
+    return InvalidArgument("spec.objective.type: must be minimize or maximize");
+  }
+  out.objective_metric = StringField(objective, "objectiveMetricName");
+  if (out.objective_metric.empty()) {
+    return InvalidArgument("spec.objective.objectiveMetricName: required");
+  }
+  out.metric_names.push_back(out.objective_metric);
+  for (const auto& m : objective.value("additionalMetricNames", Json::array())) {
+    if (m.is_string()) out.metric_names.push_back(m.get<std::string>());
+  }
+  for (const auto& s : objective.value("metricStrategies", Json::array())) {
+    std::string v = StringField(s, "value");
+    if (v != "min" && v != "max" && v != "latest") {
+      return InvalidArgument("spec.objective.metricStrategies: value must be min, max or latest");
+    }
+    out.strategies[StringField(s, "name")] = v;
+  }
+  for (const auto& n : out.metric_names) {
+    if (!out.strategies.count(n)) {
+      out.strategies[n] = out.goal == tuning::Goal::kMaximize ? "max" : "min";
+    }
+  }
+  if (const Json* g = FindField(objective, "goal"); g != nullptr && !g->is_null()) {
+    if (g->is_number()) {
+      out.goal_value = g->get<double>();
+    } else if (g->is_string()) {
+      out.goal_value = ParseDouble(g->get<std::string>());
+      if (!out.goal_value) return InvalidArgument("spec.objective.goal: not a number");
+    }
+  }
+  SKIFF_ASSIGN_OR_RETURN(out.space,
+                         tuning::SearchSpace::FromKatibJson(spec.value("parameters", Json::array())));
+  if (out.space.size() == 0) return InvalidArgument("spec.parameters: at least one is required");
+  SKIFF_ASSIGN_OR_RETURN(out.algorithm,
+                         tuning::ParseAlgorithmSpec(spec.value("algorithm", Json::object())));
+  if (const Json* e = FindField(spec, "earlyStopping"); e != nullptr && !e->is_null()) {
+    SKIFF_ASSIGN_OR_RETURN(out.early_stopping,
+                           tuning::ParseAlgorithmSpec(*e, "spec.earlyStopping"));
+  }
+  out.parallel = IntField(spec, "parallelTrialCount", 3);
+  if (out.parallel < 1) return InvalidArgument("spec.parallelTrialCount: must be at least 1");
+  if (const Json* m = FindField(spec, "maxTrialCount"); m != nullptr && m->is_number_integer()) {
+    out.max_trials = m->get<int64_t>();
+  }
+  if (const Json* m = FindField(spec, "maxFailedTrialCount");
+      m != nullptr && m->is_number_integer()) {
+    out.max_failed = m->get<int64_t>();
+  }
+  out.trial_template = spec.value("trialTemplate", Json::object());
+  if (!out.trial_template.contains("trialSpec") || !out.trial_template["trialSpec"].is_object()) {
+    return InvalidArgument("spec.trialTemplate.trialSpec: required (trialSource configMap is "
+                           "not supported)");
+  }
+  const Json mc = spec.value("metricsCollectorSpec", Json::object());
+  const Json source = mc.value("source", Json::object());
+  const Json filter = source.value("filter", Json::object());
+  for (const auto& f : filter.value("metricsFormat", Json::array())) {
+    if (f.is_string()) out.filters.push_back(f.get<std::string>());
+  }
+  return out;
+}
+
+// Replaces `${...}` placeholders in every string of `v`.
+void Substitute(Json& v, const std::map<std::string, std::string>& vars) {
+  if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    if (s.find("${") == std::string::npos) return;
+    for (const auto& [k, val] : vars) {
+      std::string pat = "${" + k + "}";
+      for (size_t pos = s.find(pat); pos != std::string::npos; pos = s.find(pat, pos + val.size())) {
+        s.replace(pos, pat.size(), val);
+      }
+    }
+    v = s;
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& e : v) Substitute(e, vars);
+  }
+}
+
+// Adds KATIB_TRIAL_NAME to every container named `primary` anywhere in `v`.
+void AddTrialEnv(Json& v, const std::string& primary, const std::string& trial) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it.key() == "containers" && it.value().is_array()) {
+        for (auto& c : it.value()) {
+          if (!c.is_object() || StringField(c, "name") != primary) continue;
+          if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
+          c["env"].push_back({{"name", "KATIB_TRIAL_NAME"}, {"value", trial}});
+        }
+      } else {
+        AddTrialEnv(it.value(), primary, trial);
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& e : v) AddTrialEnv(e, primary, trial);
+  }
+}
+
+std::string PrimaryContainer(const Json& trial_template) {
+  return StringField(trial_template, "primaryContainerName", "training-container");
+}
+
+Json ObjectiveJson(const Json& spec) { return spec.value("objective", Json::object()); }
+
+// The Trial for suggestion `assignment`, with its rendered run object in spec.runSpec.
+Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& trial_name,
+              const tuning::Assignment& assignment, const std::map<std::string, std::string>& labels) {
+  const Json& meta = exp["metadata"];
+  const std::string ns = StringField(meta, "namespace");
+  const std::string exp_name = StringField(meta, "name");
+  Json assignments = Json::array();
+  std::map<std::string, std::string> by_name;
+  for (const auto& a : assignment) {
+    assignments.push_back({{"name", a.name}, {"value", a.value}});
+    by_name[a.name] = a.value;
+  }
+  Json run = es.trial_template["trialSpec"];
+  std::map<std::string, std::string> vars;
+  for (const auto& p : es.trial_template.value("trialParameters", Json::array())) {
+    auto it = by_name.find(StringField(p, "reference"));
+    if (it != by_name.end()) vars["trialParameters." + StringField(p, "name")] = it->second;
+  }
+  vars["trialSpec.Name"] = trial_name;
+  vars["trialSpec.Namespace"] = ns;
+  vars["trialSpec.Kind"] = StringField(run, "kind");
+  vars["trialSpec.APIVersion"] = StringField(run, "apiVersion");
+  Substitute(run, vars);
+  const std::string primary = PrimaryContainer(es.trial_template);
+  AddTrialEnv(run, primary, trial_name);
+  if (!run.contains("metadata") || !run["metadata"].is_object()) run["metadata"] = Json::object();
+  run["metadata"]["name"] = trial_name;
+  run["metadata"]["namespace"] = ns;
+  Json trial_labels = Json::object();
+  trial_labels[kKatibExperimentLabel] = exp_name;
+  const Json exp_spec = exp.value("spec", Json::object());
+  Json spec = {{"objective", ObjectiveJson(exp_spec)},
+               {"parameterAssignments", std::move(assignments)},
+               {"runSpec", std::move(run)},
+               {"primaryContainerName", primary},
+               {"metricsCollector", exp_spec.value("metricsCollectorSpec",
+                                                      Json{{"collector", {{"kind", "StdOut"}}}})}};
+  if (!labels.empty()) spec["labels"] = labels;
+  return {{"apiVersion", "kubeflow.org/v1beta1"},
+          {"kind", "Trial"},
+          {"metadata",
+           {{"name", trial_name},
+            {"namespace", ns},
+            {"labels", std::move(trial_labels)},
+            {"ownerReferences", Json::array({{{"apiVersion", "kubeflow.org/v1beta1"},
+                                              {"kind", "Experiment"},
+                                              {"name", exp_name},
+                                              {"uid", StringField(meta, "uid")},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}})}}},
+          {"spec", std::move(spec)}};
+}
+
+// The value of metric `name` in a Trial's observation under `strategy`.
+std::optional<double> ObservedValue(const Json& trial, const std::string& name,
+                                    const std::string& strategy) {
+  const Json status = trial.value("status", Json::object());
+  const Json obs = status.value("observation", Json::object());
+  for (const auto& m : obs.value("metrics", Json::array())) {
+    if (StringField(m, "name") != name) continue;
+    return ParseDouble(StringField(m, strategy));
+  }
+  return std::nullopt;
+}
+
+// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
+Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
+  Json metrics = Json::array();
+  for (const auto& n : names) {
+    auto it = reports.find(n);
+    if (it == reports.end() || it->second.empty()) continue;
+    const std::vector<std::string>& values = it->second;
+    std::string lo = values.front(), hi = values.front();
+    for (const auto& v : values) {
+      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
+      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
+    }
+    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
+  }
+  return {{"metrics", std::move(metrics)}};
+}
+
+std::vector<double> Numbers(const std::vector<std::string>& values) {
+  std::vector<double> out;
+  for (const auto& v : values) {
+    if (auto d = ParseDouble(v)) out.push_back(*d);
+  }
+  return out;
+}
+
+}  // namespace
+
+MetricReports ParseMetricsLog(const std::string& log, const std::vector<std::string>& names,
+                              const std::vector<std::string>& filters) {
+  std::vector<std::regex> res;
+  for (const auto& f : filters.empty() ? std::vector<std::string>{kKatibDefaultMetricsFilter}
+                                       : filters) {
+    try {
+      res.emplace_back(f);
+    } catch (const std::regex_error&) {
+      // An invalid filter matches nothing (the webhook would have rejected it).
+    }
+  }
+  std::set<std::string> wanted(names.begin(), names.end());
+  MetricReports out;
+  std::istringstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    for (const auto& re : res) {
+      for (auto it = std::sregex_iterator(line.begin(), line.end(), re);
+           it != std::sregex_iterator(); ++it) {
+        const auto& m = *it;
+        if (m.size() < 3) continue;
+        std::string name = m[1].str();
+        std::string value = m[2].str();
+        if (!wanted.count(name) || !ParseDouble(value)) continue;
+        out[name].push_back(value);
+      }
+    }
+  }
+  return out;
+}
+
+ExperimentController::ExperimentController(store::Store& store, EventLoop& loop,
+                                           store::Informer& informer,
+                                           ExperimentControllerOptions options, const Clock& clock,
+                                           WorkQueueOptions queue_options)
+    : store_(store),
+      informer_(informer),
+      options_(std::move(options)),
+      clock_(clock),
+      queue_(
+          loop, [this](const std::string& key) { return Reconcile(key); }, queue_options) {}
+
+ExperimentController::~ExperimentController() = default;
+
+Status ExperimentController::Start() {
+  informer_.AddHandler("Experiment", [this](const store::WatchEvent& ev) {
+    std::string key = QueueKey(ev.object);
+    if (ev.type == store::EventType::kDeleted) {
+      queue_.Drop(key);
+    } else {
+      queue_.Add(key);
+    }
+  });
+  informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
+    std::string key = QueueKey(ev.object);
+    if (ev.type == store::EventType::kDeleted) {
+      queue_.Drop(key);
+    } else {
+      queue_.Add(key);
+    }
+    OnOwnedEvent(ev, "Experiment");
+  });
+  for (const char* kind : kRunKinds) {
+    informer_.AddHandler(kind, [this](const store::WatchEvent& ev) { OnOwnedEvent(ev, "Trial"); });
+  }
+  for (const char* kind : {"Experiment", "Trial"}) {
+    SKIFF_ASSIGN_OR_RETURN(store::ListResult list, store_.List(kind, ""));
+    for (const auto& obj : list.items) queue_.Add(QueueKey(obj));
+  }
+  queue_.Start();
+  return OkStatus();
+}
+
+void ExperimentController::OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind) {
+  const Json& meta = ev.object["metadata"];
+  for (const auto& ref : meta.value("ownerReferences", Json::array())) {
+    if (StringField(ref, "kind") == owner_kind && ref.value("controller", false)) {
+      queue_.Add(QueueKey(owner_kind, StringField(meta, "namespace"), StringField(ref, "name")));
+    }
+  }
+}
+
+ReconcileResult ExperimentController::Reconcile(const std::string& key) {
+  std::string kind, ns, name;
+  if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
+  if (kind == "Experiment") return ReconcileExperiment(ns, name);
+  if (kind == "Trial") return ReconcileTrial(ns, name);
+  return ReconcileResult::Ok();
+}
+
+ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
+                                                          const std::string& name) {
+  auto got = store_.Get({"Experiment", ns, name});
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kNotFound) {
+      queue_.Drop(QueueKey("Experiment", ns, name));
+      return ReconcileResult::Ok();
+    }
+    return ReconcileResult::Error(got.status());
+  }
+  const Json& exp = *got;
+  const std::string uid = StringField(exp["metadata"], "uid");
+  const std::string now = FormatRfc3339(clock_.Now());
+  Json status = exp.value("status", Json::object());
+  if (!status.is_object()) status = Json::object();
+  const bool finished = HasTrueCondition(status, "Succeeded") || HasTrueCondition(status, "Failed");
+  auto commit_status = [&](std::vector<store::Write> writes) -> Status {
+    if (status != exp.value("status", Json::object())) {
+      Json updated = exp;
+      updated["status"] = status;
+      writes.insert(writes.begin(), store::Write::UpdateStatus(std::move(updated)));
+    }
+    if (writes.empty()) return OkStatus();
+    auto r = store_.Commit(std::move(writes));
+    return r.ok() ? OkStatus() : r.status();
+  };
+  if (finished) return ReconcileResult::Ok();
+
+  if (!status.contains("startTime")) status["startTime"] = now;
+  SetCondition(status, "Created", "True", "ExperimentCreated", "Experiment is created", now);
+  auto parsed = ParseExperimentSpec(exp.value("spec", Json::object()));
+  std::unique_ptr<tuning::Sampler> sampler;
+  if (parsed.ok()) {
+    tuning::SamplerOptions so;
+    so.goal = parsed->goal;
+    so.seed = Fnv1a(uid);
+    auto s = tuning::MakeSampler(parsed->algorithm, parsed->space, so);
+    if (s.ok()) {
+      sampler = std::move(*s);
+    } else {
+      parsed = s.status();
+    }
+  }
+  std::unique_ptr<tuning::EarlyStoppingRule> rule;
+  if (parsed.ok() && parsed->early_stopping) {
+    auto r = tuning::MakeEarlyStoppingRule(*parsed->early_stopping, parsed->goal);
+    if (r.ok()) {
+      rule = std::move(*r);
+    } else {
+      parsed = r.status();
+    }
+  }
+  if (!parsed.ok()) {
+    SetCondition(status, "Running", "False", "ExperimentFailed", parsed.status().message(), now);
+    SetCondition(status, "Failed", "True", "ExperimentFailed", parsed.status().message(), now);
+    status["completionTime"] = now;
+    Status s = commit_status({});
+    return s.ok() ? ReconcileResult::Ok() : ReconcileResult::Error(s);
+  }
+  const ExperimentSpec& es = *parsed;
+
+  // The suggestions so far (in creation order) and their Trials.
+  auto records = store_.GetRecords(kKatibSuggestionRecords, uid);
+  if (!records.ok()) return ReconcileResult::Error(records.status());
+  auto listed = store_.List("Trial", ns, {std::string(kKatibExperimentLabel) + "=" + name, "", 0});
+  if (!listed.ok()) return ReconcileResult::Error(listed.status());
+  std::map<std::string, const Json*> trials;
+  for (const auto& t : listed->items) trials[StringField(t["metadata"], "name")] = &t;
+  std::vector<std::pair<int64_t, std::string>> order;
+  bool exhausted = false;
+  for (const auto& [trial_name, r] : *records) {
+    if (trial_name == "~state") {
+      exhausted = r.value("exhausted", false);
+      continue;
+    }
+    order.emplace_back(IntField(r, "index", 0), trial_name);
+  }
+  std::sort(order.begin(), order.end());
+
+  tuning::History history;
+  int64_t succeeded = 0, failed = 0, unavailable = 0, killed = 0, early = 0;
+  Json running_list = Json::array(), succeeded_list = Json::array(), failed_list = Json::array(),
+       killed_list = Json::array(), early_list = Json::array(), unavailable_list = Json::array();
+  std::vector<std::string> running_names;
+  bool goal_reached = false;
+  const Json* best = nullptr;
+  std::optional<double> best_value;
+  const std::string& objective_strategy = es.strategies.at(es.objective_metric);
+  for (const auto& [index, trial_name] : order) {
+    const Json& rec = records->at(trial_name);
+    tuning::Trial ht;
+    ht.name = trial_name;
+    tuning::Assignment assignment;
+    for (const auto& a : rec.value("parameterAssignments", Json::array())) {
+      assignment.push_back({StringField(a, "name"), StringField(a, "value")});
+    }
+    auto point = es.space.Encode(assignment);
+    if (point.ok()) ht.point = *point;
+    const Json rec_labels = rec.value("labels", Json::object());
+    if (rec_labels.is_object()) {
+      for (const auto& [k, v] : rec_labels.items()) {
+        if (v.is_string()) ht.labels[k] = v.get<std::string>();
+      }
+    }
+    auto it = trials.find(trial_name);
+    std::string outcome = it == trials.end() ? "Killed" : TrialOutcome(*it->second);
+    if (outcome.empty()) {
+      ht.state = tuning::TrialState::kRunning;
+      running_list.push_back(trial_name);
+      running_names.push_back(trial_name);
+    } else if (outcome == "Succeeded" || outcome == "EarlyStopped") {
+      auto v = ObservedValue(*it->second, es.objective_metric, objective_strategy);
+      ht.state = outcome == "Succeeded" ? tuning::TrialState::kCompleted
+                                        : tuning::TrialState::kEarlyStopped;
+      ht.objective = v;
+      if (rule) {
+        auto rep = store_.GetRecord(kKatibTrialReportRecords,
+                                    StringField((*it->second)["metadata"], "uid"), "objective");
+        if (rep.ok()) {
+          std::vector<std::string> texts;
+          for (const auto& x : rep->value("values", Json::array())) {
+            if (x.is_string()) texts.push_back(x.get<std::string>());
+          }
+          ht.intermediate = Numbers(texts);
+        }
+      }
+      if (outcome == "Succeeded") {
+        ++succeeded;
+        succeeded_list.push_back(trial_name);
+      } else {
+        ++early;
+        early_list.push_back(trial_name);
+      }
+      if (v) {
+        bool better = !best_value || (es.goal == tuning::Goal::kMaximize ? *v > *best_value
+                                                                         : *v < *best_value);
+        if (better) {
+          best_value = v;
+          best = it->second;
+        }
+        if (outcome == "Succeeded" && es.goal_value &&
+            (es.goal == tuning::Goal::kMaximize ? *v >= *es.goal_value : *v <= *es.goal_value)) {
+          goal_reached = true;
+        }
+      }
+    } else {
+      ht.state = tuning::TrialState::kFailed;
+      if (outcome == "Killed") {
+        ++killed;
+        killed_list.push_back(trial_name);
+      } else {
+        ++failed;
+        failed_list.push_back(trial_name);
+        if (outcome == "MetricsUnavailable") {
+          ++unavailable;
+          unavailable_list.push_back(trial_name);
+        }
+      }
+    }
+    history.push_back(std::move(ht));
+  }
+  const int64_t total = static_cast<int64_t>(order.size());
+  const int64_t completed = succeeded + failed + killed + early;
+
+  // Termination, in Katib's order.
+  std::string end_type, end_reason, end_message;
+  if (goal_reached) {
+    end_type = "Succeeded";
+    end_reason = "ExperimentGoalReached";
+    end_message = "Experiment has succeeded because Objective goal has reached";
+  } else if (es.max_failed && failed > *es.max_failed) {
+    end_type = "Failed";
+    end_reason = "ExperimentFailed";
+    end_message = "Experiment has failed because max failed count has reached";
+  } else if (es.max_trials && completed >= *es.max_trials) {
+    end_type = "Succeeded";
+    end_reason = "ExperimentMaxTrialsReached";
+    end_message = "Experiment has succeeded because max trial count has reached";
+  } else if (exhausted && running_names.empty()) {
+    end_type = "Succeeded";
+    end_reason = "ExperimentSuggestionEndReached";
+    end_message = "Experiment has succeeded because suggestion service has reached the end";
+  }
+
+  std::vector<store::Write> writes;
+  std::vector<std::string> kill;
+  std::vector<std::pair<std::string, std::string>> run_deletes;  // kind, name
+  Duration requeue{0};
+  if (end_type.empty() && rule && !running_names.empty()) {
+    // (Trial 5) Early stopping, judged on the objective's reports so far.
+    requeue = options_.early_stopping_poll;
+    const std::vector<std::string> names = es.metric_names;
+    for (auto& ht : history) {
+      if (ht.state != tuning::TrialState::kRunning) continue;
+      auto it = trials.find(ht.name);
+      if (it == trials.end()) continue;
+      const Json tspec = it->second->value("spec", Json::object());
+      const Json run = tspec.value("runSpec", Json::object());
+      auto log = RunLog(ns, StringField(run, "kind"), ht.name,
+                        StringField(tspec, "primaryContainerName", "training-container"));
+      if (!log.ok()) return ReconcileResult::Error(log.status());
+      MetricReports reports = ParseMetricsLog(*log, names, es.filters);
+      ht.intermediate = Numbers(reports[es.objective_metric]);
+      if (ht.intermediate.empty() || !rule->ShouldStop(ht, history)) continue;
+      Json t = *it->second;
+      Json tstatus = t.value("status", Json::object());
+      if (!tstatus.is_object()) tstatus = Json::object();
+      const std::string msg = "Trial is early stopped";
+      SetCondition(tstatus, "Running", "False", "TrialEarlyStopped", msg, now);
+      SetCondition(tstatus, "EarlyStopped", "True", "TrialEarlyStopped", msg, now);
+      tstatus["completionTime"] = now;
+      tstatus["observation"] = Observation(reports, names);
+      t["status"] = tstatus;
+      writes.push_back(store::Write::UpdateStatus(std::move(t)));
+      Json values = Json::array();
+      for (const auto& v : reports[es.objective_metric]) values.push_back(v);
+      writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
+                                               StringField((*it->second)["metadata"], "uid"),
+                                               "objective", {{"values", values}}));
+      run_deletes.emplace_back(StringField(run, "kind"), ht.name);
+      LogInfo("trial early stopped", {{"trial", ns + "/" + ht.name}});
+    }
+  }
+  if (!end_type.empty()) {
+    SetCondition(status, "Running", "False", end_reason, end_message, now);
+    SetCondition(status, end_type, "True", end_reason, end_message, now);
+    status["completionTime"] = now;
+    kill = running_names;
+  } else {
+    SetCondition(status, "Running", "True", "ExperimentRunning", "Experiment is running", now);
+    int64_t want = es.parallel - static_cast<int64_t>(running_names.size());
+    if (es.max_trials) want = std::min(want, *es.max_trials - total);
+    if (want > 0 && !exhausted) {
+      auto suggested = sampler->Suggest(history, static_cast<int>(want));
+      if (!suggested.ok()) return ReconcileResult::Error(suggested.status());
+      int64_t index = total;
+      for (const auto& s : suggested->suggestions) {
+        std::string trial_name = name + "-" + std::to_string(index);
+        Json labels = Json::object();
+        for (const auto& [k, v] : s.labels) labels[k] = v;
+        Json assignments = Json::array();
+        for (const auto& a : s.assignment) assignments.push_back({{"name", a.name}, {"value", a.value}});
+        writes.push_back(store::Write::PutRecord(
+            kKatibSuggestionRecords, uid, trial_name,
+            {{"index", index}, {"parameterAssignments", assignments}, {"labels", labels}}));
+        writes.push_back(store::Write::Create(NewTrial(exp, es, trial_name, s.assignment, s.labels)));
+        running_list.push_back(trial_name);
+        ++index;
+      }
+      if (suggested->exhausted) {
+        writes.push_back(store::Write::PutRecord(kKatibSuggestionRecords, uid, "~state",
+                                                 {{"exhausted", true}}));
+      }
+      if (suggested->suggestions.empty() && suggested->exhausted && running_names.empty()) {
+        queue_.Add(QueueKey("Experiment", ns, name));  // finish on the next pass
+      }
+      LogInfo("experiment trials created",
+              {{"experiment", ns + "/" + name},
+               {"count", std::to_string(suggested->suggestions.size())}});
+    }
+  }
+
+  status["trials"] = total + static_cast<int64_t>(running_list.size()) -
+                     static_cast<int64_t>(running_names.size());
+  status["trialsSucceeded"] = succeeded;
+  status["trialsFailed"] = failed;
+  status["trialsMetricsUnavailable"] = unavailable;
+  status["trialsKilled"] = killed + static_cast<int64_t>(kill.size());
+  status["trialsEarlyStopped"] = early;
+  status["trialsRunning"] = kill.empty() ? static_cast<int64_t>(running_list.size()) : 0;
+  status["succeededTrialList"] = succeeded_list;
+  status["failedTrialList"] = failed_list;
+  status["metricsUnavailableTrialList"] = unavailable_list;
+  status["earlyStoppedTrialList"] = early_list;
+  if (kill.empty()) {
+    status["runningTrialList"] = running_list;
+    status["killedTrialList"] = killed_list;
+  } else {
+    for (const auto& k : kill) killed_list.push_back(k);
+    status["runningTrialList"] = Json::array();
+    status["killedTrialList"] = killed_list;
+  }
+  if (best != nullptr) {
+    const Json bstatus = best->value("status", Json::object());
+    status["currentOptimalTrial"] = {
+        {"bestTrialName", StringField((*best)["metadata"], "name")},
+        {"parameterAssignments", best->value("spec", Json::object())
+                                     .value("parameterAssignments", Json::array())},
+        {"observation", bstatus.value("observation", Json::object())}};
+  }
+
+  // Trials still running when the Experiment ends are killed.
+  for (const auto& trial_name : kill) {
+    auto it = trials.find(trial_name);
+    if (it == trials.end()) continue;
+    Json t = *it->second;
+    Json tstatus = t.value("status", Json::object());
+    if (!tstatus.is_object()) tstatus = Json::object();
+    SetCondition(tstatus, "Running", "False", "TrialKilled", "Trial is killed", now);
+    SetCondition(tstatus, "Killed", "True", "TrialKilled", "Trial is killed", now);
+    tstatus["completionTime"] = now;
+    t["status"] = tstatus;
+    writes.push_back(store::Write::UpdateStatus(std::move(t)));
+    const Json run = it->second->value("spec", Json::object()).value("runSpec", Json::object());
+    run_deletes.emplace_back(StringField(run, "kind"), trial_name);
+  }
+  Status s = commit_status(std::move(writes));
+  if (!s.ok()) return ReconcileResult::Error(s);
+  for (const auto& [kind, run_name] : run_deletes) {
+    Status d = store_.Delete({kind, ns, run_name});
+    if (!d.ok() && d.code() != StatusCode::kNotFound) return ReconcileResult::Error(d);
+  }
+  if (!end_type.empty()) {
+    LogInfo("experiment finished", {{"experiment", ns + "/" + name}, {"reason", end_reason}});
+  }
+  if (requeue > Duration(0)) return ReconcileResult::After(requeue);
+  return ReconcileResult::Ok();
+}
+
+Result<std::string> ExperimentController::RunLog(const std::string& ns,
+                                                 const std::string& run_kind,
+                                                 const std::string& run_name,
+                                                 const std::string& primary) {
+  auto pods = store_.List("Pod", ns);
+  if (!pods.ok()) return pods.status();
+  std::vector<const Json*> mine;
+  for (const auto& p : pods->items) {
+    const Json& pm = p["metadata"];
+    bool owned = false;
+    for (const auto& ref : pm.value("ownerReferences", Json::array())) {
+      if (StringField(ref, "name") == run_name && StringField(ref, "kind") == run_kind) owned = true;
+    }
+    const Json labels = pm.value("labels", Json::object());
+    if (StringField(labels, "job-name") == run_name ||
+        StringField(labels, "training.kubeflow.org/job-name") == run_name) {
+      owned = true;
+    }
+    if (owned) mine.push_back(&p);
+  }
+  // Prefer Pods that succeeded (a Job's failed attempts printed partial metrics).
+  std::vector<const Json*> chosen;
+  for (const Json* p : mine) {
+    if (StringField(p->value("status", Json::object()), "phase") == "Succeeded") {
+      chosen.push_back(p);
+    }
+  }
+  if (chosen.empty()) chosen = mine;
+  std::sort(chosen.begin(), chosen.end(), [](const Json* a, const Json* b) {
+    return StringField((*a)["metadata"], "creationTimestamp") <
+           StringField((*b)["metadata"], "creationTimestamp");
+  });
+  std::string log;
+  if (!options_.log_path) return log;
+  for (const Json* p : chosen) {
+    auto text = ReadFile(options_.log_path(StringField((*p)["metadata"], "uid"), primary));
+    if (text.ok()) log += *text + "\n";
+  }
+  return log;
+}
+
+ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
+                                                     const std::string& name) {
+  auto got = store_.Get({"Trial", ns, name});
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kNotFound) {
+      queue_.Drop(QueueKey("Trial", ns, name));
+      return ReconcileResult::Ok();
+    }
+    return ReconcileResult::Error(got.status());
+  }
+  const Json& trial = *got;
+  if (!TrialOutcome(trial).empty()) return ReconcileResult::Ok();
+  const std::string now = FormatRfc3339(clock_.Now());
+  const Json spec = trial.value("spec", Json::object());
+  Json status = trial.value("status", Json::object());
+  if (!status.is_object()) status = Json::object();
+  Json run = spec.value("runSpec", Json::object());
+  const std::string run_kind = StringField(run, "kind");
+  std::vector<store::Write> writes;
+
+  auto finish = [&](const std::string& type, const std::string& reason, const std::string& msg) {
+    SetCondition(status, "Running", "False", reason, msg, now);
+    SetCondition(status, type, "True", reason, msg, now);
+    status["completionTime"] = now;
+  };
+
+  auto existing = store_.Get({run_kind, ns, name});
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+    return ReconcileResult::Error(existing.status());
+  }
+  if (!existing.ok()) {
+    if (HasTrueCondition(status, "Created")) {
+      finish("Failed", "TrialFailed", "Trial's " + run_kind + " was deleted");
+    } else {
+      // (1) Create the run object, owned by the Trial, with the Trial's status.
+      Json& meta = run["metadata"];
+      meta["ownerReferences"] = Json::array({{{"apiVersion", "kubeflow.org/v1beta1"},
+                                              {"kind", "Trial"},
+                                              {"name", name},
+                                              {"uid", StringField(trial["metadata"], "uid")},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}});
+      if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
+      meta["labels"][kKatibTrialLabel] = name;
+      const Json tlabels = trial["metadata"].value("labels", Json::object());
+      if (tlabels.contains(kKatibExperimentLabel)) {
+        meta["labels"][kKatibExperimentLabel] = tlabels[kKatibExperimentLabel];
+      }
+      status["startTime"] = now;
+      SetCondition(status, "Created", "True", "TrialCreated", "Trial is created", now);
+      SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
+      writes.push_back(store::Write::Create(std::move(run)));
+    }
+  } else {
+    const Json rstatus = existing->value("status", Json::object());
+    if (HasTrueCondition(rstatus, "Failed")) {
+      finish("Failed", "TrialFailed", "Trial has failed");  // (3)
+    } else if (HasTrueCondition(rstatus, "Complete") || HasTrueCondition(rstatus, "Succeeded")) {
+      // (2) Collect metrics from the primary container of the Pods the run object owns.
+      std::vector<std::string> names;
+      const Json objective = spec.value("objective", Json::object());
+      const std::string objective_name = StringField(objective, "objectiveMetricName");
+      names.push_back(objective_name);
+      for (const auto& m : objective.value("additionalMetricNames", Json::array())) {
+        if (m.is_string()) names.push_back(m.get<std::string>());
+      }
+      std::vector<std::string> filters;
+      const Json mc = spec.value("metricsCollector", Json::object());
+      for (const auto& f : mc.value("source", Json::object())
+                               .value("filter", Json::object())
+                               .value("metricsFormat", Json::array())) {
+        if (f.is_string()) filters.push_back(f.get<std::string>());
+      }
+      const std::string primary = StringField(spec, "primaryContainerName", "training-container");
+      auto log = RunLog(ns, run_kind, name, primary);
+      if (!log.ok()) return ReconcileResult::Error(log.status());
+      MetricReports reports = ParseMetricsLog(*log, names, filters);
+      if (!reports.count(objective_name)) {
+        finish("MetricsUnavailable", "TrialMetricsUnavailable",
+               "Metrics are not available: " + objective_name + " was not reported");
+      } else {
+        status["observation"] = Observation(reports, names);
+        Json values = Json::array();
+        for (const auto& v : reports[objective_name]) values.push_back(v);
+        writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
+                                                 StringField(trial["metadata"], "uid"),
+                                                 "objective", {{"values", values}}));
+        finish("Succeeded", "TrialSucceeded", "Trial has succeeded");
+      }
+    } else if (!HasTrueCondition(status, "Running")) {
+      SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
+    }
+  }
+  if (status != trial.value("status", Json::object())) {
+    Json updated = trial;
+    updated["status"] = status;
+    writes.insert(writes.begin(), store::Write::UpdateStatus(std::move(updated)));
+  }
+  if (!writes.empty()) {
+    auto r = store_.Commit(std::move(writes));
+    if (!r.ok()) return ReconcileResult::Error(r.status());
+  }
+  return ReconcileResult::Ok();
+}
+
+}  // namespace skiff::controllers

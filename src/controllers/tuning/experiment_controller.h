@@ -1,0 +1,132 @@
+// The Katib Experiment controller (`kubeflow.org/v1beta1` Experiment and Trial, Katib v1beta1
+// semantics): asks the tuning engine (`engine/tuning`) for parameter assignments, runs each as a
+// Trial whose run object is the Experiment's `trialTemplate.trialSpec`, collects the objective
+// from the primary container's stdout, and finishes the Experiment in Katib's order.
+//
+// Experiment states (numbers are used by tests):
+//   1 new --spec parses--> Running: conditions Created (ExperimentCreated) and Running
+//       (ExperimentRunning), startTime
+//   2 new --bad spec (search space, algorithm, objective)--> Failed (ExperimentFailed), with
+//       the field's path in the message
+//   3 Running --fewer than parallelTrialCount (default 3) Trials running and fewer than
+//       maxTrialCount created--> Running: the sampler is asked for the difference; each answer
+//       becomes a suggestion record (collection `katib-suggestions`, owner = the Experiment's
+//       uid, key = the Trial's name, value = index, parameterAssignments, labels) and a Trial
+//       `<experiment>-<index>` owned by the Experiment, in ONE `Store::Commit` with the status.
+//       The sampler's history is rebuilt from those records and the Trials' states on every
+//       pass, so a restarted controller continues where it stopped and never repeats a Trial.
+//   4 Running --a Succeeded Trial's objective reaches `objective.goal` (<= for minimize, >= for
+//       maximize)--> Succeeded (ExperimentGoalReached)
+//   5 Running --failed Trials (Failed, MetricsUnavailable) > maxFailedTrialCount (Katib
+//       compares with >)--> Failed (ExperimentFailed)
+//   6 Running --finished Trials >= maxTrialCount--> Succeeded (ExperimentMaxTrialsReached)
+//   7 Running --the sampler is exhausted and no Trial runs--> Succeeded
+//       (ExperimentSuggestionEndReached)
+//   On 4-7 Running becomes False, completionTime is set, and Trials still running are Killed
+//   (their run objects deleted). Checks run in that order (Katib's).
+//   Status: trials, trialsSucceeded, trialsFailed (includes MetricsUnavailable),
+//   trialsMetricsUnavailable, trialsKilled, trialsEarlyStopped, trialsRunning, the trial name
+//   lists, and currentOptimalTrial {bestTrialName, parameterAssignments, observation}.
+//
+// Trial states:
+//   1 new --> Created (TrialCreated) + Running (TrialRunning), startTime; its run object
+//       (`spec.runSpec`, named like the Trial, owned by it) created in the same commit
+//   2 Running --run object Complete/Succeeded=True--> the primary container's log is parsed
+//       with the StdOut collector's filter (default Katib's `([\w|-]+)\s*=\s*(number)`);
+//       objective found: Succeeded (TrialSucceeded) with status.observation.metrics
+//       [{name, min, max, latest}]; missing: MetricsUnavailable (TrialMetricsUnavailable)
+//   3 Running --run object Failed=True, or deleted--> Failed (TrialFailed)
+//   4 Running --its Experiment finished--> Killed (TrialKilled), run object deleted
+//   5 Running --the Experiment's `earlyStopping` rule (medianstop, truemedianstop, asha; see
+//       engine/tuning/early_stopping.h) stops it, judged on the objective's reports so far in
+//       the primary container's log, read every `early_stopping_poll` while Trials run-->
+//       EarlyStopped (TrialEarlyStopped) with the observation so far, run object deleted
+//   Running becomes False on 2-5; completionTime is set. A finished Trial's objective reports
+//   are kept (collection `katib-trial-reports`, owner = the Trial's uid) as the history the
+//   early-stopping rules compare with.
+//
+// Trial run objects: `${trialParameters.<name>}` (by `trialParameters[].reference`),
+// `${trialSpec.Name}`, `${trialSpec.Namespace}`, `${trialSpec.Kind}`, `${trialSpec.APIVersion}`
+// are substituted in every string of `trialSpec`; env `KATIB_TRIAL_NAME` is added to every
+// container named `primaryContainerName` (default `training-container`) wherever it sits in the
+// run object, so any kind works (a `batch/v1` Job is run by the Job controller). Metrics come
+// from the Pods owned by the run object (or labelled `job-name` / `training.kubeflow.org/
+// job-name` with its name); the log file is located by `ExperimentControllerOptions::log_path`.
+//
+// Metric strategies default as Katib's webhook does: every metric without one takes the
+// objective's (min for minimize, max for maximize).
+//
+// Not implemented: the File/TensorFlowEvent/Prometheus/Custom collectors (a
+// non-StdOut collector is treated as StdOut), resumePolicy, PBT/Hyperband checkpoint copying,
+// `successCondition`/`failureCondition` expressions (conditions Complete/Succeeded/Failed are
+// read instead), and the mirror of the suggestions in a Suggestion resource.
+//
+// Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "controllers/runtime/work_queue.h"
+#include "store/informer.h"
+#include "store/store.h"
+
+namespace skiff::controllers {
+
+inline constexpr const char* kKatibSuggestionRecords = "katib-suggestions";
+inline constexpr const char* kKatibTrialReportRecords = "katib-trial-reports";
+inline constexpr const char* kKatibExperimentLabel = "katib.kubeflow.org/experiment";
+inline constexpr const char* kKatibTrialLabel = "katib.kubeflow.org/trial";
+// Katib's default StdOut metrics filter.
+inline constexpr const char* kKatibDefaultMetricsFilter =
+    R"(([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?))";
+
+struct ExperimentControllerOptions {
+  // Where the log of `container` in the Pod with `pod_uid` is (the kubelet's LogPath).
+  std::function<std::string(const std::string& pod_uid, const std::string& container)> log_path;
+  // How often running Trials' logs are read for early stopping.
+  Duration early_stopping_poll = std::chrono::seconds(2);
+};
+
+// One metric's reports in order, as text (the way the trial printed them).
+using MetricReports = std::map<std::string, std::vector<std::string>>;
+
+// Finds `name=value` pairs in `log` with `filters` (regexes whose groups 1 and 2 are the name and
+// the value; empty = Katib's default), keeping the names in `names`.
+MetricReports ParseMetricsLog(const std::string& log, const std::vector<std::string>& names,
+                              const std::vector<std::string>& filters = {});
+
+class ExperimentController {
+ public:
+  ExperimentController(store::Store& store, EventLoop& loop, store::Informer& informer,
+                       ExperimentControllerOptions options, const Clock& clock = SystemClock::Get(),
+                       WorkQueueOptions queue_options = {});
+  ~ExperimentController();
+  ExperimentController(const ExperimentController&) = delete;
+  ExperimentController& operator=(const ExperimentController&) = delete;
+
+  // Registers with the informer and queues every Experiment and Trial in the store.
+  Status Start();
+  // One pass for "Experiment/ns/name" or "Trial/ns/name" (public for tests).
+  ReconcileResult Reconcile(const std::string& key);
+
+ private:
+  ReconcileResult ReconcileExperiment(const std::string& ns, const std::string& name);
+  ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
+  void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
+  // The primary container's log in the Pods of a Trial's run object (succeeded Pods only when
+  // there are any), oldest Pod first.
+  Result<std::string> RunLog(const std::string& ns, const std::string& run_kind,
+                             const std::string& run_name, const std::string& primary);
+
+  store::Store& store_;
+  store::Informer& informer_;
+  ExperimentControllerOptions options_;
+  const Clock& clock_;
+  WorkQueue queue_;
+};
+
+}  // namespace skiff::controllers

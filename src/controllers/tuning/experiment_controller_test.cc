@@ -1,0 +1,422 @@
+// The Experiment controller against a real SQLite store and a FakeClock. The test plays the Job
+// controller and the kubelet: it finishes the Jobs the Trials created and writes the logs of
+// their Pods. Test names end with the numbers of the Experiment transitions (see the header).
+#include "controllers/tuning/experiment_controller.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "common/fs.h"
+
+namespace skiff::controllers {
+namespace {
+
+class ExperimentControllerTest : public ::testing::Test {
+ protected:
+  ExperimentControllerTest() : loop_(clock_) {}
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-exp-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    Open();
+  }
+  void TearDown() override {
+    controller_.reset();
+    informer_.reset();
+    store_.reset();
+    skiff::Status s = RemoveAll(dir_);
+    (void)s;
+  }
+  // (Re)starts the controller on the same database, as after a crash.
+  void Open() {
+    controller_.reset();
+    informer_.reset();
+    store_.reset();
+    auto s = store::OpenSqliteStore(JoinPath(dir_, "skiff.db"));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    informer_ = std::make_unique<store::Informer>(*store_, loop_);
+    ExperimentControllerOptions o;
+    std::string dir = dir_;
+    o.log_path = [dir](const std::string& uid, const std::string& container) {
+      return JoinPath(dir, uid + "." + container + ".stdout");
+    };
+    controller_ = std::make_unique<ExperimentController>(*store_, loop_, *informer_, o, clock_);
+    ASSERT_TRUE(informer_->Start().ok());
+    ASSERT_TRUE(controller_->Start().ok());
+    Spin();
+  }
+  void Spin() {
+    for (int i = 0; i < 30; ++i) loop_.RunOnce(Duration(0));
+  }
+  void Create(const std::string& yaml) {
+    auto j = ParseYaml(yaml);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    auto c = store_->Create(*j);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    Spin();
+  }
+  Json Get(const std::string& kind, const std::string& name) {
+    auto o = store_->Get({kind, "default", name});
+    return o.ok() ? *o : Json();
+  }
+  Json ExpStatus() { return Get("Experiment", "exp").value("status", Json::object()); }
+  Json Condition(const Json& obj, const std::string& type) {
+    if (!obj.is_object()) return nullptr;
+    for (const auto& c : obj.value("status", Json::object()).value("conditions", Json::array())) {
+      if (c["type"] == type) return c;
+    }
+    return nullptr;
+  }
+  bool IsTrue(const Json& obj, const std::string& type) {
+    Json c = Condition(obj, type);
+    return c.is_object() && c["status"] == "True";
+  }
+  std::vector<Json> Trials() {
+    auto l = store_->List("Trial", "default");
+    EXPECT_TRUE(l.ok());
+    return l.ok() ? l->items : std::vector<Json>{};
+  }
+  std::vector<std::string> RunningTrials() {
+    std::vector<std::string> out;
+    for (const auto& t : Trials()) {
+      bool done = false;
+      for (const char* c : {"Succeeded", "Failed", "MetricsUnavailable", "Killed"}) {
+        done = done || IsTrue(t, c);
+      }
+      if (!done) out.push_back(t["metadata"]["name"].get<std::string>());
+    }
+    return out;
+  }
+  // Plays the Job controller and kubelet: the Trial's Job ran one Pod that printed `log`.
+  void FinishJob(const std::string& name, const std::string& log, bool ok = true) {
+    AddPod(name, log, ok ? "Succeeded" : "Failed");
+    Json job = Get("Job", name);
+    job["status"] = {{"conditions", Json::array({{{"type", ok ? "Complete" : "Failed"},
+                                                  {"status", "True"}}})}};
+    ASSERT_TRUE(store_->UpdateStatus(job).ok());
+    Spin();
+  }
+  void AddPod(const std::string& name, const std::string& log, const std::string& phase) {
+    Json job = Get("Job", name);
+    ASSERT_TRUE(job.is_object()) << name;
+    Json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata",
+                 {{"name", name + "-0"},
+                  {"namespace", "default"},
+                  {"labels", {{"job-name", name}}},
+                  {"ownerReferences", Json::array({{{"apiVersion", "batch/v1"},
+                                                    {"kind", "Job"},
+                                                    {"name", name},
+                                                    {"uid", job["metadata"]["uid"]},
+                                                    {"controller", true}}})}}},
+                {"spec", {{"containers", Json::array({{{"name", "training-container"}}})}}}};
+    auto created = store_->Create(pod);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    std::string uid = (*created)["metadata"]["uid"].get<std::string>();
+    ASSERT_TRUE(WriteFile(JoinPath(dir_, uid + ".training-container.stdout"), log).ok());
+    Json p = *created;
+    p["status"] = {{"phase", phase}};
+    ASSERT_TRUE(store_->UpdateStatus(p).ok());
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  EventLoop loop_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Informer> informer_;
+  std::unique_ptr<ExperimentController> controller_;
+};
+
+std::string ExperimentYaml(const std::string& extra, const std::string& objective = "") {
+  return R"(apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: exp, namespace: default}
+spec:
+  objective:
+    type: maximize
+    objectiveMetricName: accuracy
+    additionalMetricNames: [loss]
+)" + objective + R"(
+  algorithm: {algorithmName: random}
+)" + extra + R"(
+  parameters:
+    - name: lr
+      parameterType: double
+      feasibleSpace: {min: "0.01", max: "0.05"}
+    - name: layers
+      parameterType: int
+      feasibleSpace: {min: "2", max: "5"}
+    - name: optimizer
+      parameterType: categorical
+      feasibleSpace: {list: [sgd, adam]}
+  trialTemplate:
+    primaryContainerName: training-container
+    trialParameters:
+      - {name: learningRate, reference: lr}
+      - {name: numLayers, reference: layers}
+      - {name: opt, reference: optimizer}
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+              - name: training-container
+                command: [python3, train.py, "--lr=${trialParameters.learningRate}",
+                          "--layers=${trialParameters.numLayers}",
+                          "--opt=${trialParameters.opt}", "--name=${trialSpec.Name}"]
+              - name: sidecar
+                command: ["true"]
+)";
+}
+
+std::map<std::string, std::string> Assignments(const Json& trial) {
+  std::map<std::string, std::string> out;
+  for (const auto& a : trial["spec"]["parameterAssignments"]) out[a["name"].get<std::string>()] = a["value"].get<std::string>();
+  return out;
+}
+
+TEST(ParseMetricsLogTest, KatibDefaultFilter) {
+  MetricReports r = ParseMetricsLog(
+      "epoch 1: accuracy=0.5 loss = 1.2e-1\nnoise other=3\naccuracy=0.9\nloss=-0.05\n"
+      "accuracy=0.7 val-acc=1\n",
+      {"accuracy", "loss"});
+  EXPECT_EQ(r["accuracy"], (std::vector<std::string>{"0.5", "0.9", "0.7"}));
+  EXPECT_EQ(r["loss"], (std::vector<std::string>{"1.2e-1", "-0.05"}));
+  EXPECT_EQ(r.count("other"), 0u);
+  MetricReports custom = ParseMetricsLog("{accuracy: 0.25}\naccuracy=0.5\n", {"accuracy"},
+                                         {R"(\{(\w+): ([\d.]+)\})"});
+  EXPECT_EQ(custom["accuracy"], (std::vector<std::string>{"0.25"}));
+}
+
+TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 5\n"));
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Created"));
+  EXPECT_TRUE(IsTrue(exp, "Running"));
+  std::vector<Json> trials = Trials();
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(exp["status"]["trials"], 2);
+  EXPECT_EQ(exp["status"]["trialsRunning"], 2);
+  for (const auto& t : trials) {
+    std::string name = t["metadata"]["name"].get<std::string>();
+    auto a = Assignments(t);
+    double lr = std::stod(a["lr"]);
+    EXPECT_GE(lr, 0.01);
+    EXPECT_LE(lr, 0.05);
+    int layers = std::stoi(a["layers"]);
+    EXPECT_GE(layers, 2);
+    EXPECT_LE(layers, 5);
+    EXPECT_TRUE(a["optimizer"] == "sgd" || a["optimizer"] == "adam") << a["optimizer"];
+    EXPECT_EQ(t["metadata"]["ownerReferences"][0]["kind"], "Experiment");
+    EXPECT_EQ(t["metadata"]["labels"][kKatibExperimentLabel], "exp");
+    EXPECT_TRUE(IsTrue(t, "Created"));
+    EXPECT_TRUE(IsTrue(t, "Running"));
+    // The Job: owned by the Trial, parameters substituted, KATIB_TRIAL_NAME on the primary.
+    Json job = Get("Job", name);
+    ASSERT_TRUE(job.is_object()) << name;
+    EXPECT_EQ(job["metadata"]["ownerReferences"][0]["kind"], "Trial");
+    EXPECT_EQ(job["metadata"]["ownerReferences"][0]["uid"], t["metadata"]["uid"]);
+    const Json& c = job["spec"]["template"]["spec"]["containers"][0];
+    EXPECT_EQ(c["command"][2], "--lr=" + a["lr"]);
+    EXPECT_EQ(c["command"][3], "--layers=" + a["layers"]);
+    EXPECT_EQ(c["command"][4], "--opt=" + a["optimizer"]);
+    EXPECT_EQ(c["command"][5], "--name=" + name);
+    ASSERT_EQ(c["env"].size(), 1u);
+    EXPECT_EQ(c["env"][0]["name"], "KATIB_TRIAL_NAME");
+    EXPECT_EQ(c["env"][0]["value"], name);
+    EXPECT_FALSE(job["spec"]["template"]["spec"]["containers"][1].contains("env"));
+  }
+}
+
+TEST_F(ExperimentControllerTest, RunsToMaxTrialCountAndPicksTheBest_3_6) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 5\n"));
+  std::map<std::string, double> accuracy;
+  int rounds = 0;
+  while (!RunningTrials().empty() && rounds++ < 20) {
+    std::vector<std::string> running = RunningTrials();
+    EXPECT_LE(running.size(), 2u) << "parallelTrialCount is respected";
+    double acc = 0.5 + 0.05 * static_cast<double>(accuracy.size());
+    if (accuracy.size() == 2) acc = 0.99;  // the third trial is the best
+    accuracy[running[0]] = acc;
+    FinishJob(running[0], "accuracy=0.1\nloss=0.5\naccuracy=" + std::to_string(acc) +
+                              "\nloss=0.3\n");
+    Json t = Get("Trial", running[0]);
+    EXPECT_TRUE(IsTrue(t, "Succeeded")) << t.dump();
+  }
+  Json status = ExpStatus();
+  EXPECT_TRUE(IsTrue(Get("Experiment", "exp"), "Succeeded")) << status.dump();
+  EXPECT_EQ(Condition(Get("Experiment", "exp"), "Succeeded")["reason"],
+            "ExperimentMaxTrialsReached");
+  EXPECT_EQ(Condition(Get("Experiment", "exp"), "Running")["status"], "False");
+  EXPECT_EQ(status["trials"], 5);
+  EXPECT_EQ(status["trialsSucceeded"], 5);
+  EXPECT_EQ(status["trialsRunning"], 0);
+  EXPECT_EQ(Trials().size(), 5u);
+  std::string best;
+  for (const auto& [n, a] : accuracy) {
+    if (a == 0.99) best = n;
+  }
+  const Json& opt = status["currentOptimalTrial"];
+  EXPECT_EQ(opt["bestTrialName"], best);
+  EXPECT_EQ(opt["parameterAssignments"], Get("Trial", best)["spec"]["parameterAssignments"]);
+  // Metric strategies default to the objective's (max for maximize) for every metric.
+  Json metrics = opt["observation"]["metrics"];
+  ASSERT_EQ(metrics.size(), 2u) << metrics.dump();
+  EXPECT_EQ(metrics[0]["name"], "accuracy");
+  EXPECT_EQ(metrics[0]["max"], std::to_string(0.99));
+  EXPECT_EQ(metrics[0]["min"], "0.1");
+  EXPECT_EQ(metrics[0]["latest"], std::to_string(0.99));
+  EXPECT_EQ(metrics[1]["name"], "loss");
+  EXPECT_EQ(metrics[1]["latest"], "0.3");
+}
+
+TEST_F(ExperimentControllerTest, FailedAndMetricsUnavailableTrialsFailTheExperiment_5) {
+  Create(ExperimentYaml("  parallelTrialCount: 1\n  maxTrialCount: 10\n  maxFailedTrialCount: 1\n"));
+  ASSERT_EQ(RunningTrials().size(), 1u);
+  std::string first = RunningTrials()[0];
+  FinishJob(first, "", /*ok=*/false);
+  EXPECT_TRUE(IsTrue(Get("Trial", first), "Failed"));
+  EXPECT_EQ(ExpStatus()["trialsFailed"], 1);
+  EXPECT_TRUE(IsTrue(Get("Experiment", "exp"), "Running")) << "1 failure is not > 1";
+  ASSERT_EQ(RunningTrials().size(), 1u);
+  std::string second = RunningTrials()[0];
+  FinishJob(second, "loss=0.2\n");  // succeeded, but the objective is missing
+  EXPECT_TRUE(IsTrue(Get("Trial", second), "MetricsUnavailable"));
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Failed")) << exp["status"].dump();
+  EXPECT_EQ(Condition(exp, "Failed")["reason"], "ExperimentFailed");
+  EXPECT_EQ(exp["status"]["trialsFailed"], 2);
+  EXPECT_EQ(exp["status"]["trialsMetricsUnavailable"], 1);
+  EXPECT_EQ(Trials().size(), 2u) << "no Trial after the Experiment failed";
+}
+
+TEST_F(ExperimentControllerTest, GoalReachedStopsAndKillsRunningTrials_4) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 10\n", "    goal: 0.9\n"));
+  std::vector<std::string> running = RunningTrials();
+  ASSERT_EQ(running.size(), 2u);
+  FinishJob(running[0], "accuracy=0.95\n");
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Succeeded")) << exp["status"].dump();
+  EXPECT_EQ(Condition(exp, "Succeeded")["reason"], "ExperimentGoalReached");
+  EXPECT_EQ(exp["status"]["currentOptimalTrial"]["bestTrialName"], running[0]);
+  EXPECT_TRUE(IsTrue(Get("Trial", running[1]), "Killed"));
+  EXPECT_TRUE(Get("Job", running[1]).is_null()) << "the killed Trial's Job is deleted";
+  EXPECT_EQ(Trials().size(), 2u);
+}
+
+TEST_F(ExperimentControllerTest, GridExhaustionEndsTheExperiment_7) {
+  Create(R"(apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: exp, namespace: default}
+spec:
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm: {algorithmName: grid}
+  parallelTrialCount: 5
+  parameters:
+    - {name: x, parameterType: categorical, feasibleSpace: {list: [a, b, c]}}
+  trialTemplate:
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec: {template: {spec: {containers: [{name: training-container, command: ["true"]}]}}}
+)");
+  std::vector<std::string> running = RunningTrials();
+  ASSERT_EQ(running.size(), 3u);
+  std::set<std::string> values;
+  for (const auto& t : Trials()) values.insert(Assignments(t)["x"]);
+  EXPECT_EQ(values, (std::set<std::string>{"a", "b", "c"}));
+  for (const auto& n : running) FinishJob(n, "loss=1\n");
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Succeeded")) << exp["status"].dump();
+  EXPECT_EQ(Condition(exp, "Succeeded")["reason"], "ExperimentSuggestionEndReached");
+}
+
+TEST_F(ExperimentControllerTest, BadSpecFailsTheExperiment_2) {
+  Create(R"(apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: exp, namespace: default}
+spec:
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm: {algorithmName: random}
+  parameters:
+    - {name: x, parameterType: double, feasibleSpace: {min: "2", max: "1"}}
+  trialTemplate:
+    trialSpec: {apiVersion: batch/v1, kind: Job, spec: {}}
+)");
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Failed"));
+  EXPECT_NE(Condition(exp, "Failed")["message"].get<std::string>().find("spec.parameters[0]"),
+            std::string::npos)
+      << exp["status"].dump();
+  EXPECT_TRUE(Trials().empty());
+}
+
+TEST_F(ExperimentControllerTest, RestartContinuesWithoutRepeatingTrials_3) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 4\n"));
+  std::vector<Json> before = Trials();
+  ASSERT_EQ(before.size(), 2u);
+  Open();  // a restart with nothing new: the same two Trials
+  ASSERT_EQ(Trials().size(), 2u);
+  FinishJob(RunningTrials()[0], "accuracy=0.5\n");
+  ASSERT_EQ(Trials().size(), 3u);
+  Open();
+  EXPECT_EQ(Trials().size(), 3u);
+  int rounds = 0;
+  while (!RunningTrials().empty() && rounds++ < 10) {
+    FinishJob(RunningTrials()[0], "accuracy=0.6\n");
+    if (rounds == 1) Open();
+  }
+  std::vector<Json> after = Trials();
+  ASSERT_EQ(after.size(), 4u);
+  std::set<std::string> names;
+  for (const auto& t : after) names.insert(t["metadata"]["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"exp-0", "exp-1", "exp-2", "exp-3"}));
+  for (const auto& b : before) {
+    EXPECT_EQ(Assignments(Get("Trial", b["metadata"]["name"].get<std::string>())), Assignments(b));
+  }
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Succeeded")) << exp["status"].dump();
+  EXPECT_EQ(exp["status"]["trialsSucceeded"], 4);
+}
+
+TEST_F(ExperimentControllerTest, MedianStopEarlyStopsAWorseRunningTrial) {
+  Create(ExperimentYaml(R"(  parallelTrialCount: 2
+  maxTrialCount: 3
+  earlyStopping:
+    algorithmName: medianstop
+    algorithmSettings:
+      - {name: min_trials_required, value: "1"}
+      - {name: start_step, value: "2"}
+)"));
+  std::vector<std::string> running = RunningTrials();
+  ASSERT_EQ(running.size(), 2u);
+  FinishJob(running[0], "accuracy=0.8\naccuracy=0.9\n");
+  ASSERT_TRUE(IsTrue(Get("Trial", running[0]), "Succeeded"));
+  // The second Trial is still running and reports worse than the first one's average.
+  AddPod(running[1], "accuracy=0.1\n", "Running");
+  clock_.Advance(std::chrono::seconds(3));
+  Spin();
+  EXPECT_TRUE(RunningTrials().size() == 2u) << "one report is below start_step";
+  ASSERT_TRUE(WriteFile(JoinPath(dir_, Get("Pod", running[1] + "-0")["metadata"]["uid"]
+                                               .get<std::string>() +
+                                           ".training-container.stdout"),
+                        "accuracy=0.1\naccuracy=0.2\n")
+                  .ok());
+  clock_.Advance(std::chrono::seconds(3));
+  Spin();
+  Json stopped = Get("Trial", running[1]);
+  EXPECT_TRUE(IsTrue(stopped, "EarlyStopped")) << stopped["status"].dump();
+  EXPECT_EQ(stopped["status"]["observation"]["metrics"][0]["latest"], "0.2");
+  EXPECT_TRUE(Get("Job", running[1]).is_null()) << "its Job is deleted";
+  Json status = ExpStatus();
+  EXPECT_EQ(status["trialsEarlyStopped"], 1) << status.dump();
+}
+
+}  // namespace
+}  // namespace skiff::controllers
