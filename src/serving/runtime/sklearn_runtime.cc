@@ -45,7 +45,7 @@ def main():
                               "type": type(model).__name__}) + "\n")
         out.flush()
     except Exception as e:
-        out.write(json.dumps({"error": "loading %s: %s" % (path, e)}) + "\n")
+        out.write(json.dumps({"error": "loading %s: %s: %s" % (path, type(e).__name__, e)}) + "\n")
         out.flush()
         return 1
     while True:
@@ -64,7 +64,7 @@ def main():
                 resp = {"datatype": "BYTES", "data": [str(v) for v in y.ravel().tolist()]}
             resp["shape"] = list(y.shape)
         except Exception as e:
-            resp = {"error": str(e)}
+            resp = {"error": "%s: %s" % (type(e).__name__, e)}
         out.write(json.dumps(resp) + "\n")
         out.flush()
 sys.exit(main())
