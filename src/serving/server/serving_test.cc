@@ -152,6 +152,9 @@ InferRequest RowsRequest(const Json& rows, DataType dt = DataType::kFp32) {
 }
 
 TEST_F(ServingTest, XGBoostReadinessV1V2JsonAndBinary) {
+#ifdef SKIFF_TEST_NO_XGBOOST
+  GTEST_SKIP() << "built without libxgboost-dev: no XGBoost runtime";
+#endif
   ServerProcess p({"model-server", "--model-name", "iris", "--model-dir", *dir_ + "/xgboost", "--port", "0"},
                   /*load_delay_ms=*/3000);
   int port = p.Port();
