@@ -22,6 +22,9 @@ PKGS=(
   libeigen3-dev
   # benchmark peers
   make snakemake time hyperfine python3-optuna
+  # serving: the native XGBoost runtime (C API), the models the tests train, and the benchmark's
+  # load generator and static-file peer
+  libxgboost-dev python3-xgboost wrk nginx-light
 )
 
 # The server tests drive the stock kubectl; Debian's kubernetes-client provides one when the

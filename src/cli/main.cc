@@ -29,6 +29,8 @@ Usage:
   skiff resume WORKFLOW [--node NAME] [-p name=value]
   skiff stop|terminate WORKFLOW
   skiff server [--host 127.0.0.1] [--port 8080] [--auth]   Kubernetes API + controllers
+  skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn] [--port 8080]
+                                              serve one model over KServe's V1/V2 REST protocols
   skiff token create NAME --namespace NS [--role view|edit|admin] | list | delete NAME
   skiff version
 
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
   if (cmd == "supervisor") return Supervisor(rest);
   if (cmd == "server") return CmdServer(rest);
   if (cmd == "token") return CmdToken(rest);
+  if (cmd == "model-server") return CmdModelServer(rest);
   if (cmd == "version" || cmd == "--version") {
     std::printf("skiff %s\n", kVersion);
     return 0;

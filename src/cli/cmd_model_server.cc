@@ -1,0 +1,90 @@
+// `skiff model-server`: serves one model over KServe's V1 and V2 REST protocols (see
+// serving/server/model_server.h). It binds first and prints the port, then loads the model; until
+// the model is loaded, readiness answers 503. SIGINT/SIGTERM stop it.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "api/http_server.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "serving/runtime/runtime.h"
+#include "serving/server/model_server.h"
+
+namespace skiff::cli {
+
+int CmdModelServer(const Argv& argv) {
+  Args args({"--model-name", "--model-dir", "--format", "--port", "--host", "--workers", "--model-version",
+             "--python"},
+            {});
+  Status s = args.Parse(argv);
+  if (!s.ok()) return Fail(s);
+  std::string name = args.Get("--model-name");
+  std::string dir = args.Get("--model-dir");
+  if (name.empty() || dir.empty()) {
+    return Fail(InvalidArgument(
+        "usage: skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn] "
+        "[--port 8080] [--host 127.0.0.1] [--workers 4] [--model-version 1] [--python /usr/bin/python3]"));
+  }
+  auto format = serving::ParseModelFormat(args.Get("--format"));
+  if (!format) return Fail(InvalidArgument("--format: must be xgboost or sklearn"));
+  api::HttpServerOptions ho;
+  ho.host = args.Get("--host", "127.0.0.1");
+  ho.port = std::atoi(args.Get("--port", "8080").c_str());
+  ho.workers = std::atoi(args.Get("--workers", "4").c_str());
+  if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
+  if (ho.workers < 1) return Fail(InvalidArgument("--workers: must be at least 1"));
+  // Check the path and format before binding, so that a typo fails fast with exit code 2.
+  auto loc = serving::LocateModel(dir, *format);
+  if (!loc.ok()) return Fail(loc.status());
+  if (loc->format == serving::ModelFormat::kXGBoost && !serving::HaveXGBoost()) {
+    return Fail(Unimplemented("this skiff was built without libxgboost-dev; the XGBoost runtime is not available"));
+  }
+
+  // The HTTP threads and the sklearn helper must not take SIGINT/SIGTERM: the main thread waits
+  // for them with sigwait.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  serving::ModelServer model_server(name, args.Get("--model-version", "1"));
+  api::HttpServer server(ho, [&model_server](const api::HttpRequest& req, api::HttpResponse& resp,
+                                             api::HttpExchange&) { model_server.Handle(req, resp); });
+  s = server.Start();
+  if (!s.ok()) return Fail(s, 1);
+  std::printf("skiff model-server listening on http://%s:%d (model %s, %s)\n", ho.host.c_str(), server.port(),
+              name.c_str(), std::string(serving::ModelFormatName(loc->format)).c_str());
+  std::fflush(stdout);
+
+  // Test hook: delays loading so that tests can observe the not-ready state.
+  if (const char* d = std::getenv("SKIFF_MODEL_SERVER_LOAD_DELAY_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(d)));
+  }
+  serving::RuntimeOptions ro;
+  ro.format = loc->format;
+  ro.parallelism = ho.workers;
+  ro.python = args.Get("--python", "/usr/bin/python3");
+  auto rt = serving::LoadRuntime(loc->path, ro);
+  if (!rt.ok()) {
+    server.Stop();
+    return Fail(rt.status().WithPrefix("loading model " + name), 1);
+  }
+  int64_t nf = (*rt)->num_features();
+  model_server.SetRuntime(std::move(*rt));
+  std::printf("model %s ready (%s, %lld features)\n", name.c_str(), loc->path.c_str(), static_cast<long long>(nf));
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  server.Stop();
+  std::fprintf(stderr, "skiff model-server stopped\n");
+  return 0;
+}
+
+}  // namespace skiff::cli

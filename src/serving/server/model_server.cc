@@ -1,0 +1,131 @@
+#include "serving/server/model_server.h"
+
+#include "serving/protocol/routes.h"
+#include "serving/protocol/v1.h"
+#include "serving/protocol/v2.h"
+
+namespace skiff::serving {
+
+namespace {
+
+void SetJson(api::HttpResponse& resp, int status, const Json& body) {
+  resp.status = status;
+  resp.content_type = "application/json";
+  resp.body = body.dump();
+}
+
+void SetError(api::HttpResponse& resp, const Status& s) {
+  HttpError e = ToHttpError(s);
+  SetJson(resp, e.status, e.body);
+}
+
+}  // namespace
+
+ModelServer::ModelServer(std::string model_name, std::string version)
+    : name_(std::move(model_name)), version_(std::move(version)) {}
+
+void ModelServer::SetRuntime(std::unique_ptr<Runtime> runtime) {
+  owned_ = std::move(runtime);
+  runtime_.store(owned_.get());
+}
+
+Status ModelServer::CheckModel(const std::string& model, const std::string& version) const {
+  if (model != name_ || (!version.empty() && version != version_)) return ModelNotFound(model, version);
+  return OkStatus();
+}
+
+Json ModelServer::Metadata() const {
+  ModelMetadata m;
+  m.name = name_;
+  m.versions = {version_};
+  Runtime* rt = runtime_.load();
+  m.platform = rt != nullptr ? rt->platform() : "";
+  int64_t nf = rt != nullptr ? rt->num_features() : -1;
+  m.inputs.push_back({"input-0", DataType::kFp32, {-1, nf}});
+  m.outputs.push_back({"output-0", rt != nullptr && rt->platform() == "sklearn" ? DataType::kInt64 : DataType::kFp32,
+                       {-1}});
+  return ToJson(m);
+}
+
+void ModelServer::Handle(const api::HttpRequest& req, api::HttpResponse& resp) {
+  auto route = ParseRoute(req.method, req.path);
+  if (!route.ok()) return SetError(resp, route.status());
+  const Route& r = *route;
+  auto health = [&](const HealthAnswer& a) { SetJson(resp, a.status, a.body); };
+  Status s;
+  switch (r.kind) {
+    case RouteKind::kRootLive: return SetJson(resp, 200, Json{{"status", "alive"}});
+    case RouteKind::kV1ListModels: return SetJson(resp, 200, Json{{"models", Json::array({name_})}});
+    case RouteKind::kV1ModelStatus:
+      if (s = CheckModel(r.model, ""); !s.ok()) return SetError(resp, s);
+      return SetJson(resp, 200, V1ModelStatus(name_, ready()));
+    case RouteKind::kV1Predict:
+      if (s = CheckModel(r.model, ""); !s.ok()) return SetError(resp, s);
+      if (s = V1Predict(req, resp); !s.ok()) return SetError(resp, s);
+      return;
+    case RouteKind::kV1Explain:
+      if (s = CheckModel(r.model, ""); !s.ok()) return SetError(resp, s);
+      return SetError(resp, Unimplemented("explain is not supported by this model server"));
+    case RouteKind::kV2ServerMetadata: {
+      ServerMetadata m;
+      m.version = "0.1.0";
+      m.extensions = {"binary_tensor_data"};
+      return SetJson(resp, 200, ToJson(m));
+    }
+    case RouteKind::kV2ServerLive: return health(ServerLiveAnswer(true));
+    case RouteKind::kV2ServerReady: return health(ServerReadyAnswer(ready()));
+    case RouteKind::kV2ModelMetadata:
+      if (s = CheckModel(r.model, r.version); !s.ok()) return SetError(resp, s);
+      return SetJson(resp, 200, Metadata());
+    case RouteKind::kV2ModelReady:
+      if (s = CheckModel(r.model, r.version); !s.ok()) return SetError(resp, s);
+      return health(ModelReadyAnswer(name_, ready()));
+    case RouteKind::kV2Infer:
+      if (s = CheckModel(r.model, r.version); !s.ok()) return SetError(resp, s);
+      if (s = V2Infer(req, resp); !s.ok()) return SetError(resp, s);
+      return;
+  }
+  SetError(resp, NotFound("unknown route"));
+}
+
+Status ModelServer::V1Predict(const api::HttpRequest& req, api::HttpResponse& resp) {
+  Runtime* rt = runtime_.load();
+  if (rt == nullptr) return ModelNotReady(name_);
+  SKIFF_ASSIGN_OR_RETURN(V1Request v1, ParseV1Request(req.body));
+  SKIFF_ASSIGN_OR_RETURN(Tensor batch, InstancesToTensor(v1.instances, DataType::kFp32));
+  SKIFF_ASSIGN_OR_RETURN(Tensor out, rt->Predict(batch));
+  resp.status = 200;
+  resp.content_type = "application/json";
+  resp.body = EncodeV1Response(TensorToPredictions(out));
+  return OkStatus();
+}
+
+Status ModelServer::V2Infer(const api::HttpRequest& req, api::HttpResponse& resp) {
+  Runtime* rt = runtime_.load();
+  if (rt == nullptr) return ModelNotReady(name_);
+  std::optional<size_t> header_length;
+  if (std::string h = req.Header("inference-header-content-length"); !h.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(header_length, ParseHeaderLength(h));
+  }
+  SKIFF_ASSIGN_OR_RETURN(InferRequest in, ParseInferRequest(req.body, header_length));
+  if (in.inputs.size() != 1) {
+    return InvalidArgument("expected 1 input, got " + std::to_string(in.inputs.size()));
+  }
+  SKIFF_ASSIGN_OR_RETURN(Tensor out, rt->Predict(in.inputs[0].tensor));
+  InferResponse r;
+  r.model_name = name_;
+  r.model_version = version_;
+  r.id = in.id;
+  r.outputs.push_back({"output-0", std::move(out), Json::object()});
+  SKIFF_RETURN_IF_ERROR(SelectOutputs(r, in));
+  EncodedBody body = EncodeInferResponse(r, &in);
+  resp.status = 200;
+  resp.content_type = std::string(body.content_type);
+  if (body.header_length) {
+    resp.headers.emplace_back(std::string(kInferenceHeaderContentLength), std::to_string(*body.header_length));
+  }
+  resp.body = std::move(body.body);
+  return OkStatus();
+}
+
+}  // namespace skiff::serving

@@ -1,0 +1,42 @@
+// The HTTP face of `skiff model-server`: one model, KServe's V1 and V2 REST protocols (JSON and
+// the binary tensor extension) over the project's HTTP server (api/http_server.h), using the
+// codecs in serving/protocol. The server answers before the model is loaded: liveness is 200,
+// readiness 503 until `SetRuntime` is called.
+//
+// Thread-safety: `Handle` runs on the HTTP workers concurrently; `SetRuntime` may be called once
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/http_server.h"
+#include "serving/runtime/runtime.h"
+
+namespace skiff::serving {
+
+class ModelServer {
+ public:
+  // `version` is the one version the model answers to under /versions/{v}.
+  ModelServer(std::string model_name, std::string version = "1");
+
+  // Installs the loaded model; from now on the model (and the server) are ready.
+  void SetRuntime(std::unique_ptr<Runtime> runtime);
+  bool ready() const { return runtime_.load() != nullptr; }
+
+  void Handle(const api::HttpRequest& req, api::HttpResponse& resp);
+
+ private:
+  Status CheckModel(const std::string& model, const std::string& version) const;
+  Status V1Predict(const api::HttpRequest& req, api::HttpResponse& resp);
+  Status V2Infer(const api::HttpRequest& req, api::HttpResponse& resp);
+  Json Metadata() const;
+
+  std::string name_;
+  std::string version_;
+  std::unique_ptr<Runtime> owned_;
+  std::atomic<Runtime*> runtime_{nullptr};
+};
+
+}  // namespace skiff::serving
