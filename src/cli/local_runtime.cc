@@ -31,6 +31,7 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 }
 
 LocalRuntime::~LocalRuntime() {
+  training_.reset();
   cron_workflows_.reset();
   jobs_.reset();
   workflows_.reset();
@@ -72,12 +73,21 @@ Status LocalRuntime::StartControllers() {
   cron_queue.resync_period = std::chrono::minutes(5);  // heals a missed event; schedules use timers
   cron_workflows_ = std::make_unique<controllers::CronWorkflowController>(*store_, loop_, *informer_,
                                                                           SystemClock::Get(), cron_queue);
+  // Training replicas share this machine: each gets its own port on 127.0.0.1. Host names
+  // (resolved through the Pods' hostAliases) instead of 127.0.0.1 with SKIFF_TRAINING_HOSTNAMES=1.
+  controllers::TrainingControllerOptions training_opts;
+  if (const char* names = std::getenv("SKIFF_TRAINING_HOSTNAMES"); names != nullptr && std::string(names) == "1") {
+    training_opts.loopback = false;
+  }
+  training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
+                                                                training_opts);
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
   SKIFF_RETURN_IF_ERROR(workflows_->Start());
   SKIFF_RETURN_IF_ERROR(jobs_->Start());
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
+  SKIFF_RETURN_IF_ERROR(training_->Start());
   SKIFF_RETURN_IF_ERROR(kubelet_->Start());
   return OkStatus();
 }

@@ -1,7 +1,7 @@
 // The one place that wires concrete parts together for commands that run without a server:
 // the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
 // that holds the data dir's controller lock — the informer, the local kubelet and the
-// controllers (Workflow, batch/v1 Job, CronWorkflow). Only one process per data dir runs
+// controllers (Workflow, batch/v1 Job, CronWorkflow, the Kubeflow training kinds). Only one process per data dir runs
 // controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
 // follow along.
 #pragma once
@@ -14,6 +14,7 @@
 #include "controllers/batch/job_controller.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "controllers/schedule/cron_controller.h"
+#include "controllers/training/training_controller.h"
 #include "metadata/artifact_store.h"
 #include "store/informer.h"
 #include "store/store.h"
@@ -58,6 +59,7 @@ class LocalRuntime {
   std::unique_ptr<controllers::WorkflowController> workflows_;
   std::unique_ptr<controllers::JobController> jobs_;
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
+  std::unique_ptr<controllers::TrainingController> training_;
 };
 
 }  // namespace skiff::cli
