@@ -20,6 +20,8 @@ PKGS=(
   prometheus
   # benchmark peers
   make snakemake time hyperfine
+  # training operator examples and tests: PyTorch DDP (gloo), XGBoost, OpenMPI; fast BLAS
+  python3-torch python3-xgboost openmpi-bin libopenmpi-dev libopenblas0-pthread
 )
 
 # The server tests drive the stock kubectl; Debian's kubernetes-client provides one when the

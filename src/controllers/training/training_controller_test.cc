@@ -356,7 +356,7 @@ spec:
 )");
   EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1"}));
   Json cm = Get("ConfigMap", "j-config");
-  EXPECT_EQ(cm["data"]["hostfile"], "127.0.0.1 slots=1\n127.0.0.1 slots=1\n");
+  EXPECT_EQ(cm["data"]["hostfile"], "127.0.0.1 slots=2\n");
   EXPECT_TRUE(Exists("Service", "j"));
   SetPhase("j-worker-0", "Running");
   EXPECT_FALSE(Exists("Pod", "j-launcher"));

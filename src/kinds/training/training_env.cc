@@ -255,10 +255,17 @@ std::string MpiHostfile(const TrainingJob& job, const Network& net) {
       out += host + ":" + slots + "\n";
     }
   };
-  if (job.run_launcher_as_worker) {
-    line(Addr(net, ReplicaName(job, "Launcher", 0) + "." + job.name + "." + job.ns + ".svc"));
+  if (net.local) {
+    // Every replica is this machine, and OpenMPI refuses a hostfile that lists one node several
+    // times with slot counts: one line with all the slots.
+    int32_t hosts = Replicas(job, "Worker") + (job.run_launcher_as_worker ? 1 : 0);
+    if (job.mpi_implementation == "OpenMPI") return "127.0.0.1 slots=" + std::to_string(hosts * job.slots_per_worker) + "\n";
+    return "127.0.0.1:" + std::to_string(hosts * job.slots_per_worker) + "\n";
   }
-  for (int32_t i = 0; i < Replicas(job, "Worker"); ++i) line(Addr(net, MpiWorkerHost(job, i)));
+  if (job.run_launcher_as_worker) {
+    line(ReplicaName(job, "Launcher", 0) + "." + job.name + "." + job.ns + ".svc");
+  }
+  for (int32_t i = 0; i < Replicas(job, "Worker"); ++i) line(MpiWorkerHost(job, i));
   return out;
 }
 

@@ -58,7 +58,8 @@ bool InjectsInto(const TrainingJob& job, const std::string& container_name);
 // TF_CONFIG for replica (type, index); "" when the job is not distributed (one replica).
 std::string TfConfig(const TrainingJob& job, const Network& net, const std::string& type,
                      int32_t index);
-// The MPI hostfile (`/etc/mpi/hostfile`), one line per worker.
+// The MPI hostfile (`/etc/mpi/hostfile`): on Kubernetes one line per worker; locally one line
+// for this machine with every slot (OpenMPI rejects one node listed several times with slots).
 std::string MpiHostfile(const TrainingJob& job, const Network& net);
 
 inline constexpr const char* kMpiConfigMountPath = "/etc/mpi";

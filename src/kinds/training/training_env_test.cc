@@ -229,7 +229,7 @@ TEST(TrainingEnvTest, LocalNetworkUsesLoopbackAndAllocatedPorts) {
             R"({"cluster":{"ps":["127.0.0.1:41000"],"worker":["127.0.0.1:41001","127.0.0.1:41002"]},)"
             R"("task":{"type":"ps","index":0},"environment":"cloud"})");
   TrainingJob mpi = Parse(kMpi);
-  EXPECT_EQ(MpiHostfile(mpi, tfnet), "127.0.0.1 slots=2\n127.0.0.1 slots=2\n");
+  EXPECT_EQ(MpiHostfile(mpi, tfnet), "127.0.0.1 slots=4\n");  // one node, all slots
 }
 
 }  // namespace
