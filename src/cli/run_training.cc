@@ -1,6 +1,8 @@
 // `skiff run` for the Kubeflow training kinds: submits the job, acts as the controller when no
 // other process does, prints each replica's phase changes and its log lines as they come, and
 // ends with the job's outcome and replica counts. Exit status 0 iff the job Succeeded.
+#include "cli/run_training.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 #include "backends/local/kubelet.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
-#include "cli/run_training.h"
 
 namespace skiff::cli {
 
@@ -57,12 +58,12 @@ void Drain(const std::string& path, size_t* offset, const std::string& prefix, F
 
 }  // namespace
 
-int FollowTraining(LocalRuntime& rt, const std::string& kind, const std::string& ns, const std::string& name,
-                   const std::string& output, bool quiet) {
+int FollowTraining(LocalRuntime& rt, const std::string& kind, const std::string& ns,
+                   const std::string& name, const std::string& output, bool quiet) {
   FILE* out = output.empty() ? stdout : stderr;
   EventLoop& loop = rt.loop();
-  std::map<std::string, std::string> phases;           // pod -> phase printed
-  std::map<std::string, size_t> offsets;               // "<uid>/<container>/<stream>" -> bytes printed
+  std::map<std::string, std::string> phases;  // pod -> phase printed
+  std::map<std::string, size_t> offsets;      // "<uid>/<container>/<stream>" -> bytes printed
   std::map<std::string, std::pair<std::string, Json>> known;  // pod -> (uid, containers)
   bool controller_started = false, done = false;
   int rc = 1;
@@ -100,7 +101,8 @@ int FollowTraining(LocalRuntime& rt, const std::string& kind, const std::string&
     observe_pods();
     auto job = rt.store().Get({kind, ns, name});
     if (!job.ok()) {
-      std::fprintf(stderr, "error: %s %s: %s\n", kind.c_str(), name.c_str(), job.status().message().c_str());
+      std::fprintf(stderr, "error: %s %s: %s\n", kind.c_str(), name.c_str(),
+                   job.status().message().c_str());
       done = true;
       loop.Stop();
       return;
@@ -111,8 +113,9 @@ int FollowTraining(LocalRuntime& rt, const std::string& kind, const std::string&
       const Json* c = Condition(st, ok ? "Succeeded" : "Failed");
       double secs = std::chrono::duration<double>(SystemClock::Get().Now() - started).count();
       if (!quiet) {
-        std::fprintf(out, "%s/%s %s (%s: %s) in %.1fs\n", kind.c_str(), name.c_str(), ok ? "Succeeded" : "Failed",
-                     StringField(*c, "reason").c_str(), StringField(*c, "message").c_str(), secs);
+        std::fprintf(out, "%s/%s %s (%s: %s) in %.1fs\n", kind.c_str(), name.c_str(),
+                     ok ? "Succeeded" : "Failed", StringField(*c, "reason").c_str(),
+                     StringField(*c, "message").c_str(), secs);
         const Json rs = st.value("replicaStatuses", Json::object());
         for (auto it = rs.begin(); it != rs.end(); ++it) {
           std::fprintf(out, "  %-10s active %lld  succeeded %lld  failed %lld\n", it.key().c_str(),
@@ -141,7 +144,8 @@ int FollowTraining(LocalRuntime& rt, const std::string& kind, const std::string&
       if (became.ok() && *became) {
         Status s = rt.StartControllers();
         if (!s.ok()) {
-          std::fprintf(stderr, "error: cannot start the local controller: %s\n", s.message().c_str());
+          std::fprintf(stderr, "error: cannot start the local controller: %s\n",
+                       s.message().c_str());
           std::_Exit(1);
         }
         controller_started = true;

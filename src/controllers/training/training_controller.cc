@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <vector>
@@ -63,7 +64,8 @@ void SetCondition(Json& status, const std::string& type, const std::string& valu
     return;
   }
   std::string transition = now;
-  if (const Json* c = FindCondition(status, type); c != nullptr && StringField(*c, "status") == value) {
+  if (const Json* c = FindCondition(status, type);
+      c != nullptr && StringField(*c, "status") == value) {
     transition = StringField(*c, "lastTransitionTime", now);
   }
   Json kept = Json::array();
@@ -178,7 +180,8 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
   meta.erase("generateName");
   if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
   for (auto& [k, v] : ReplicaLabels(job, r, index).items()) meta["labels"][k] = v;
-  if (!meta.contains("annotations") || !meta["annotations"].is_object()) meta["annotations"] = Json::object();
+  if (!meta.contains("annotations") || !meta["annotations"].is_object())
+    meta["annotations"] = Json::object();
   meta["annotations"][kRestartAnnotation] = std::to_string(restarts);
   if (p.gang_size > 0 && !(job.framework == training::Framework::kMPI && r.type == "Launcher" &&
                            job.launcher_creation_policy == "WaitForWorkersReady")) {
@@ -198,7 +201,8 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
   const auto env = training::ReplicaEnv(job, p.net, r.type, index);
   for (const char* field : {"initContainers", "containers"}) {
     if (!spec.contains(field) || !spec[field].is_array()) continue;
-    if (std::string(field) == "initContainers" && job.framework != training::Framework::kMPI) continue;
+    if (std::string(field) == "initContainers" && job.framework != training::Framework::kMPI)
+      continue;
     for (auto& c : spec[field]) {
       if (training::InjectsInto(job, StringField(c, "name"))) AppendEnv(c, env);
     }
@@ -210,21 +214,29 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
          {"configMap",
           {{"name", job.name + "-config"},
            {"items", Json::array({{{"key", "hostfile"}, {"path", "hostfile"}, {"mode", 0444}},
-                                  {{"key", "discover_hosts.sh"}, {"path", "discover_hosts.sh"}, {"mode", 0555}}})}}}});
+                                  {{"key", "discover_hosts.sh"},
+                                   {"path", "discover_hosts.sh"},
+                                   {"mode", 0555}}})}}}});
     for (auto& c : spec["containers"]) {
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
-      c["volumeMounts"].push_back({{"name", "mpi-job-config"}, {"mountPath", training::kMpiConfigMountPath}});
+      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array())
+        c["volumeMounts"] = Json::array();
+      c["volumeMounts"].push_back(
+          {{"name", "mpi-job-config"}, {"mountPath", training::kMpiConfigMountPath}});
     }
   }
   if (p.options.local_network) {
     // Every replica name resolves to this machine (applied by the local kubelet's per-Pod
     // /etc/hosts).
-    if (!spec.contains("hostAliases") || !spec["hostAliases"].is_array()) spec["hostAliases"] = Json::array();
+    if (!spec.contains("hostAliases") || !spec["hostAliases"].is_array())
+      spec["hostAliases"] = Json::array();
     Json names = Json::array();
     for (const auto& n : training::ReplicaHostNames(job)) names.push_back(n);
     spec["hostAliases"].push_back({{"ip", "127.0.0.1"}, {"hostnames", names}});
   }
-  return {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(meta)}, {"spec", std::move(spec)}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", std::move(meta)},
+          {"spec", std::move(spec)}};
 }
 
 Json NewService(const Plan& p, const ReplicaSpec& r, int32_t index) {
@@ -263,16 +275,18 @@ Json NewMpiService(const TrainingJob& job) {
 Json NewMpiConfigMap(const TrainingJob& job, const training::Network& net) {
   std::string discover = "#!/bin/sh\n";
   for (int32_t i = 0; i < (job.Find("Worker") ? job.Find("Worker")->replicas : 0); ++i) {
-    discover += "echo " + training::ReplicaName(job, "Worker", i) + "." + job.name + "." + job.ns + ".svc\n";
+    discover += "echo " + training::ReplicaName(job, "Worker", i) + "." + job.name + "." + job.ns +
+                ".svc\n";
   }
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata",
-           {{"name", job.name + "-config"},
-            {"namespace", job.ns},
-            {"labels", {{"app", job.name}}},
-            {"ownerReferences", OwnerRef(job)}}},
-          {"data", {{"hostfile", training::MpiHostfile(job, net)}, {"discover_hosts.sh", discover}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", job.name + "-config"},
+        {"namespace", job.ns},
+        {"labels", {{"app", job.name}}},
+        {"ownerReferences", OwnerRef(job)}}},
+      {"data", {{"hostfile", training::MpiHostfile(job, net)}, {"discover_hosts.sh", discover}}}};
 }
 
 uint64_t Fnv1a(const std::string& s) {
@@ -304,8 +318,9 @@ Result<int32_t> AllocateLocalPort(uint64_t hint, const std::set<int32_t>& taken)
   return Unavailable("no free TCP port on 127.0.0.1");
 }
 
-TrainingController::TrainingController(store::Store& store, EventLoop& loop, store::Informer& informer,
-                                       const Clock& clock, TrainingControllerOptions options)
+TrainingController::TrainingController(store::Store& store, EventLoop& loop,
+                                       store::Informer& informer, const Clock& clock,
+                                       TrainingControllerOptions options)
     : store_(store),
       informer_(informer),
       clock_(clock),
@@ -345,7 +360,8 @@ void TrainingController::OnChildEvent(const store::WatchEvent& ev) {
   for (const auto& ref : meta.value("ownerReferences", Json::array())) {
     if (!ref.value("controller", false)) continue;
     if (!training::IsTrainingKind(StringField(ref, "kind"))) continue;
-    queue_.Add(QueueKey(StringField(ref, "kind"), StringField(meta, "namespace"), StringField(ref, "name")));
+    queue_.Add(QueueKey(StringField(ref, "kind"), StringField(meta, "namespace"),
+                        StringField(ref, "name")));
   }
 }
 
@@ -448,7 +464,8 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
 
   // (1) Created.
   if (FindCondition(status, "Created") == nullptr) {
-    SetCondition(status, "Created", "True", job.kind + "Created", job.kind + " " + job.name + " is created.", now);
+    SetCondition(status, "Created", "True", job.kind + "Created",
+                 job.kind + " " + job.name + " is created.", now);
   }
 
   // Per replica type: observe the Pods.
@@ -477,12 +494,15 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
         continue;
       }
       const Json& pod = *it->second;
-      int64_t pod_restart = std::stoll(
-          StringField(pod["metadata"].value("annotations", Json::object()), kRestartAnnotation, "0"));
+      int64_t pod_restart = std::strtoll(
+          StringField(pod["metadata"].value("annotations", Json::object()), kRestartAnnotation, "0")
+              .c_str(),
+          nullptr, 10);
       std::string phase = Phase(pod);
       if (pod_restart < recorded) {
         // A Pod this controller already decided to replace (a crash came before the deletion).
-        if (!pod["metadata"].contains("deletionTimestamp")) to_delete.push_back({"Pod", job.ns, rname});
+        if (!pod["metadata"].contains("deletionTimestamp"))
+          to_delete.push_back({"Pod", job.ns, rname});
         missing.emplace_back(nullptr, 0);  // counted as pending recreation, nothing to create yet
         ++tc.active;
         continue;
@@ -517,7 +537,8 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       }
     }
   }
-  missing.erase(std::remove_if(missing.begin(), missing.end(), [](const auto& m) { return m.first == nullptr; }),
+  missing.erase(std::remove_if(missing.begin(), missing.end(),
+                               [](const auto& m) { return m.first == nullptr; }),
                 missing.end());
 
   Duration requeue{0};
@@ -531,11 +552,13 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
     if (suspend) {
       delete_everything = true;
       for (auto& [t, tc] : counts) tc = TypeCounts{};
-      SetCondition(status, "Suspended", "True", job.kind + "Suspended", job.kind + " " + job.name + " is suspended.", now);
+      SetCondition(status, "Suspended", "True", job.kind + "Suspended",
+                   job.kind + " " + job.name + " is suspended.", now);
       status.erase("startTime");
     } else {
       if (HasTrue(status, "Suspended")) {
-        SetCondition(status, "Suspended", "False", job.kind + "Resumed", job.kind + " " + job.name + " is resumed.", now);
+        SetCondition(status, "Suspended", "False", job.kind + "Resumed",
+                     job.kind + " " + job.name + " is resumed.", now);
         status["startTime"] = now;
       }
       if (!status.contains("startTime")) status["startTime"] = now;
@@ -543,14 +566,15 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
 
     // (4) A replica failed for good.
     if (!suspend && !fail_type.empty()) {
-      fail_message = job.kind + " " + ns_name + " has failed because " + std::to_string(fail_count) + " " +
-                     fail_type + " replica(s) failed.";
+      fail_message = job.kind + " " + ns_name + " has failed because " +
+                     std::to_string(fail_count) + " " + fail_type + " replica(s) failed.";
     }
     // (5) Backoff limit.
     if (!suspend && fail_message.empty() && job.run_policy.backoff_limit) {
       int32_t limit = *job.run_policy.backoff_limit;
       if (limit == 0 ? restarts > 0 : restarts >= limit) {
-        fail_message = "Job " + job.name + " has failed because it has reached the specified backoff limit";
+        fail_message =
+            "Job " + job.name + " has failed because it has reached the specified backoff limit";
       }
     }
     // (6) Deadline.
@@ -559,7 +583,8 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       if (start.ok()) {
         TimePoint deadline = *start + std::chrono::seconds(*job.run_policy.active_deadline_seconds);
         if (now_tp >= deadline) {
-          fail_message = "Job " + job.name + " has failed because it was active longer than specified deadline";
+          fail_message = "Job " + job.name +
+                         " has failed because it was active longer than specified deadline";
         } else {
           requeue = deadline - now_tp;
         }
@@ -628,26 +653,31 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       if (lead.empty() || !job.Find(lead)) lead = "Worker";
       if (restarting) {
         SetCondition(status, "Restarting", "True", job.kind + "Restarting",
-                     job.kind + " " + ns_name + " is restarting because 1 " + restart_type + " replica(s) failed.", now);
+                     job.kind + " " + ns_name + " is restarting because 1 " + restart_type +
+                         " replica(s) failed.",
+                     now);
       } else if (counts[lead].running > 0) {
-        SetCondition(status, "Running", "True", job.kind + "Running", job.kind + " " + ns_name + " is running.", now);
+        SetCondition(status, "Running", "True", job.kind + "Running",
+                     job.kind + " " + ns_name + " is running.", now);
       }
       // (1, 3) Create what is missing.
       training::Network& n = net;
       int32_t gang = job.run_policy.min_available.value_or(job.TotalReplicas());
-      if (job.framework == training::Framework::kMPI && job.launcher_creation_policy == "WaitForWorkersReady" &&
-          !job.run_policy.min_available) {
+      if (job.framework == training::Framework::kMPI &&
+          job.launcher_creation_policy == "WaitForWorkersReady" && !job.run_policy.min_available) {
         gang = job.Find("Worker") ? job.Find("Worker")->replicas : 0;
       }
       Plan plan{job, n, options_, gang};
-      bool workers_ready = !job.Find("Worker") || counts["Worker"].running == job.Find("Worker")->replicas;
+      bool workers_ready =
+          !job.Find("Worker") || counts["Worker"].running == job.Find("Worker")->replicas;
       for (const auto& [r, i] : missing) {
         if (job.framework == training::Framework::kMPI && r->type == "Launcher" &&
             job.launcher_creation_policy == "WaitForWorkersReady" && !workers_ready) {
           continue;
         }
         std::string pk = training::PortKey(r->type, i);
-        writes.push_back(store::Write::Create(NewPod(plan, *r, i, IntField(recs[pk], "restarts", 0))));
+        writes.push_back(
+            store::Write::Create(NewPod(plan, *r, i, IntField(recs[pk], "restarts", 0))));
         ++counts[r->type].active;
       }
       if (job.framework == training::Framework::kMPI) {
@@ -673,11 +703,12 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
     const std::string& policy = job.run_policy.clean_pod_policy;
     for (const auto& [pname, pod] : pods) {
       std::string phase = Phase(*pod);
-      bool del = policy == "All" || (policy == "Running" && (phase == "Running" || phase == "Pending" || phase.empty()));
+      bool del = policy == "All" || (policy == "Running" &&
+                                     (phase == "Running" || phase == "Pending" || phase.empty()));
       if (del) delete_replica(pname);
     }
-    if (policy != "None" && job.framework == training::Framework::kMPI && services.count(job.name) &&
-        policy == "All") {
+    if (policy != "None" && job.framework == training::Framework::kMPI &&
+        services.count(job.name) && policy == "All") {
       to_delete.push_back({"Service", job.ns, job.name});
     }
     // (9) TTL after finishing.
@@ -688,7 +719,8 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
         if (now_tp >= expiry) {
           Status s = store_.Delete({kind, ns, name});
           if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
-          LogInfo("training job deleted after ttlSecondsAfterFinished", {{"job", kind + "/" + ns_name}});
+          LogInfo("training job deleted after ttlSecondsAfterFinished",
+                  {{"job", kind + "/" + ns_name}});
           queue_.Drop(key);
           return ReconcileResult::Ok();
         }
@@ -698,7 +730,8 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   }
   if (delete_everything) {
     for (const auto& [pname, pod] : pods) {
-      if (!(*pod)["metadata"].contains("deletionTimestamp")) to_delete.push_back({"Pod", job.ns, pname});
+      if (!(*pod)["metadata"].contains("deletionTimestamp"))
+        to_delete.push_back({"Pod", job.ns, pname});
     }
     for (const auto& [sname, svc] : services) to_delete.push_back({"Service", job.ns, sname});
   }
@@ -707,13 +740,15 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   Json rs = Json::object();
   for (const auto& r : job.replicas) {
     const TypeCounts& tc = counts[r.type];
-    Json e = {{"selector", std::string(kJobNameLabel) + "=" + job.name + "," + kReplicaTypeLabel + "=" + r.lower()}};
+    Json e = {{"selector", std::string(kJobNameLabel) + "=" + job.name + "," + kReplicaTypeLabel +
+                               "=" + r.lower()}};
     if (tc.active) e["active"] = tc.active;
     if (tc.succeeded) e["succeeded"] = tc.succeeded;
     if (tc.failed) e["failed"] = tc.failed;
     rs[r.type] = e;
   }
-  if (!(finished || newly_finished) || !status.contains("replicaStatuses")) status["replicaStatuses"] = rs;
+  if (!(finished || newly_finished) || !status.contains("replicaStatuses"))
+    status["replicaStatuses"] = rs;
   if (newly_finished) status["replicaStatuses"] = rs;
 
   Status cs = commit_status(std::move(writes));

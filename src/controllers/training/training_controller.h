@@ -74,7 +74,8 @@ struct TrainingControllerOptions {
 class TrainingController {
  public:
   TrainingController(store::Store& store, EventLoop& loop, store::Informer& informer,
-                     const Clock& clock = SystemClock::Get(), TrainingControllerOptions options = {});
+                     const Clock& clock = SystemClock::Get(),
+                     TrainingControllerOptions options = {});
   ~TrainingController();
   TrainingController(const TrainingController&) = delete;
   TrainingController& operator=(const TrainingController&) = delete;

@@ -97,7 +97,8 @@ class TrainingControllerTest : public ::testing::Test {
     return "<unset>";
   }
   // Plays the kubelet.
-  void SetPhase(const std::string& name, const std::string& phase, int exit_code = 0, int restarts = 0) {
+  void SetPhase(const std::string& name, const std::string& phase, int exit_code = 0,
+                int restarts = 0) {
     Json p = Get("Pod", name);
     std::string container = StringField(p["spec"]["containers"][0], "name");
     Json cs = {{"name", container}, {"restartCount", restarts}};
@@ -135,15 +136,18 @@ apiVersion: kubeflow.org/v1
 kind: PyTorchJob
 metadata: {name: j, namespace: default}
 spec:
-)" + run_policy + R"(
+)" + run_policy +
+         R"(
   pytorchReplicaSpecs:
     Master:
       replicas: 1
       restartPolicy: OnFailure
       template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
     Worker:
-      replicas: )" + std::to_string(workers) + R"(
-      restartPolicy: )" + worker_policy + R"(
+      replicas: )" +
+         std::to_string(workers) + R"(
+      restartPolicy: )" +
+         worker_policy + R"(
       template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
 )";
 }
@@ -158,7 +162,8 @@ TEST_F(TrainingControllerTest, CreatesPodsServicesLabelsEnvAndSurvivesRestart_1_
   EXPECT_EQ(labels["training.kubeflow.org/replica-type"], "master");
   EXPECT_EQ(labels["training.kubeflow.org/replica-index"], "0");
   EXPECT_EQ(labels["training.kubeflow.org/job-role"], "master");
-  EXPECT_FALSE(Get("Pod", "j-worker-0")["metadata"]["labels"].contains("training.kubeflow.org/job-role"));
+  EXPECT_FALSE(
+      Get("Pod", "j-worker-0")["metadata"]["labels"].contains("training.kubeflow.org/job-role"));
   EXPECT_EQ(m["metadata"]["ownerReferences"][0]["kind"], "PyTorchJob");
   EXPECT_EQ(m["metadata"]["ownerReferences"][0]["controller"], true);
   EXPECT_EQ(m["spec"]["restartPolicy"], "OnFailure");
@@ -182,7 +187,8 @@ TEST_F(TrainingControllerTest, CreatesPodsServicesLabelsEnvAndSurvivesRestart_1_
   // A crash-restart creates nothing twice and keeps the ports.
   Open();
   EXPECT_EQ(Names("Pod").size(), 3u);
-  auto recs = store_->GetRecords(kTrainingReplicaRecords, StringField(Get(kind_, "j")["metadata"], "uid"));
+  auto recs =
+      store_->GetRecords(kTrainingReplicaRecords, StringField(Get(kind_, "j")["metadata"], "uid"));
   ASSERT_TRUE(recs.ok());
   EXPECT_EQ((*recs)["master-0"]["port"], 30000);
   EXPECT_EQ(recs->size(), 3u);
@@ -212,7 +218,8 @@ TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_
   SetPhase("j-worker-0", "Failed", 1);
   EXPECT_TRUE(IsTrue("Failed"));
   EXPECT_EQ(Condition("Failed")["reason"], "PyTorchJobFailed");
-  EXPECT_EQ(Condition("Failed")["message"], "PyTorchJob default/j has failed because 1 Worker replica(s) failed.");
+  EXPECT_EQ(Condition("Failed")["message"],
+            "PyTorchJob default/j has failed because 1 Worker replica(s) failed.");
   EXPECT_EQ(Status()["replicaStatuses"]["Worker"]["failed"], 1);
   // cleanPodPolicy defaults to None for PyTorchJob: the Pods stay.
   EXPECT_TRUE(Exists("Pod", "j-master-0"));
@@ -283,7 +290,8 @@ apiVersion: kubeflow.org/v1
 kind: TFJob
 metadata: {name: j, namespace: default}
 spec:
-)" + extra + R"(
+)" + extra +
+         R"(
   tfReplicaSpecs:
     PS: {replicas: 1, template: {spec: {containers: [{name: tensorflow, image: x}]}}}
     Worker: {replicas: 2, template: {spec: {containers: [{name: tensorflow, image: x}]}}}
@@ -337,8 +345,10 @@ TEST_F(TrainingControllerTest, SuspendDeletesEverythingAndResumeRecreates_10) {
 
 TEST_F(TrainingControllerTest, MinAvailableSetsTheGangSize_1) {
   Create(PyTorch("  runPolicy: {schedulingPolicy: {minAvailable: 2}}"));
-  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"], "2");
-  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang"], "default.j");
+  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"],
+            "2");
+  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang"],
+            "default.j");
 }
 
 TEST_F(TrainingControllerTest, MpiHostfileLauncherAndWaitForWorkers_1_7) {
@@ -384,7 +394,8 @@ spec:
     Worker: {replicas: -1, template: {spec: {containers: [{name: pytorch, image: x}]}}}
 )");
   ASSERT_TRUE(IsTrue("Failed"));
-  EXPECT_EQ(Condition("Failed")["message"], "spec.pytorchReplicaSpecs.Worker.replicas: must be >= 0");
+  EXPECT_EQ(Condition("Failed")["message"],
+            "spec.pytorchReplicaSpecs.Worker.replicas: must be >= 0");
   EXPECT_TRUE(Names("Pod").empty());
 }
 

@@ -50,7 +50,9 @@ void PyTorchEnv(const TrainingJob& job, const Network& net, const std::string& t
     int32_t nproc = 1;
     if (job.nproc_per_node) {
       const std::string& s = *job.nproc_per_node;
-      if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      if (!s.empty() && s.size() <= 6 && std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+          })) {
         nproc = std::stoi(s);
       }
     }
@@ -67,9 +69,11 @@ void PyTorchEnv(const TrainingJob& job, const Network& net, const std::string& t
     env.push_back({"PET_RDZV_ENDPOINT", host + ":" + std::to_string(port), nullptr});
     env.push_back({"PET_RDZV_BACKEND", ep.rdzv_backend, nullptr});
     env.push_back({"PET_NNODES",
-                   std::to_string(ep.min_replicas.value_or(0)) + ":" + std::to_string(ep.max_replicas.value_or(0)),
+                   std::to_string(ep.min_replicas.value_or(0)) + ":" +
+                       std::to_string(ep.max_replicas.value_or(0)),
                    nullptr});
-    if (ep.max_restarts) env.push_back({"PET_MAX_RESTARTS", std::to_string(*ep.max_restarts), nullptr});
+    if (ep.max_restarts)
+      env.push_back({"PET_MAX_RESTARTS", std::to_string(*ep.max_restarts), nullptr});
     if (ep.rdzv_id) env.push_back({"PET_RDZV_ID", *ep.rdzv_id, nullptr});
     if (!ep.rdzv_conf.empty()) {
       std::string conf;
@@ -124,7 +128,8 @@ void PaddleEnv(const TrainingJob& job, const Network& net, const std::string& ty
       env.push_back({"PADDLE_MASTER", "$(POD_IP_DUMMY):" + port, nullptr});
     }
   } else {
-    env.push_back({"PADDLE_MASTER", Addr(net, ReplicaName(job, master_type, 0)) + ":" + port, nullptr});
+    env.push_back(
+        {"PADDLE_MASTER", Addr(net, ReplicaName(job, master_type, 0)) + ":" + port, nullptr});
   }
   if (!collective) {
     env.push_back({type == "Master" ? "PADDLE_SERVER_NUM" : "PADDLE_TRAINER_NUM", "1", nullptr});
@@ -175,7 +180,8 @@ std::string PortKey(const std::string& type, int32_t index) {
   return Lower(type) + "-" + std::to_string(index);
 }
 
-int32_t ReplicaPort(const TrainingJob& job, const Network& net, const std::string& type, int32_t index) {
+int32_t ReplicaPort(const TrainingJob& job, const Network& net, const std::string& type,
+                    int32_t index) {
   if (net.local) {
     auto it = net.ports.find(PortKey(type, index));
     if (it != net.ports.end()) return it->second;
@@ -223,8 +229,7 @@ std::string TfConfig(const TrainingJob& job, const Network& net, const std::stri
     return s + "]";
   };
   const std::string rt = Lower(type);
-  const std::string task =
-      "{\"type\":" + Quote(rt) + ",\"index\":" + std::to_string(index) + "}";
+  const std::string task = "{\"type\":" + Quote(rt) + ",\"index\":" + std::to_string(index) + "}";
   if (job.enable_dynamic_worker) {
     std::string worker = "{}", ps = "[]";
     if (rt == "ps") {
@@ -233,7 +238,8 @@ std::string TfConfig(const TrainingJob& job, const Network& net, const std::stri
       ps = list_json(cluster["ps"]);
       worker = "{" + Quote(std::to_string(index)) + ":" + Quote(cluster["worker"].at(index)) + "}";
     }
-    return "{\"sparseCluster\":{\"worker\":" + worker + ",\"ps\":" + ps + "},\"task\":" + task + "}";
+    return "{\"sparseCluster\":{\"worker\":" + worker + ",\"ps\":" + ps + "},\"task\":" + task +
+           "}";
   }
   std::string c = "{";
   bool first = true;
@@ -259,7 +265,8 @@ std::string MpiHostfile(const TrainingJob& job, const Network& net) {
     // Every replica is this machine, and OpenMPI refuses a hostfile that lists one node several
     // times with slot counts: one line with all the slots.
     int32_t hosts = Replicas(job, "Worker") + (job.run_launcher_as_worker ? 1 : 0);
-    if (job.mpi_implementation == "OpenMPI") return "127.0.0.1 slots=" + std::to_string(hosts * job.slots_per_worker) + "\n";
+    if (job.mpi_implementation == "OpenMPI")
+      return "127.0.0.1 slots=" + std::to_string(hosts * job.slots_per_worker) + "\n";
     return "127.0.0.1:" + std::to_string(hosts * job.slots_per_worker) + "\n";
   }
   if (job.run_launcher_as_worker) {

@@ -44,7 +44,8 @@ std::string ReplicaName(const TrainingJob& job, const std::string& type, int32_t
 std::string PortKey(const std::string& type, int32_t index);
 
 // The port a replica listens on: the allocated one locally, else the declared one.
-int32_t ReplicaPort(const TrainingJob& job, const Network& net, const std::string& type, int32_t index);
+int32_t ReplicaPort(const TrainingJob& job, const Network& net, const std::string& type,
+                    int32_t index);
 
 // Every host name the job's replicas may be reached by, upstream style (for hostAliases).
 std::vector<std::string> ReplicaHostNames(const TrainingJob& job);

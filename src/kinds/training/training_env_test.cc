@@ -93,9 +93,10 @@ spec:
 
 TEST(TrainingEnvTest, TfConfigDense) {
   TrainingJob job = Parse(kTf);
-  EXPECT_EQ(TfConfig(job, Network::Kubernetes(), "Worker", 1),
-            R"({"cluster":{"ps":["dist-ps-0.ns.svc:2222"],"worker":["dist-worker-0.ns.svc:2222","dist-worker-1.ns.svc:2222"]},)"
-            R"("task":{"type":"worker","index":1},"environment":"cloud"})");
+  EXPECT_EQ(
+      TfConfig(job, Network::Kubernetes(), "Worker", 1),
+      R"({"cluster":{"ps":["dist-ps-0.ns.svc:2222"],"worker":["dist-worker-0.ns.svc:2222","dist-worker-1.ns.svc:2222"]},)"
+      R"("task":{"type":"worker","index":1},"environment":"cloud"})");
   EXPECT_TRUE(InjectsInto(job, "tensorflow"));
   EXPECT_FALSE(InjectsInto(job, "side"));
 }
@@ -104,11 +105,13 @@ TEST(TrainingEnvTest, TfConfigSparseForDynamicWorkers) {
   std::string yaml = kTf;
   yaml.replace(yaml.find("spec:\n") + 6, 0, "  enableDynamicWorker: true\n");
   TrainingJob job = Parse(yaml);
-  EXPECT_EQ(TfConfig(job, Network::Kubernetes(), "Worker", 1),
-            R"({"sparseCluster":{"worker":{"1":"dist-worker-1.ns.svc:2222"},"ps":["dist-ps-0.ns.svc:2222"]},)"
-            R"("task":{"type":"worker","index":1}})");
-  EXPECT_EQ(TfConfig(job, Network::Kubernetes(), "PS", 0),
-            R"({"sparseCluster":{"worker":{},"ps":["dist-ps-0.ns.svc:2222"]},"task":{"type":"ps","index":0}})");
+  EXPECT_EQ(
+      TfConfig(job, Network::Kubernetes(), "Worker", 1),
+      R"({"sparseCluster":{"worker":{"1":"dist-worker-1.ns.svc:2222"},"ps":["dist-ps-0.ns.svc:2222"]},)"
+      R"("task":{"type":"worker","index":1}})");
+  EXPECT_EQ(
+      TfConfig(job, Network::Kubernetes(), "PS", 0),
+      R"({"sparseCluster":{"worker":{},"ps":["dist-ps-0.ns.svc:2222"]},"task":{"type":"ps","index":0}})");
 }
 
 TEST(TrainingEnvTest, TfConfigOnlyWhenDistributed) {
@@ -205,7 +208,8 @@ TEST(TrainingEnvTest, MpiHostfileAndEnv) {
                {"OMPI_MCA_orte_set_default_slots", "2"},
                {"NVIDIA_VISIBLE_DEVICES", ""},
                {"NVIDIA_DRIVER_CAPABILITIES", ""}}));
-  EXPECT_EQ(Pairs(ReplicaEnv(job, Network::Kubernetes(), "Worker", 1)), (P{{"K_MPI_JOB_ROLE", "worker"}}));
+  EXPECT_EQ(Pairs(ReplicaEnv(job, Network::Kubernetes(), "Worker", 1)),
+            (P{{"K_MPI_JOB_ROLE", "worker"}}));
   EXPECT_EQ(ReplicaName(job, "Launcher", 0), "pi-launcher");
 }
 
@@ -219,15 +223,17 @@ TEST(TrainingEnvTest, LocalNetworkUsesLoopbackAndAllocatedPorts) {
   EXPECT_EQ(env[2], (std::pair<std::string, std::string>{"MASTER_ADDR", "127.0.0.1"}));
   local.loopback = false;  // names, resolved by the Pod's hostAliases
   env = Pairs(ReplicaEnv(job, local, "Worker", 0));
-  EXPECT_EQ(env[2], (std::pair<std::string, std::string>{"MASTER_ADDR", "test-pytorchjob-master-0"}));
+  EXPECT_EQ(env[2],
+            (std::pair<std::string, std::string>{"MASTER_ADDR", "test-pytorchjob-master-0"}));
 
   TrainingJob tf = Parse(kTf);
   Network tfnet;
   tfnet.local = true;
   tfnet.ports = {{"ps-0", 41000}, {"worker-0", 41001}, {"worker-1", 41002}};
-  EXPECT_EQ(TfConfig(tf, tfnet, "PS", 0),
-            R"({"cluster":{"ps":["127.0.0.1:41000"],"worker":["127.0.0.1:41001","127.0.0.1:41002"]},)"
-            R"("task":{"type":"ps","index":0},"environment":"cloud"})");
+  EXPECT_EQ(
+      TfConfig(tf, tfnet, "PS", 0),
+      R"({"cluster":{"ps":["127.0.0.1:41000"],"worker":["127.0.0.1:41001","127.0.0.1:41002"]},)"
+      R"("task":{"type":"ps","index":0},"environment":"cloud"})");
   TrainingJob mpi = Parse(kMpi);
   EXPECT_EQ(MpiHostfile(mpi, tfnet), "127.0.0.1 slots=4\n");  // one node, all slots
 }

@@ -12,7 +12,7 @@ struct KindTraits {
   Framework framework;
   const char* kind;
   const char* api_version;
-  const char* specs_field;  // spec.<field>
+  const char* specs_field;         // spec.<field>
   std::vector<const char*> types;  // canonical order
   const char* container;
   const char* port_name;
@@ -23,17 +23,56 @@ struct KindTraits {
 
 const std::vector<KindTraits>& AllTraits() {
   static const std::vector<KindTraits> traits = {
-      {Framework::kPyTorch, "PyTorchJob", "kubeflow.org/v1", "pytorchReplicaSpecs",
-       {"Master", "Worker"}, "pytorch", "pytorchjob-port", 23456, "None", "OnFailure"},
-      {Framework::kTensorFlow, "TFJob", "kubeflow.org/v1", "tfReplicaSpecs",
-       {"Chief", "Master", "PS", "Worker", "Evaluator"}, "tensorflow", "tfjob-port", 2222,
-       "Running", "Never"},
-      {Framework::kXGBoost, "XGBoostJob", "kubeflow.org/v1", "xgbReplicaSpecs",
-       {"Master", "Worker"}, "xgboost", "xgboostjob-port", 9999, "None", "Never"},
-      {Framework::kPaddle, "PaddleJob", "kubeflow.org/v1", "paddleReplicaSpecs",
-       {"Master", "Worker"}, "paddle", "master", 36543, "None", "Never"},
-      {Framework::kMPI, "MPIJob", "kubeflow.org/v2beta1", "mpiReplicaSpecs",
-       {"Launcher", "Worker"}, "", "", 0, "None", "Never"},
+      {Framework::kPyTorch,
+       "PyTorchJob",
+       "kubeflow.org/v1",
+       "pytorchReplicaSpecs",
+       {"Master", "Worker"},
+       "pytorch",
+       "pytorchjob-port",
+       23456,
+       "None",
+       "OnFailure"},
+      {Framework::kTensorFlow,
+       "TFJob",
+       "kubeflow.org/v1",
+       "tfReplicaSpecs",
+       {"Chief", "Master", "PS", "Worker", "Evaluator"},
+       "tensorflow",
+       "tfjob-port",
+       2222,
+       "Running",
+       "Never"},
+      {Framework::kXGBoost,
+       "XGBoostJob",
+       "kubeflow.org/v1",
+       "xgbReplicaSpecs",
+       {"Master", "Worker"},
+       "xgboost",
+       "xgboostjob-port",
+       9999,
+       "None",
+       "Never"},
+      {Framework::kPaddle,
+       "PaddleJob",
+       "kubeflow.org/v1",
+       "paddleReplicaSpecs",
+       {"Master", "Worker"},
+       "paddle",
+       "master",
+       36543,
+       "None",
+       "Never"},
+      {Framework::kMPI,
+       "MPIJob",
+       "kubeflow.org/v2beta1",
+       "mpiReplicaSpecs",
+       {"Launcher", "Worker"},
+       "",
+       "",
+       0,
+       "None",
+       "Never"},
   };
   return traits;
 }
@@ -56,8 +95,8 @@ bool IsDns1035Label(const std::string& s) {
   if (!std::islower(static_cast<unsigned char>(s[0]))) return false;
   if (s.back() == '-') return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-           c == '-';
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '-';
   });
 }
 
@@ -123,7 +162,8 @@ Status ParseRunPolicy(const Json& spec, const KindTraits& t, RunPolicy* rp) {
     SKIFF_RETURN_IF_ERROR(OneOf(*cpp, {"All", "Running", "None"}, path + ".cleanPodPolicy"));
     rp->clean_pod_policy = *cpp;
   }
-  SKIFF_RETURN_IF_ERROR(OptInt(*f, "ttlSecondsAfterFinished", path, 0, &rp->ttl_seconds_after_finished));
+  SKIFF_RETURN_IF_ERROR(
+      OptInt(*f, "ttlSecondsAfterFinished", path, 0, &rp->ttl_seconds_after_finished));
   SKIFF_RETURN_IF_ERROR(OptInt(*f, "activeDeadlineSeconds", path, 0, &rp->active_deadline_seconds));
   SKIFF_RETURN_IF_ERROR(OptInt32(*f, "backoffLimit", path, 0, &rp->backoff_limit));
   SKIFF_RETURN_IF_ERROR(OptBool(*f, "suspend", path, &rp->suspend));
@@ -158,7 +198,8 @@ Status ParseElastic(const Json& spec, ElasticPolicy* ep) {
   if (const Json* conf = FindField(f, "rdzvConf"); conf != nullptr && !conf->is_null()) {
     if (!conf->is_array()) return FieldError(path + ".rdzvConf", "must be a list");
     for (const auto& kv : *conf) {
-      ep->rdzv_conf.emplace_back(StringField(kv, "key"), ScalarToString(kv.value("value", Json(""))));
+      ep->rdzv_conf.emplace_back(StringField(kv, "key"),
+                                 ScalarToString(kv.value("value", Json(""))));
     }
   }
   if (ep->min_replicas && ep->max_replicas && *ep->min_replicas > *ep->max_replicas) {
@@ -195,12 +236,13 @@ Status ParseReplica(const std::string& key, const Json& r, const KindTraits& t,
   if (t.framework == Framework::kMPI && type == "Launcher") def = "OnFailure";
   out->restart_policy = rp.value_or(def);
   if (out->restart_policy.empty()) out->restart_policy = def;
-  SKIFF_RETURN_IF_ERROR(
-      OneOf(out->restart_policy, {"Always", "OnFailure", "Never", "ExitCode"}, path + ".restartPolicy"));
+  SKIFF_RETURN_IF_ERROR(OneOf(out->restart_policy, {"Always", "OnFailure", "Never", "ExitCode"},
+                              path + ".restartPolicy"));
   const Json* tmpl = FindField(r, "template");
   if (tmpl == nullptr || !tmpl->is_object()) return FieldError(path + ".template", "required");
   const Json* pod_spec = FindField(*tmpl, "spec");
-  if (pod_spec == nullptr || !pod_spec->is_object()) return FieldError(path + ".template.spec", "required");
+  if (pod_spec == nullptr || !pod_spec->is_object())
+    return FieldError(path + ".template.spec", "required");
   const Json* containers = FindField(*pod_spec, "containers");
   std::string cpath = path + ".template.spec.containers";
   if (containers == nullptr || !containers->is_array() || containers->empty()) {
@@ -216,7 +258,8 @@ Status ParseReplica(const std::string& key, const Json& r, const KindTraits& t,
     if (StringField(c, "name") == t.container) has_default = true;
   }
   if (!has_default) {
-    return FieldError(cpath, "there is no container named " + std::string(t.container) + " in " + key);
+    return FieldError(cpath,
+                      "there is no container named " + std::string(t.container) + " in " + key);
   }
   out->pod_template = *tmpl;
   DefaultPort(out->pod_template, t);
@@ -308,9 +351,11 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
     if (canonical.empty()) {
       std::string list;
       for (const char* type : t->types) list += (list.empty() ? "" : ", ") + std::string(type);
-      return FieldError(specs_path + "." + it.key(), "unsupported replica type (one of " + list + ")");
+      return FieldError(specs_path + "." + it.key(),
+                        "unsupported replica type (one of " + list + ")");
     }
-    if (by_type.count(canonical)) return FieldError(specs_path + "." + it.key(), "duplicate replica type");
+    if (by_type.count(canonical))
+      return FieldError(specs_path + "." + it.key(), "duplicate replica type");
     ReplicaSpec r;
     r.type = canonical;
     SKIFF_RETURN_IF_ERROR(ParseReplica(it.key(), it.value(), *t, specs_path + "." + it.key(), &r));
@@ -338,11 +383,13 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
         ElasticPolicy ep;
         SKIFF_RETURN_IF_ERROR(ParseElastic(spec, &ep));
         if (ep.nproc_per_node && nproc) {
-          return FieldError("spec.elasticPolicy.nProcPerNode", "must not be used with spec.nprocPerNode");
+          return FieldError("spec.elasticPolicy.nProcPerNode",
+                            "must not be used with spec.nprocPerNode");
         }
         const ReplicaSpec* w = job.Find("Worker");
         if (!ep.min_replicas && !ep.max_replicas) {
-          if (w == nullptr) return FieldError(specs_path + ".Worker", "required with elasticPolicy");
+          if (w == nullptr)
+            return FieldError(specs_path + ".Worker", "required with elasticPolicy");
           ep.min_replicas = ep.max_replicas = w->replicas;
         } else if (!ep.min_replicas) {
           ep.min_replicas = ep.max_replicas;
@@ -364,7 +411,8 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
       if (job.Find("Chief") && job.Find("Master")) {
         return FieldError(specs_path, "must not have both Chief and Master");
       }
-      SKIFF_RETURN_IF_ERROR(OptBool(spec, "enableDynamicWorker", "spec", &job.enable_dynamic_worker));
+      SKIFF_RETURN_IF_ERROR(
+          OptBool(spec, "enableDynamicWorker", "spec", &job.enable_dynamic_worker));
       std::optional<std::string> sp;
       SKIFF_RETURN_IF_ERROR(OptString(spec, "successPolicy", "spec", &sp));
       if (sp && !sp->empty()) {
@@ -395,7 +443,8 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
       std::optional<std::string> s;
       SKIFF_RETURN_IF_ERROR(OptString(spec, "launcherCreationPolicy", "spec", &s));
       if (s) {
-        SKIFF_RETURN_IF_ERROR(OneOf(*s, {"AtStartup", "WaitForWorkersReady"}, "spec.launcherCreationPolicy"));
+        SKIFF_RETURN_IF_ERROR(
+            OneOf(*s, {"AtStartup", "WaitForWorkersReady"}, "spec.launcherCreationPolicy"));
         job.launcher_creation_policy = *s;
       }
       s.reset();
@@ -407,7 +456,8 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
       s.reset();
       SKIFF_RETURN_IF_ERROR(OptString(spec, "sshAuthMountPath", "spec", &s));
       if (s) job.ssh_auth_mount_path = *s;
-      SKIFF_RETURN_IF_ERROR(OptBool(spec, "runLauncherAsWorker", "spec", &job.run_launcher_as_worker));
+      SKIFF_RETURN_IF_ERROR(
+          OptBool(spec, "runLauncherAsWorker", "spec", &job.run_launcher_as_worker));
       // MPI has no default container name: the first container of each replica counts.
       break;
     }

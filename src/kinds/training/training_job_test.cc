@@ -144,41 +144,71 @@ TEST(TrainingJobTest, MalformedVariantsAreRejectedWithTheFieldPath) {
        "spec.pytorchReplicaSpecs.Boss: unsupported replica type"},
       {PyTorch("  pytorchReplicaSpecs:\n    Master: {replicas: 2, template: " + c + "}\n"),
        "spec.pytorchReplicaSpecs.Master.replicas: must be 1"},
-      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {restartPolicy: Sometimes, template: " + c + "}\n"),
+      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {restartPolicy: Sometimes, template: " + c +
+               "}\n"),
        "spec.pytorchReplicaSpecs.Worker.restartPolicy: unsupported value"},
-      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {}\n"), "spec.pytorchReplicaSpecs.Worker.template: required"},
+      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {}\n"),
+       "spec.pytorchReplicaSpecs.Worker.template: required"},
       {PyTorch("  pytorchReplicaSpecs:\n    Worker: {template: {spec: {containers: []}}}\n"),
-       "spec.pytorchReplicaSpecs.Worker.template.spec.containers: must have at least one container"},
-      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: main, image: x}]}}}\n"),
-       "spec.pytorchReplicaSpecs.Worker.template.spec.containers: there is no container named pytorch"},
-      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: pytorch}]}}}\n"),
+       "spec.pytorchReplicaSpecs.Worker.template.spec.containers: must have at least one "
+       "container"},
+      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: main, "
+               "image: x}]}}}\n"),
+       "spec.pytorchReplicaSpecs.Worker.template.spec.containers: there is no container named "
+       "pytorch"},
+      {PyTorch("  pytorchReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: "
+               "pytorch}]}}}\n"),
        "spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].image: required"},
-      {PyTorch("  runPolicy: {backoffLimit: -2}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch("  runPolicy: {backoffLimit: -2}\n  pytorchReplicaSpecs:\n    Worker: {template: " +
+               c + "}\n"),
        "spec.runPolicy.backoffLimit: must be >= 0"},
-      {PyTorch("  runPolicy: {cleanPodPolicy: Some}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch(
+           "  runPolicy: {cleanPodPolicy: Some}\n  pytorchReplicaSpecs:\n    Worker: {template: " +
+           c + "}\n"),
        "spec.runPolicy.cleanPodPolicy: unsupported value"},
-      {PyTorch("  runPolicy: {activeDeadlineSeconds: -1}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch("  runPolicy: {activeDeadlineSeconds: -1}\n  pytorchReplicaSpecs:\n    Worker: "
+               "{template: " +
+               c + "}\n"),
        "spec.runPolicy.activeDeadlineSeconds: must be >= 0"},
-      {PyTorch("  runPolicy: {schedulingPolicy: {minAvailable: -1}}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch("  runPolicy: {schedulingPolicy: {minAvailable: -1}}\n  pytorchReplicaSpecs:\n    "
+               "Worker: {template: " +
+               c + "}\n"),
        "spec.runPolicy.schedulingPolicy.minAvailable: must be >= 0"},
-      {PyTorch("  elasticPolicy: {minReplicas: 3, maxReplicas: 2}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch("  elasticPolicy: {minReplicas: 3, maxReplicas: 2}\n  pytorchReplicaSpecs:\n    "
+               "Worker: {template: " +
+               c + "}\n"),
        "spec.elasticPolicy.minReplicas: must be <= maxReplicas"},
-      {PyTorch("  nprocPerNode: '2'\n  elasticPolicy: {nProcPerNode: 2}\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n"),
+      {PyTorch("  nprocPerNode: '2'\n  elasticPolicy: {nProcPerNode: 2}\n  pytorchReplicaSpecs:\n  "
+               "  Worker: {template: " +
+               c + "}\n"),
        "spec.elasticPolicy.nProcPerNode: must not be used with spec.nprocPerNode"},
-      {"apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: Bad_Name}\nspec:\n  pytorchReplicaSpecs:\n    Worker: {template: " + c + "}\n",
+      {"apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: Bad_Name}\nspec:\n  "
+       "pytorchReplicaSpecs:\n    Worker: {template: " +
+           c + "}\n",
        "metadata.name: a DNS-1035 label"},
-      {"apiVersion: kubeflow.org/v2beta1\nkind: PyTorchJob\nmetadata: {name: p}\nspec: {}\n", "apiVersion: must be kubeflow.org/v1"},
-      {"apiVersion: kubeflow.org/v1\nkind: TFJob\nmetadata: {name: t}\nspec:\n  tfReplicaSpecs:\n    Chief: {replicas: 2, template: {spec: {containers: [{name: tensorflow, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v2beta1\nkind: PyTorchJob\nmetadata: {name: p}\nspec: {}\n",
+       "apiVersion: must be kubeflow.org/v1"},
+      {"apiVersion: kubeflow.org/v1\nkind: TFJob\nmetadata: {name: t}\nspec:\n  tfReplicaSpecs:\n  "
+       "  Chief: {replicas: 2, template: {spec: {containers: [{name: tensorflow, image: x}]}}}\n",
        "spec.tfReplicaSpecs.Chief.replicas: must be <= 1"},
-      {"apiVersion: kubeflow.org/v1\nkind: TFJob\nmetadata: {name: t}\nspec:\n  successPolicy: Some\n  tfReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: tensorflow, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v1\nkind: TFJob\nmetadata: {name: t}\nspec:\n  successPolicy: "
+       "Some\n  tfReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: tensorflow, "
+       "image: x}]}}}\n",
        "spec.successPolicy: unsupported value"},
-      {"apiVersion: kubeflow.org/v1\nkind: XGBoostJob\nmetadata: {name: x}\nspec:\n  xgbReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: xgboost, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v1\nkind: XGBoostJob\nmetadata: {name: x}\nspec:\n  "
+       "xgbReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: xgboost, image: "
+       "x}]}}}\n",
        "spec.xgbReplicaSpecs.Master: required"},
-      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  mpiReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: w, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  "
+       "mpiReplicaSpecs:\n    Worker: {template: {spec: {containers: [{name: w, image: x}]}}}\n",
        "spec.mpiReplicaSpecs.Launcher: required"},
-      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  slotsPerWorker: 0\n  mpiReplicaSpecs:\n    Launcher: {template: {spec: {containers: [{name: l, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  "
+       "slotsPerWorker: 0\n  mpiReplicaSpecs:\n    Launcher: {template: {spec: {containers: "
+       "[{name: l, image: x}]}}}\n",
        "spec.slotsPerWorker: must be >= 1"},
-      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  launcherCreationPolicy: Later\n  mpiReplicaSpecs:\n    Launcher: {template: {spec: {containers: [{name: l, image: x}]}}}\n",
+      {"apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata: {name: m}\nspec:\n  "
+       "launcherCreationPolicy: Later\n  mpiReplicaSpecs:\n    Launcher: {template: {spec: "
+       "{containers: [{name: l, image: x}]}}}\n",
        "spec.launcherCreationPolicy: unsupported value"},
   };
   for (const auto& [yaml, error] : cases) {
