@@ -95,8 +95,6 @@ std::string Phase(const Json& pod) {
   return StringField(pod.value("status", Json::object()), "phase");
 }
 
-bool Terminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
-
 int64_t ContainerRestarts(const Json& pod) {
   int64_t n = 0;
   const Json& st = pod.value("status", Json::object());
@@ -179,7 +177,8 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
   meta["namespace"] = job.ns;
   meta.erase("generateName");
   if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
-  for (auto& [k, v] : ReplicaLabels(job, r, index).items()) meta["labels"][k] = v;
+  const Json labels = ReplicaLabels(job, r, index);
+  for (auto it = labels.begin(); it != labels.end(); ++it) meta["labels"][it.key()] = it.value();
   if (!meta.contains("annotations") || !meta["annotations"].is_object())
     meta["annotations"] = Json::object();
   meta["annotations"][kRestartAnnotation] = std::to_string(restarts);

@@ -203,7 +203,6 @@ TEST_F(TrainingControllerTest, CreatesPodsServicesLabelsEnvAndSurvivesRestart_1_
 TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_4) {
   Create(PyTorch("", "ExitCode"));
   EXPECT_EQ(Get("Pod", "j-worker-0")["spec"]["restartPolicy"], "Never");
-  SetPhase("j-master-0", "Running");
   std::string uid = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
   SetPhase("j-worker-0", "Failed", 137);
   // (3) Recreated (a new Pod of the same name), Restarting.
@@ -212,8 +211,13 @@ TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_
   EXPECT_NE(StringField(again["metadata"], "uid"), uid);
   EXPECT_EQ(again["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
   EXPECT_TRUE(IsTrue("Restarting"));
-  EXPECT_TRUE(Condition("Running").is_null());  // Restarting replaces Running
+  EXPECT_EQ(Condition("Restarting")["message"],
+            "PyTorchJob default/j is restarting because 1 Worker replica(s) failed.");
   EXPECT_FALSE(IsTrue("Failed"));
+  // Running replaces Restarting once the master runs.
+  SetPhase("j-master-0", "Running");
+  EXPECT_TRUE(IsTrue("Running"));
+  EXPECT_TRUE(Condition("Restarting").is_null());
   // (4) Exit code 1 is permanent.
   SetPhase("j-worker-0", "Failed", 1);
   EXPECT_TRUE(IsTrue("Failed"));

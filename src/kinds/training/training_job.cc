@@ -293,7 +293,8 @@ std::string TrainingJob::MasterType() const {
 bool IsTrainingKind(std::string_view kind) { return FindTraits(kind) != nullptr; }
 
 int32_t DeclaredPort(const TrainingJob& job, const ReplicaSpec& spec) {
-  const Json* containers = FindField(spec.pod_template.value("spec", Json::object()), "containers");
+  const Json pod_spec = spec.pod_template.value("spec", Json::object());
+  const Json* containers = FindField(pod_spec, "containers");
   if (containers != nullptr && containers->is_array()) {
     for (const auto& c : *containers) {
       if (StringField(c, "name") != job.default_container) continue;
