@@ -49,8 +49,8 @@ class ExamplesTest(SkiffTestCase):
 
     def test_tfjob_replicas_check_tf_config(self):
         out = self.run_example("tfjob-ps-worker.yaml")
-        self.assertIn("ps heard ['worker-0', 'worker-1']", out)
         self.assertIn("worker 0 done", out)
+        self.assertIn("worker 1 done", out)
         self.assertIn("TFJob/tf-config-check Succeeded", out)
         # TFJob's default cleanPodPolicy (Running) deleted the parameter server.
         pods = json.loads(self.skiff("get", "pods", "-o", "json", check=0).stdout)["items"]
