@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import unittest
+import urllib.request
 
 from skiffenv import SkiffTestCase
 from test_server import ServerTestCase
@@ -182,18 +183,26 @@ spec:
   pytorchReplicaSpecs:
     Master:
       replicas: 1
-      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"]}]}}
+      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"],
+                                       resources: {requests: {cpu: 100m}}}]}}
     Worker:
       replicas: 3
-      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"]}]}}
+      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"],
+                                       resources: {requests: {cpu: 100m}}}]}}
 """
         path = self.write("lat.yaml", job)
         t0 = time.monotonic()
         self.kubectl("apply", "-f", path)
-        self.wait_until(lambda: [p["status"].get("phase") for p in self.pods("lat")].count("Running") == 4,
-                        timeout=60, interval=0.02)
-        elapsed = time.monotonic() - t0
-        print("\napply -> 4 replicas Running: %.3f s" % elapsed)
+        t1 = time.monotonic()
+        url = self.url + "/api/v1/namespaces/default/pods?labelSelector=training.kubeflow.org%2Fjob-name%3Dlat"
+
+        def running():
+            with urllib.request.urlopen(url) as r:
+                items = json.load(r)["items"]
+            return [p.get("status", {}).get("phase") for p in items].count("Running") == 4
+        self.wait_until(running, timeout=60, interval=0.005)
+        t2 = time.monotonic()
+        print("\nkubectl apply -> 4 replicas Running: %.3f s (%.3f s after kubectl exited)" % (t2 - t0, t2 - t1))
         names = sorted(p["metadata"]["name"] for p in self.pods("lat"))
         self.assertEqual(names, ["lat-master-0", "lat-worker-0", "lat-worker-1", "lat-worker-2"])
         svcs = json.loads(self.kubectl("get", "services", "-o", "json").stdout)["items"]
