@@ -87,6 +87,22 @@ spec:
         self.assertIn("spec.pytorchReplicaSpecs.Worker.replicas: must be >= 0", p.stderr)
 
 
+class HostNamesTest(SkiffTestCase):
+    """SKIFF_TRAINING_HOSTNAMES=1: the injected addresses are upstream's host names, resolved
+    through each Pod's hostAliases. Needs a kubelet that writes a per-Pod /etc/hosts from
+    `spec.hostAliases` (branch `kubelet`); until then the probe fails and the test skips."""
+
+    def test_tfjob_with_host_names(self):
+        self.env["SKIFF_TRAINING_HOSTNAMES"] = "1"
+        probe = self.write("probe.yaml", worker_job(
+            "probe", "getent hosts probe-worker-0.default.svc | grep -q 127.0.0.1", restart="Never",
+            files=self.files))
+        if self.skiff("run", probe, timeout=60).returncode != 0:
+            self.skipTest("the local kubelet does not apply spec.hostAliases yet")
+        p = self.skiff("run", os.path.join(EXAMPLES, "tfjob-ps-worker.yaml"), timeout=300)
+        self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
+        self.assertIn("at tf-config-check-worker-0.default.svc:", p.stdout)
+
 def worker_job(name, script, run_policy="{}", restart="ExitCode", workers=1, files="/var/tmp"):
     """A PyTorchJob of workers only (success = every worker succeeded) running `script` with
     sh; `files` is mounted at /shared so that attempts can leave marks."""
