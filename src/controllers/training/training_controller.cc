@@ -512,8 +512,10 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
         succeeded_index[r.type][static_cast<size_t>(i)] = true;
       } else if (phase == "Failed") {
         int64_t code = ExitCode(job, pod);
-        bool retry = r.restart_policy == "OnFailure" || r.restart_policy == "Always" ||
-                     (r.restart_policy == "ExitCode" && code >= 128);
+        // A Pod that failed without any container exit (it could not start: bad command,
+        // unschedulable) fails the job whatever the policy: recreating it would only loop.
+        bool retry = code >= 0 && (r.restart_policy == "OnFailure" || r.restart_policy == "Always" ||
+                                   (r.restart_policy == "ExitCode" && code >= 128));
         if (retry && !finished && !job.run_policy.suspend) {
           // (3) Record the restart first; the deletion follows the commit.
           recs[pk]["restarts"] = recorded + 1;

@@ -16,7 +16,8 @@
 //   3 Running --a replica's Pod failed and its restartPolicy allows a retry (OnFailure, Always,
 //       ExitCode with exit code >= 128)--> Restarting: the restart is recorded (it counts
 //       against backoffLimit), the Pod deleted, and recreated on the next pass
-//   4 Running --a replica failed for good (Never; ExitCode with exit code 1-127)--> Failed
+//   4 Running --a replica failed for good (Never; ExitCode with exit code 1-127; a Pod that
+//       failed before any container exited, whatever the policy)--> Failed
 //       (<Kind>Failed, "... has failed because N <Type> replica(s) failed.")
 //   5 Running --restarts (recorded recreations + container restarts) reach backoffLimit-->
 //       Failed ("... reached the specified backoff limit")

@@ -235,6 +235,16 @@ TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {
   EXPECT_TRUE(IsTrue("Failed"));
 }
 
+TEST_F(TrainingControllerTest, PodThatCouldNotStartFailsTheJobEvenUnderOnFailure_4) {
+  Create(PyTorch(""));
+  Json p = Get("Pod", "j-worker-0");
+  p["status"] = {{"phase", "Failed"}, {"reason", "StartError"}};
+  ASSERT_TRUE(store_->UpdateStatus(p).ok());
+  Spin();
+  EXPECT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "0");
+}
+
 TEST_F(TrainingControllerTest, EveryRecreatedPodCountsAgainstBackoffLimit_5) {
   Create(PyTorch("  runPolicy: {backoffLimit: 2, cleanPodPolicy: All}", "ExitCode"));
   SetPhase("j-worker-0", "Failed", 137);
