@@ -514,8 +514,9 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
         int64_t code = ExitCode(job, pod);
         // A Pod that failed without any container exit (it could not start: bad command,
         // unschedulable) fails the job whatever the policy: recreating it would only loop.
-        bool retry = code >= 0 && (r.restart_policy == "OnFailure" || r.restart_policy == "Always" ||
-                                   (r.restart_policy == "ExitCode" && code >= 128));
+        bool retry =
+            code >= 0 && (r.restart_policy == "OnFailure" || r.restart_policy == "Always" ||
+                          (r.restart_policy == "ExitCode" && code >= 128));
         if (retry && !finished && !job.run_policy.suspend) {
           // (3) Record the restart first; the deletion follows the commit.
           recs[pk]["restarts"] = recorded + 1;
