@@ -36,6 +36,7 @@ demo: build
 bench: build
 	@bench/pipelines/run.sh $(BUILD)/skiff
 	@bench/server/run.sh $(BUILD)/skiff
+	@bench/tuning/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -18,8 +18,10 @@ PKGS=(
   python3-kubernetes
   # promtool (checks the server's /metrics exposition in tests)
   prometheus
+  # the tuning engine's linear algebra (GP, CMA-ES)
+  libeigen3-dev
   # benchmark peers
-  make snakemake time hyperfine
+  make snakemake time hyperfine python3-optuna
   # training operator examples and tests: PyTorch DDP (gloo), XGBoost, OpenMPI; fast BLAS
   python3-torch python3-xgboost openmpi-bin libopenmpi-dev libopenblas0-pthread
 )

@@ -25,6 +25,25 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+void ParseResponseHead(const std::string& head, int* status, std::map<std::string, std::string>* headers) {
+  size_t sp = head.find(' ');
+  *status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
+  size_t pos = head.find("\r\n");
+  while (pos != std::string::npos) {
+    size_t next = head.find("\r\n", pos + 2);
+    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    size_t colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string k = line.substr(0, colon);
+      for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string v = line.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      (*headers)[k] = v;
+    }
+    pos = next;
+  }
+}
+
 Result<HttpClient> HttpClient::Create(const std::string& base, std::string bearer_token) {
   HttpClient c;
   c.token_ = std::move(bearer_token);
@@ -127,24 +146,8 @@ Result<ClientResponse> HttpClient::Exchange(const std::string& method, const std
     }
   }
   ClientResponse r;
-  std::string head = buf.substr(0, end);
+  ParseResponseHead(buf.substr(0, end), &r.status, &r.headers);
   buf.erase(0, end + 4);
-  size_t sp = head.find(' ');
-  r.status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
-  size_t pos = head.find("\r\n");
-  while (pos != std::string::npos) {
-    size_t next = head.find("\r\n", pos + 2);
-    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string k = line.substr(0, colon);
-      for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string v = line.substr(colon + 1);
-      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-      r.headers[k] = v;
-    }
-    pos = next;
-  }
   bool chunked = r.headers["transfer-encoding"] == "chunked";
   if (!chunked) {
     auto cl = r.headers.find("content-length");

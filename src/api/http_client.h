@@ -45,6 +45,31 @@ class HttpClient {
   int port_ = 80;
 };
 
+// Parses a response's status line and headers (without the blank line); header names are
+// lower-cased.
+void ParseResponseHead(const std::string& head, int* status, std::map<std::string, std::string>* headers);
+
+// Splits a stream into lines across chunk boundaries: `Feed` calls `on_line` for each complete
+// line (without '\n') and returns false as soon as `on_line` does.
+class LineSplitter {
+ public:
+  template <typename F>
+  bool Feed(const std::string& chunk, F&& on_line) {
+    pending_ += chunk;
+    size_t nl;
+    while ((nl = pending_.find('\n')) != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (!on_line(line)) return false;
+    }
+    return true;
+  }
+  const std::string& rest() const { return pending_; }
+
+ private:
+  std::string pending_;
+};
+
 // "a b/c" -> "a%20b%2Fc" (for query values and names).
 std::string UrlEncode(const std::string& s);
 

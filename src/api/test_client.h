@@ -12,6 +12,8 @@
 #include <map>
 #include <string>
 
+#include "api/http_client.h"
+
 namespace skiff::api::testing {
 
 struct Response {
@@ -68,22 +70,7 @@ class Client {
     }
     std::string head = buf_.substr(0, end);
     buf_.erase(0, end + 4);
-    size_t sp = head.find(' ');
-    r->status = std::atoi(head.c_str() + sp + 1);
-    size_t pos = head.find("\r\n");
-    while (pos != std::string::npos) {
-      size_t next = head.find("\r\n", pos + 2);
-      std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string k = line.substr(0, colon);
-        for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string v = line.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-        r->headers[k] = v;
-      }
-      pos = next;
-    }
+    ParseResponseHead(head, &r->status, &r->headers);
     chunked_ = r->headers["transfer-encoding"] == "chunked";
     if (!chunked_) {
       size_t len = std::strtoul(r->headers["content-length"].c_str(), nullptr, 10);

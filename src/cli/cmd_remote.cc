@@ -64,24 +64,6 @@ void SplitKindName(const std::vector<std::string>& pos, std::string* res, std::v
   for (size_t i = 1; i < pos.size(); ++i) names->push_back(pos[i]);
 }
 
-void PrintRows(const std::vector<std::vector<std::string>>& rows) {
-  if (rows.empty()) return;
-  std::vector<size_t> w(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-  }
-  std::fflush(stdout);
-}
-
 std::string Upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -211,19 +193,16 @@ int RemoteGet(const RemoteTarget& t, const Argv& argv) {
     return 0;
   }
   rows.insert(rows.begin(), header);
-  PrintRows(rows);
+  PrintTable(rows);
   if (!args.Has("--watch")) return 0;
   std::string rv = StringField(body->value("metadata", Json::object()), "resourceVersion");
   std::string watch_path = KindPath(*k, ns) + (query.empty() ? "?" : query + "&") + "watch=true&resourceVersion=" + rv;
   if (!names.empty()) watch_path += "&fieldSelector=" + api::UrlEncode("metadata.name=" + names[0]);
-  std::string pending;
+  api::LineSplitter lines;
   auto w = client->Stream("GET", watch_path, [&](const std::string& chunk) {
-    pending += chunk;
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      auto ev = ParseJson(pending.substr(0, nl));
-      pending.erase(0, nl + 1);
-      if (!ev.ok()) continue;
+    return lines.Feed(chunk, [&](const std::string& line) {
+      auto ev = ParseJson(line);
+      if (!ev.ok()) return true;
       if (StringField(*ev, "type") == "ERROR") return false;
       auto row = TableRows((*ev)["object"], cols, all_ns && k->namespaced);
       std::vector<std::vector<std::string>> rs = {header};
@@ -238,8 +217,8 @@ int RemoteGet(const RemoteTarget& t, const Argv& argv) {
         std::printf("%s\n", line.c_str());
       }
       std::fflush(stdout);
-    }
-    return true;
+      return true;
+    });
   }, {{"Accept", kTableAccept}});
   if (!w.ok()) return Unreachable(w.status());
   return 0;
@@ -464,21 +443,17 @@ int RemoteWait(const RemoteTarget& t, const Argv& argv) {
     // Watch from "now" with the current state first (resourceVersion unset), until it ends.
     auto r = client->Stream("GET", KindPath(*wf, ns) + "?watch=true&fieldSelector=" +
                                        api::UrlEncode("metadata.name=" + name),
-                            [&, pending = std::string()](const std::string& chunk) mutable {
-                              pending += chunk;
-                              size_t nl;
-                              while ((nl = pending.find('\n')) != std::string::npos) {
-                                auto ev = ParseJson(pending.substr(0, nl));
-                                pending.erase(0, nl + 1);
-                                if (!ev.ok()) continue;
+                            [&, lines = api::LineSplitter()](const std::string& chunk) mutable {
+                              return lines.Feed(chunk, [&](const std::string& line) {
+                                auto ev = ParseJson(line);
+                                if (!ev.ok()) return true;
                                 if (StringField(*ev, "type") == "DELETED") {
                                   phase = "Deleted";
                                   return false;
                                 }
                                 phase = StringField((*ev)["object"].value("status", Json::object()), "phase");
-                                if (terminal(phase)) return false;
-                              }
-                              return true;
+                                return !terminal(phase);
+                              });
                             });
     if (!r.ok()) return Unreachable(r.status());
     if (r->status != 200) return ServerError(*r);

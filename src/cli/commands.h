@@ -26,6 +26,8 @@ int CmdStop(const Argv& args, bool terminate);
 int CmdServer(const Argv& args);
 int CmdToken(const Argv& args);
 int CmdDescribe(const Argv& args);
+int CmdLineage(const Argv& args);
+int CmdArtifacts(const Argv& args);
 
 // A `skiff server` to talk to instead of the local store.
 struct RemoteTarget {
@@ -41,6 +43,9 @@ int RemoteDelete(const RemoteTarget& t, const Argv& args);
 int RemoteDescribe(const RemoteTarget& t, const Argv& args);
 int RemoteLogs(const RemoteTarget& t, const Argv& args);
 int RemoteWait(const RemoteTarget& t, const Argv& args);
+
+// Prints rows as aligned columns (3 spaces apart), kubectl-style; the first row is the header.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 // kubectl-style text for `describe`.
 std::string DescribeText(const Json& obj);

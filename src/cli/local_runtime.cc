@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/fs.h"
+#include "common/log.h"
 
 namespace skiff::cli {
 
@@ -32,6 +33,8 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 
 LocalRuntime::~LocalRuntime() {
   training_.reset();
+  if (recorder_) recorder_->Flush().IgnoreError();  // steps that ended in the last moments
+  recorder_.reset();
   cron_workflows_.reset();
   jobs_.reset();
   workflows_.reset();
@@ -56,6 +59,13 @@ Result<bool> LocalRuntime::TryBecomeController() {
   }
   lock_fd_ = fd;
   return true;
+}
+
+Result<metadata::LineageStore*> LocalRuntime::lineage() {
+  if (!lineage_) {
+    SKIFF_ASSIGN_OR_RETURN(lineage_, metadata::LineageStore::Open(JoinPath(home_, "lineage.db")));
+  }
+  return lineage_.get();
 }
 
 Status LocalRuntime::StartControllers() {
@@ -88,6 +98,14 @@ Status LocalRuntime::StartControllers() {
   SKIFF_RETURN_IF_ERROR(jobs_->Start());
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
   SKIFF_RETURN_IF_ERROR(training_->Start());
+  // Lineage is derived data: a recorder that cannot start must not stop the controllers.
+  if (auto ls = lineage(); ls.ok()) {
+    recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_);
+    Status rs = recorder_->Start();
+    if (!rs.ok()) LogWarn("lineage recorder did not start", {{"error", rs.message()}});
+  } else {
+    LogWarn("lineage store unavailable", {{"error", ls.status().message()}});
+  }
   SKIFF_RETURN_IF_ERROR(kubelet_->Start());
   return OkStatus();
 }

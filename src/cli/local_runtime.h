@@ -1,8 +1,8 @@
 // The one place that wires concrete parts together for commands that run without a server:
 // the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
 // that holds the data dir's controller lock — the informer, the local kubelet and the
-// controllers (Workflow, batch/v1 Job, CronWorkflow, the Kubeflow training kinds). Only one process per data dir runs
-// controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
+// controllers (Workflow, batch/v1 Job, CronWorkflow, the Kubeflow training kinds). Only one
+// process per data dir runs controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
 // follow along.
 #pragma once
 
@@ -12,10 +12,12 @@
 #include "backends/local/kubelet.h"
 #include "common/event_loop.h"
 #include "controllers/batch/job_controller.h"
+#include "controllers/metadata/lineage_recorder.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "controllers/schedule/cron_controller.h"
 #include "controllers/training/training_controller.h"
 #include "metadata/artifact_store.h"
+#include "metadata/lineage.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -43,6 +45,8 @@ class LocalRuntime {
   // Starts the informer, kubelet and controllers (requires the lock).
   Status StartControllers();
   controllers::WorkflowController* workflows() { return workflows_.get(); }
+  // `<home>/lineage.db`, opened on first use.
+  Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
 
@@ -60,6 +64,8 @@ class LocalRuntime {
   std::unique_ptr<controllers::JobController> jobs_;
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
   std::unique_ptr<controllers::TrainingController> training_;
+  std::unique_ptr<metadata::LineageStore> lineage_;
+  std::unique_ptr<controllers::LineageRecorder> recorder_;
 };
 
 }  // namespace skiff::cli

@@ -20,6 +20,8 @@ Usage:
   skiff lint FILE...                          validate without running
   skiff get workflows|pods|... [NAME] [-o json|yaml|name|wide] [-w]
   skiff describe KIND NAME
+  skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N]
+  skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE
   skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
   skiff apply -f FILE                         create or update resources in the local store
   skiff delete KIND NAME... [--all]
@@ -76,6 +78,8 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run" || cmd == "submit") return CmdRun(rest);
   if (cmd == "describe") return CmdDescribe(rest);
+  if (cmd == "lineage") return CmdLineage(rest);
+  if (cmd == "artifacts") return CmdArtifacts(rest);
   if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
   if (cmd == "lint") return CmdLint(rest);
   if (cmd == "get" || cmd == "list") return CmdGet(rest);

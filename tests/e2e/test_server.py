@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -119,6 +120,28 @@ spec:
         self.assertEqual(len(pods), 3)
         self.assertTrue(all(p["status"]["phase"] == "Succeeded" for p in pods))
 
+    def test_pod_host_aliases_and_readiness_probe_with_kubectl_wait_ready(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        pod = self.write("web.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  hostAliases: [{ip: 127.0.0.1, hostnames: [myjob-master-0, myjob-worker-0]}]
+  containers:
+  - name: main
+    image: python:3.11
+    command: [python3, -c, "import socket, http.server as h; print(socket.gethostbyname('myjob-master-0'), flush=True); h.test(HandlerClass=h.SimpleHTTPRequestHandler, port=%d, bind='127.0.0.1')"]
+    ports: [{name: http, containerPort: %d}]
+    readinessProbe: {httpGet: {port: http}, periodSeconds: 1}
+""" % (port, port))
+        self.kubectl("apply", "-f", pod)
+        self.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
+        got = json.loads(self.kubectl("get", "pod", "web", "-o", "json").stdout)
+        self.assertTrue(got["status"]["containerStatuses"][0]["ready"])
+        self.assertEqual(self.kubectl("logs", "web").stdout.splitlines()[0], "127.0.0.1")
+
     def test_cron_workflow_starts_workflows_on_schedule_and_keeps_history(self):
         cron = self.write("cron.yaml", """apiVersion: argoproj.io/v1alpha1
 kind: CronWorkflow
@@ -143,10 +166,19 @@ spec:
                 break
             time.sleep(0.5)
         self.assertGreaterEqual(len(done), 2)
-        # Older successful runs are deleted beyond the history limit.
-        time.sleep(3)
-        wfs = json.loads(self.kubectl("get", "wf", "-o", "json").stdout)["items"]
-        finished = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+        # Older successful runs are deleted beyond the history limit. Stop the schedule first, so
+        # that a run that just finished (not yet pruned) cannot be counted.
+        self.kubectl("patch", "cronwf", "tick", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+        seen = set()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            wfs = json.loads(self.kubectl("get", "wf", "-o", "json").stdout)["items"]
+            seen.update(w["metadata"]["name"] for w in wfs)
+            finished = [w for w in wfs if w.get("status", {}).get("phase") == "Succeeded"]
+            running = [w for w in wfs if w.get("status", {}).get("phase") not in ("Succeeded", "Failed", "Error")]
+            if len(finished) <= 2 and not running:
+                break
+            time.sleep(0.5)
         self.assertLessEqual(len(finished), 2)
         self.kubectl("delete", "cronwf", "tick")
 

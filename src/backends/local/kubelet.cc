@@ -1,13 +1,17 @@
 #include "backends/local/kubelet.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
+#include <tuple>
 
+#include "backends/local/kubelet_pod_run.h"
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -94,45 +98,18 @@ std::string Base64Decode(const std::string& in) {
   return out;
 }
 
+// A container status' `terminated` state from the supervisor's exit record.
+Json TerminatedJson(const ProcessStatus& st) {
+  Json term = {{"exitCode", st.exit_code},
+               {"reason", st.reason == "Completed" ? "Completed" : st.reason.empty() ? "Error" : st.reason},
+               {"startedAt", MsToRfc3339(st.started_unix_ms)},
+               {"finishedAt", MsToRfc3339(st.finished_unix_ms)}};
+  if (st.signal != 0) term["signal"] = st.signal;
+  if (!st.message.empty()) term["message"] = st.message;
+  return term;
+}
+
 }  // namespace
-
-struct Kubelet::ContainerRun {
-  enum class Kind { kInit, kMain, kSidecar };
-  enum class State { kWaiting, kStarting, kRunning, kTerminated };
-  Json spec;
-  std::string name;
-  Kind kind = Kind::kMain;
-  State state = State::kWaiting;
-  int restarts = 0;
-  std::string proc_id;
-  ProcessStatus last;  // the latest supervisor record
-  std::string waiting_reason = "ContainerCreating";
-  int64_t restart_at_ms = 0;
-};
-
-struct Kubelet::PodRun {
-  std::string uid, ns, name;
-  Json pod;
-  std::string dir;
-  std::vector<ContainerRun> containers;
-  PathMap paths;
-  std::vector<MountSpec> mounts;
-  std::string overlay_dir;
-  std::string cwd;
-  Json argo_template;
-  bool prepared = false;
-  bool finished = false;
-  bool deleting = false;
-  bool deleted = false;  // the object is gone from the store
-  std::string phase = "Pending";
-  std::string reason, message;
-  int64_t start_ms = 0;
-  int64_t deadline_ms = 0;
-  bool deadline_hit = false;
-  bool scheduled = false;
-  bool status_queued = false;  // a non-final status waits for the next flush
-  bool recyclable = true;      // its directory holds nothing but the private /tmp
-};
 
 // The supervisor's records (started.json, exit.json) of one attempt of a container live on a
 // tmpfs when there is one: creating files on this ext4 costs ~0.3 ms each, which a 700-step
@@ -166,6 +143,9 @@ Kubelet::Kubelet(KubeletOptions options, store::Store& store, EventLoop& loop,
       record_root_(RecordRoot(options_.home)) {}
 
 Kubelet::~Kubelet() {
+  for (auto& [uid, run] : pods_) {
+    for (auto& c : run->containers) StopProbes(c);
+  }
   if (!queued_statuses_.empty()) {
     loop_.Cancel(flush_timer_);
     FlushStatuses();
@@ -182,6 +162,7 @@ Status Kubelet::Reconnect() {
   so.launch_argv = options_.supervisor_argv;
   SKIFF_RETURN_IF_ERROR(MakeDirs(so.state_dir));
   SKIFF_ASSIGN_OR_RETURN(supervisor_, SupervisorClient::Connect(so));
+  machine_ = {0, 0};
   return loop_.Watch(supervisor_->fd(), [this] { OnSupervisorReadable(); });
 }
 
@@ -301,7 +282,9 @@ int64_t Kubelet::PodPriority(const Json& pod) {
 void Kubelet::Admit(const Json& pod) {
   std::string uid = StringField(pod["metadata"], "uid");
   if (pods_.count(uid) || waiting_.count(uid)) return;
-  if (pods_.size() < options_.max_active_pods && waiting_.empty()) {
+  // Gang members are never held back here: the window could split a gang larger than it, and
+  // the supervisor admits a gang whole anyway.
+  if (IsGangPod(pod) || (pods_.size() < options_.max_active_pods && waiting_.empty())) {
     Track(pod);
     return;
   }
@@ -375,6 +358,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     }
   }
   if (mains == 0) return InvalidArgument("spec.containers: at least one container is required");
+  SKIFF_RETURN_IF_ERROR(ParseProbes(run));
   // Argo: the main container is "main"; the others are sidecars.
   const Json& annotations = run.pod["metadata"].value("annotations", Json::object());
   if (annotations.contains(kTemplateAnnotation)) {
@@ -469,6 +453,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     run.mounts.insert(run.mounts.begin(), MountSpec{"bind", JoinPath(run.dir, "tmp"), "/tmp", false});
     run.paths.AddMount("/tmp", JoinPath(run.dir, "tmp"));
   }
+  SKIFF_RETURN_IF_ERROR(PrepareHostAliases(run));
   if (run.argo_template.contains("script")) {
     std::string staging = JoinPath(run.dir, "staging");
     run.recyclable = false;
@@ -487,6 +472,7 @@ Status Kubelet::PreparePod(PodRun& run) {
     if (!wd.empty() && !run.paths.Mounted(wd)) needs_root = true;
   }
   for (const auto& m : run.mounts) {
+    if (m.target == "/etc/hosts" && PathExists(m.target)) continue;  // a file over a file
     if (m.target != "/tmp" && m.target != "/argo/staging" && !IsDirectory(m.target)) needs_root = true;
   }
   if (needs_root && options_.isolate) {
@@ -505,6 +491,51 @@ Status Kubelet::PreparePod(PodRun& run) {
     run.recyclable = false;
     SKIFF_RETURN_IF_ERROR(MakeDirs(run.cwd));
   }
+  return OkStatus();
+}
+
+// `spec.hostAliases`: the Pod sees the host's /etc/hosts plus its aliases, from a file of its
+// own bind-mounted over /etc/hosts in its mount namespace (Kubernetes' kubelet writes a managed
+// hosts file the same way). The training controller names every replica this way
+// (`127.0.0.1 job-master-0 job-worker-0`), so Kubeflow's DNS names resolve locally.
+Status Kubelet::PrepareHostAliases(PodRun& run) {
+  const Json* aliases = FindField(run.pod["spec"], "hostAliases");
+  if (aliases == nullptr || aliases->is_null()) return OkStatus();
+  if (!aliases->is_array()) return InvalidArgument("spec.hostAliases: must be a list");
+  std::string entries;
+  for (size_t i = 0; i < aliases->size(); ++i) {
+    const Json& a = (*aliases)[i];
+    std::string path = "spec.hostAliases[" + std::to_string(i) + "]";
+    std::string ip = a.is_object() ? StringField(a, "ip") : "";
+    in6_addr addr{};
+    if (::inet_pton(AF_INET, ip.c_str(), &addr) != 1 && ::inet_pton(AF_INET6, ip.c_str(), &addr) != 1) {
+      return InvalidArgument(path + ".ip: \"" + ip + "\" is not a valid IP address");
+    }
+    const Json* names = FindField(a, "hostnames");
+    if (names == nullptr || !names->is_array() || names->empty()) {
+      return InvalidArgument(path + ".hostnames: at least one hostname is required");
+    }
+    std::string line = ip;
+    for (size_t k = 0; k < names->size(); ++k) {
+      std::string name = ScalarToString((*names)[k]);
+      if (name.empty() || name.find_first_of(" \t\r\n#") != std::string::npos) {
+        return InvalidArgument(path + ".hostnames[" + std::to_string(k) + "]: \"" + name +
+                               "\" is not a valid hostname");
+      }
+      line += "\t" + name;
+    }
+    entries += line + "\n";
+    run.host_aliases.emplace_back(ip, std::vector<std::string>{});
+    for (const auto& n : *names) run.host_aliases.back().second.push_back(ScalarToString(n));
+  }
+  if (entries.empty()) return OkStatus();
+  std::string hosts = ReadFile("/etc/hosts").value_or("127.0.0.1\tlocalhost\n");
+  if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+  hosts += "\n# Entries added by HostAliases.\n" + entries;
+  std::string file = JoinPath(run.dir, "etc-hosts");
+  SKIFF_RETURN_IF_ERROR(WriteFile(file, hosts));
+  run.recyclable = false;  // the directory holds more than the private /tmp
+  run.mounts.push_back({"bind", file, "/etc/hosts", true});
   return OkStatus();
 }
 
@@ -541,6 +572,11 @@ void Kubelet::BeginPod(PodRun& run) {
   if (const Json* ads = FindField(run.pod["spec"], "activeDeadlineSeconds"); ads != nullptr && ads->is_number()) {
     run.deadline_ms = run.start_ms + ads->get<int64_t>() * 1000;
   }
+  if (Status g = JoinGang(run); !g.ok()) {
+    FailPod(run, "CreateContainerConfigError", g.message());
+    return;
+  }
+  if (run.finished) return;  // its gang can never fit
   if (!any_started && !run.argo_template.is_null()) {
     Status staged = StageArgoInputs(run.argo_template, run.paths, JoinPath(run.dir, "staging"), artifacts_);
     if (!staged.ok()) {
@@ -559,6 +595,26 @@ void Kubelet::BeginPod(PodRun& run) {
 }
 
 Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
+  SKIFF_ASSIGN_OR_RETURN(ProcessSpec ps, ContainerProcess(run, c));
+  SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
+  c.proc_id = ps.id;
+  c.process = ps;
+  process_to_pod_[ps.id] = run.uid;
+  if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
+  SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
+  return supervisor_->Start(ps);
+}
+
+std::pair<int64_t, int64_t> Kubelet::ContainerRequests(const PodRun& run, const ContainerRun& c) const {
+  bool first_main = c.kind == ContainerRun::Kind::kMain &&
+                    &c == &*std::find_if(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
+                      return x.kind == ContainerRun::Kind::kMain;
+                    });
+  return {ResourceRequest(c.spec, "cpu", true, first_main ? options_.default_cpu_millis : 0),
+          ResourceRequest(c.spec, "memory", false, 0)};
+}
+
+Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
   const Json& pod = run.pod;
   const Json& meta = pod["metadata"];
   std::string image = StringField(c.spec, "image");
@@ -655,7 +711,6 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   ProcessSpec ps;
   ps.id = run.uid + "/" + c.name + (c.restarts ? "/" + std::to_string(c.restarts) : "");
   ps.dir = ContainerDir(run, c, c.restarts);
-  SKIFF_RETURN_IF_ERROR(MakeDirs(ps.dir));
   ps.argv = std::move(argv);
   ps.env = std::move(env);
   std::string wd = StringField(c.spec, "workingDir");
@@ -670,12 +725,11 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   ps.isolate = options_.isolate;
   ps.root_overlay_dir = run.overlay_dir;
   ps.mounts = run.mounts;
-  bool first_main = c.kind == ContainerRun::Kind::kMain &&
-                    &c == &*std::find_if(run.containers.begin(), run.containers.end(), [](const ContainerRun& x) {
-                      return x.kind == ContainerRun::Kind::kMain;
-                    });
-  ps.cpu_millis = ResourceRequest(c.spec, "cpu", true, first_main ? options_.default_cpu_millis : 0);
-  ps.memory_bytes = ResourceRequest(c.spec, "memory", false, 0);
+  std::tie(ps.cpu_millis, ps.memory_bytes) = ContainerRequests(run, c);
+  if (!run.gang_unit.empty() && c.kind != ContainerRun::Kind::kInit && c.restarts == 0) {
+    ps.gang = run.gang_unit;
+    ps.gang_size = run.gang_processes;
+  }
   ps.deadline_unix_ms = run.deadline_ms;
   // Start order among Pods waiting for a slot: spec.priority first (as kube-scheduler orders its
   // queue), then the engine's rank (work still behind the step), so that a long chain of steps
@@ -685,11 +739,7 @@ Status Kubelet::StartContainer(PodRun& run, ContainerRun& c) {
   if (const Json* g = FindField(run.pod["spec"], "terminationGracePeriodSeconds"); g != nullptr && g->is_number()) {
     ps.grace_ms = g->get<int64_t>() * 1000;
   }
-  c.proc_id = ps.id;
-  process_to_pod_[ps.id] = run.uid;
-  if (c.state == ContainerRun::State::kWaiting) c.state = ContainerRun::State::kStarting;
-  SKIFF_RETURN_IF_ERROR(EnsureSupervisor());
-  return supervisor_->Start(ps);
+  return ps;
 }
 
 // Starts whatever may start now: the next init container, else every main container and
@@ -717,7 +767,10 @@ void Kubelet::StartNext(PodRun& run) {
   bool any_main = false;
   for (auto& c : run.containers) {
     if (c.kind == ContainerRun::Kind::kInit) continue;
-    if (c.state == ContainerRun::State::kWaiting && c.restart_at_ms <= NowMs()) {
+    // A gang member's first attempt waits until its gang has formed (kubelet_gangs.cc).
+    bool waits_for_gang = !run.gang.empty() && !run.gang_submitted && run.gang_unit.empty() &&
+                          c.restarts == 0;
+    if (c.state == ContainerRun::State::kWaiting && c.restart_at_ms <= NowMs() && !waits_for_gang) {
       Status s = StartContainer(run, c);
       if (!s.ok()) {
         FailPod(run, "CreateContainerError", s.message());
@@ -769,7 +822,9 @@ void Kubelet::OnSupervisorReadable() {
   for (const auto& st : *events) OnProcess(st);
 }
 
-void Kubelet::OnProcess(const ProcessStatus& st) {
+void Kubelet::OnProcess(const ProcessStatus& event) {
+  if (OnExecProbeProcess(event)) return;
+  ProcessStatus st = event;
   auto pit = process_to_pod_.find(st.id);
   if (pit == process_to_pod_.end()) return;
   auto it = pods_.find(pit->second);
@@ -780,6 +835,13 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
     if (x.proc_id == st.id) c = &x;
   }
   if (c == nullptr) return;
+  if (st.state == ProcessStatus::State::kExited && !c->probe_kill_message.empty()) {
+    // Killed by the kubelet for a failed liveness or startup probe: for restartPolicy it ended
+    // like a crash (Kubernetes reports reason Error with the signal's exit code).
+    st.reason = "Error";
+    st.message = c->probe_kill_message;
+    c->probe_kill_message.clear();
+  }
   c->last = st;
   bool changed = false;
   switch (st.state) {
@@ -791,15 +853,28 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
       }
       break;
     case ProcessStatus::State::kRunning:
+      if (!st.isolated && !run.host_aliases.empty() && !run.warned_unisolated) {
+        // The fallback of every isolation step: run anyway, and say so where users look.
+        run.warned_unisolated = true;
+        std::string note =
+            "spec.hostAliases not applied: mount namespaces are unavailable here, so the Pod sees "
+            "the host's /etc/hosts";
+        if (run.message.empty()) run.message = note;
+        LogWarn("pod runs without isolation", {{"pod", run.ns + "/" + run.name}, {"note", note}});
+        RecordEvent(run, "Warning", "HostAliasesNotApplied", note, c->name);
+        changed = true;
+      }
       if (c->state != ContainerRun::State::kRunning) {
         c->state = ContainerRun::State::kRunning;
         run.scheduled = true;
         if (run.phase == "Pending") run.phase = "Running";
         changed = true;
+        if (!run.deleting && !run.finished) StartProbes(run, *c);
       }
       break;
     case ProcessStatus::State::kExited: {
       c->state = ContainerRun::State::kTerminated;
+      StopProbes(*c);
       Status fs = supervisor_ ? supervisor_->Forget(st.id) : OkStatus();
       (void)fs;
       if (st.reason == "DeadlineExceeded") run.deadline_hit = true;
@@ -815,6 +890,7 @@ void Kubelet::OnProcess(const ProcessStatus& st) {
                      (policy == "Always" || (policy == "OnFailure" && failed));
       if (c->kind == ContainerRun::Kind::kSidecar) restart = false;
       if (restart) {
+        c->previous = st;
         c->restarts++;
         c->state = ContainerRun::State::kWaiting;
         int64_t backoff = std::min<int64_t>(300000, 10000LL << std::min(c->restarts - 1, 5));
@@ -902,6 +978,7 @@ void Kubelet::FinishPod(PodRun& run) {
 
 void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string& message) {
   bool running = false;
+  for (auto& c : run.containers) StopProbes(c);
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
       running = true;
@@ -920,6 +997,7 @@ void Kubelet::FailPod(PodRun& run, const std::string& reason, const std::string&
 
 void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
   run.deleting = true;
+  for (auto& c : run.containers) StopProbes(c);
   bool any = false;
   for (auto& c : run.containers) {
     if (c.state == ContainerRun::State::kStarting || c.state == ContainerRun::State::kRunning) {
@@ -934,6 +1012,8 @@ void Kubelet::KillPod(PodRun& run, Duration grace, const std::string& reason) {
 }
 
 void Kubelet::Forget(PodRun& run) {
+  for (auto& c : run.containers) StopProbes(c);
+  LeaveGang(run);
   for (const auto& c : run.containers) {
     process_to_pod_.erase(c.proc_id);
     // The Pod's final status is in the store: its records are not needed any more.
@@ -963,6 +1043,34 @@ void Kubelet::Forget(PodRun& run) {
     pods_.erase(uid);
     AdmitWaiting();
   });
+}
+
+// A `v1/Event` about the Pod, as the kubelet records them (`kubectl describe pod`, `kubectl get
+// events`); owned by the Pod so that it goes with it.
+void Kubelet::RecordEvent(const PodRun& run, const std::string& type, const std::string& reason,
+                          const std::string& message, const std::string& container) {
+  std::string ts = FormatRfc3339(SystemClock::Get().Now());
+  Json involved = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", run.name}, {"namespace", run.ns},
+                   {"uid", run.uid}};
+  if (!container.empty()) involved["fieldPath"] = "spec.containers{" + container + "}";
+  Json ev = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata",
+              {{"name", run.name + "." + RandomSuffix(10)},
+               {"namespace", run.ns},
+               {"ownerReferences",
+                {{{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", run.name}, {"uid", run.uid}}}}}},
+             {"involvedObject", involved},
+             {"reason", reason},
+             {"message", message},
+             {"type", type},
+             {"count", 1},
+             {"firstTimestamp", ts},
+             {"lastTimestamp", ts},
+             {"source", {{"component", "kubelet"}, {"host", options_.node_name}}},
+             {"reportingComponent", "kubelet"}};
+  auto r = store_.Create(ev);
+  if (!r.ok()) LogWarn("cannot record event", {{"pod", run.name}, {"error", r.status().message()}});
 }
 
 void Kubelet::RemovePodFiles(const std::string& home, const Json& pod) {
@@ -1004,16 +1112,12 @@ Json Kubelet::BuildStatus(const PodRun& run) const {
     Json cs = {{"name", c.name}, {"image", StringField(c.spec, "image")}, {"imageID", ""},
                {"restartCount", c.restarts}};
     bool running = c.state == ContainerRun::State::kRunning;
-    cs["ready"] = running;
-    cs["started"] = running;
+    // Readiness and startup probes decide these; without probes a running container is both.
+    cs["ready"] = running && c.started && c.ready;
+    cs["started"] = running && c.started;
+    cs["lastState"] = c.previous ? Json{{"terminated", TerminatedJson(*c.previous)}} : Json::object();
     if (c.state == ContainerRun::State::kTerminated) {
-      Json term = {{"exitCode", c.last.exit_code},
-                   {"reason", c.last.reason == "Completed" ? "Completed" : c.last.reason.empty() ? "Error" : c.last.reason},
-                   {"startedAt", MsToRfc3339(c.last.started_unix_ms)},
-                   {"finishedAt", MsToRfc3339(c.last.finished_unix_ms)}};
-      if (c.last.signal != 0) term["signal"] = c.last.signal;
-      if (!c.last.message.empty()) term["message"] = c.last.message;
-      cs["state"] = {{"terminated", term}};
+      cs["state"] = {{"terminated", TerminatedJson(c.last)}};
       cpu += c.last.cpu_seconds;
       rss = std::max(rss, c.last.max_rss_bytes);
       cs["usage"] = {{"cpuSeconds", c.last.cpu_seconds}, {"maxRSSBytes", c.last.max_rss_bytes}};
@@ -1026,23 +1130,37 @@ Json Kubelet::BuildStatus(const PodRun& run) const {
       if (c.state != ContainerRun::State::kTerminated) inits_done = false;
       inits.push_back(cs);
     } else {
-      if (!running) all_ready = false;
+      if (!cs["ready"].get<bool>()) all_ready = false;
       mains.push_back(cs);
     }
   }
   if (!inits.empty()) status["initContainerStatuses"] = inits;
   status["containerStatuses"] = mains;
   std::string now = FormatRfc3339(SystemClock::Get().Now());
-  auto cond = [&](const char* type, bool ok, const char* reason = nullptr) {
-    Json c = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastTransitionTime", now}};
+  // A condition keeps its lastTransitionTime while its status stays the same.
+  const Json& before = run.pod.value("status", Json::object()).value("conditions", Json::array());
+  auto cond = [&](const char* type, bool ok, const char* reason = nullptr,
+                  const std::string& message = "") {
+    std::string status_text = ok ? "True" : "False";
+    std::string since = now;
+    for (const auto& b : before) {
+      if (b.is_object() && StringField(b, "type") == type && StringField(b, "status") == status_text &&
+          !StringField(b, "lastTransitionTime").empty()) {
+        since = StringField(b, "lastTransitionTime");
+      }
+    }
+    Json c = {{"type", type}, {"status", status_text}, {"lastTransitionTime", since}};
     if (reason != nullptr && !ok) c["reason"] = reason;
+    if (!message.empty() && !ok) c["message"] = message;
     return c;
   };
-  bool scheduled = run.scheduled || run.phase != "Pending";
-  status["conditions"] = Json::array({cond("PodScheduled", scheduled, "Unschedulable"),
-                                      cond("Initialized", inits_done),
-                                      cond("ContainersReady", all_ready && run.phase == "Running"),
-                                      cond("Ready", all_ready && run.phase == "Running")});
+  bool unschedulable = run.reason == "Unschedulable";
+  bool scheduled = !unschedulable && (run.scheduled || run.phase != "Pending");
+  bool ready = all_ready && run.phase == "Running";
+  status["conditions"] = Json::array(
+      {cond("PodScheduled", scheduled, "Unschedulable", unschedulable ? run.message : ""),
+       cond("Initialized", inits_done), cond("ContainersReady", ready, "ContainersNotReady"),
+       cond("Ready", ready, "ContainersNotReady")});
   status["usage"] = {{"cpuSeconds", cpu}, {"maxRSSBytes", rss}};
   return status;
 }

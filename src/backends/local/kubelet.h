@@ -7,9 +7,11 @@
 // `<home>/logs/<uid>.<container>.{stdout,stderr}`), runs init
 // containers one after another, then the other containers together, stops sidecars when the
 // main containers have exited, restarts containers per `restartPolicy`, and enforces
-// `activeDeadlineSeconds`. Pods created by the Argo engine (annotation
-// `workflows.argoproj.io/template`) also get Argo's executor: inputs staged before, outputs
-// collected after (see argo_executor.h).
+// `activeDeadlineSeconds`. `spec.hostAliases` become a private /etc/hosts; startup, liveness
+// and readiness probes run on the loop (kubelet_probes.cc); Pods annotated as a gang start all
+// together or not at all (kubelet_gangs.cc); see docs/design/kubelet.md. Pods
+// created by the Argo engine (annotation `workflows.argoproj.io/template`) also get Argo's
+// executor: inputs staged before, outputs collected after (see argo_executor.h).
 //
 // Pod phase machine (numbers are referred to by tests):
 //   (new) --1 staged, first container started--> Running
@@ -23,6 +25,7 @@
 // Threading: everything runs on the given EventLoop thread; store watch callbacks only post.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -31,6 +34,7 @@
 
 #include "backends/local/argo_executor.h"
 #include "backends/local/host_runtime.h"
+#include "backends/local/probe.h"
 #include "backends/local/supervisor.h"
 #include "common/event_loop.h"
 #include "metadata/artifact_store.h"
@@ -75,14 +79,36 @@ class Kubelet {
   Status Reconnect();
   Status EnsureSupervisor();
   void Admit(const Json& pod);  // Track now, or wait for room
+  // Gang admission (kubelet_gangs.cc).
+  Status JoinGang(PodRun& run);
+  void LeaveGang(PodRun& run);
+  void FormGang(const std::string& gang);
+  Result<std::pair<int64_t, int64_t>> MachineSize();  // cpu millis, memory bytes
+  static bool IsGangPod(const Json& pod);
+  // What the supervisor is asked to reserve for `c`: cpu millis, memory bytes.
+  std::pair<int64_t, int64_t> ContainerRequests(const PodRun& run, const ContainerRun& c) const;
   void AdmitWaiting();
   void Track(const Json& pod);
   static int64_t PodPriority(const Json& pod);
   void BeginPod(PodRun& run);
   Status PreparePod(PodRun& run);
+  Status PrepareHostAliases(PodRun& run);
   void StartNext(PodRun& run);
   Status StartContainer(PodRun& run, ContainerRun& c);
+  // The process of one attempt of `c` (environment, argv, mounts, requests), without starting it.
+  Result<ProcessSpec> ContainerProcess(PodRun& run, ContainerRun& c);
   void OnProcess(const ProcessStatus& st);
+  // Probes (kubelet_probes.cc).
+  Status ParseProbes(PodRun& run);
+  void StartProbes(PodRun& run, ContainerRun& c);
+  void StopProbes(ContainerRun& c);
+  void ScheduleProbe(PodRun& run, ContainerRun& c, ProbeKind kind, Duration delay);
+  void RunProbe(const std::string& uid, const std::string& container, ProbeKind kind, int generation);
+  void RunExecProbe(PodRun& run, ContainerRun& c, ProbeKind kind);
+  bool OnExecProbeProcess(const ProcessStatus& st);
+  void OnProbeResult(const std::string& uid, const std::string& container, ProbeKind kind,
+                     int generation, bool success, const std::string& message);
+  void KillForProbe(PodRun& run, ContainerRun& c, ProbeKind kind, const std::string& message);
   void FinishPod(PodRun& run);
   void FailPod(PodRun& run, const std::string& reason, const std::string& message);
   void KillPod(PodRun& run, Duration grace, const std::string& reason);
@@ -91,6 +117,9 @@ class Kubelet {
   void FlushStatuses();
   Json BuildStatus(const PodRun& run) const;
   void Forget(PodRun& run);
+  // Writes a v1/Event about the Pod (`container`, if given, becomes its fieldPath).
+  void RecordEvent(const PodRun& run, const std::string& type, const std::string& reason,
+                   const std::string& message, const std::string& container = "");
 
   std::string ContainerDir(const PodRun& run, const ContainerRun& c, int attempt) const;
   static std::string RecordRoot(const std::string& home);
@@ -120,6 +149,20 @@ class Kubelet {
   uint64_t next_waiting_seq_ = 0;
   std::string pool_dir_;                // <home>/pods/.free: empty Pod directories to reuse
   std::vector<std::string> free_dirs_;  // names in pool_dir_
+  NetworkProber network_prober_{loop_};
+  // Gangs with members the kubelet tracks, by "<namespace>/<group>": members by uid.
+  struct Gang {
+    int pods = 0;
+    std::set<std::string> members;
+  };
+  std::map<std::string, Gang> gangs_;
+  std::pair<int64_t, int64_t> machine_{0, 0};  // cached supervisor totals
+  struct ExecProbe {
+    std::string uid, container;
+    ProbeKind kind;
+    int generation;
+  };
+  std::unordered_map<std::string, ExecProbe> exec_probes_;  // process id -> its probe
   std::vector<std::string> queued_statuses_;  // uids whose intermediate status waits
   EventLoop::TimerId flush_timer_ = 0;
   static constexpr Duration kStatusBatchDelay = std::chrono::milliseconds(20);

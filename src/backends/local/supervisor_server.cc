@@ -106,6 +106,7 @@ void SupervisorServer::OnAccept() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) break;
     clients_[fd].fd = fd;
+    ever_connected_ = true;
     Status s = loop_.Watch(fd, [this, fd] { OnClientReadable(fd); });
     if (!s.ok()) {
       LogError("supervisor: cannot watch a client", {{"error", s.ToString()}});
@@ -303,7 +304,10 @@ void SupervisorServer::UpdateIdle() {
   }
   bool idle = IsIdle();
   if (idle && idle_timer_ == 0) {
-    idle_timer_ = loop_.After(Millis(config_.idle_exit_ms), [this] { OnIdleTimer(); });
+    // A supervisor nobody has connected to yet was launched by a client that is on its way:
+    // give it time to arrive (a loaded machine can take seconds) before leaving for idleness.
+    int64_t ms = ever_connected_ ? config_.idle_exit_ms : std::max<int64_t>(config_.idle_exit_ms, 2000);
+    idle_timer_ = loop_.After(Millis(ms), [this] { OnIdleTimer(); });
   } else if (!idle && idle_timer_ != 0) {
     loop_.Cancel(idle_timer_);
     idle_timer_ = 0;

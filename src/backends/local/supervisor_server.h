@@ -109,6 +109,7 @@ class SupervisorServer {
   std::vector<std::string> root_submounts_;
   bool shutting_down_ = false;
   EventLoop::TimerId idle_timer_ = 0;
+  bool ever_connected_ = false;  // whether any client has connected since start
   int64_t started_unix_ms_ = 0;
   int exit_code_ = 0;
 };

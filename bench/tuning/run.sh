@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Tuning benchmark: Skiff's samplers (bench/tuning/tuning_bench) and Optuna 3.1's on Branin,
+# Hartmann-6, Rosenbrock-4, Ackley-5, Levy-4 and Styblinski-Tang-4, 200 sequential trials each,
+# side by side. See bench/tuning/README.md.
+#
+#   bench/tuning/run.sh SKIFF_BUILD_DIR
+#
+# Settings (environment): SEEDS (10) for Skiff, OPTUNA_SEEDS (SEEDS) for Optuna, TRIALS (200);
+# BENCH_STRICT=1 exits 3 when a target is missed.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ $# -lt 1 ]; then
+  echo "usage: $0 SKIFF_BUILD_DIR" >&2
+  exit 2
+fi
+build="$1"
+bin="$build/bench/tuning/tuning_bench"
+[ -x "$bin" ] || { echo "missing $bin (build target tuning_bench)" >&2; exit 2; }
+SEEDS=${SEEDS:-10}
+OPTUNA_SEEDS=${OPTUNA_SEEDS:-$SEEDS}
+TRIALS=${TRIALS:-200}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$bin" --seeds "$SEEDS" --trials "$TRIALS" >"$work/skiff.json" || exit 1
+/usr/bin/python3 "$here/optuna_side.py" "$work/skiff.json" --seeds "$OPTUNA_SEEDS" \
+  --trials "$TRIALS" --json "$work/optuna.json"
+rc=$?
+if [ "$rc" -eq 3 ] && [ "${BENCH_STRICT:-0}" != "1" ]; then rc=0; fi
+exit $rc

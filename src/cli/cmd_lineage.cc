@@ -1,0 +1,190 @@
+// `skiff lineage` and `skiff artifacts`: what produced an artifact and what was built from it,
+// read from the lineage store (`<home>/lineage.db`) that the recorder fills as steps finish.
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/local_runtime.h"
+#include "common/fs.h"
+
+namespace skiff::cli {
+
+namespace {
+
+std::string Short(const std::string& digest) {
+  return digest.size() > 19 ? digest.substr(0, 19) + "…" : digest;
+}
+
+std::string HumanSize(int64_t n) {
+  char buf[32];
+  if (n < 1024) {
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(n));
+  } else if (n < 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KB", n / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MB", n / 1048576.0);
+  }
+  return buf;
+}
+
+std::string ArtifactLine(const metadata::ArtifactRecord& a) {
+  return "artifact " + (a.name.empty() ? std::string("(unnamed)") : a.name) + "  " + Short(a.digest) + "  " +
+         HumanSize(a.size) + "  [" + a.type + "]";
+}
+
+std::string ExecutionLine(const metadata::ExecutionRecord& e) {
+  std::string tmpl = StringField(e.properties, "template");
+  return "step " + e.name + (tmpl.empty() ? "" : "  (" + tmpl + ")") + "  " + e.state;
+}
+
+// Prints the graph as a tree from its start nodes, following edges in the query's direction;
+// a node met again is shown once and marked.
+void PrintTree(const metadata::LineageGraph& g, bool upstream, const std::vector<int64_t>& start_artifacts,
+               const std::vector<int64_t>& start_executions) {
+  std::map<int64_t, const metadata::ArtifactRecord*> arts;
+  std::map<int64_t, const metadata::ExecutionRecord*> execs;
+  for (const auto& a : g.artifacts) arts[a.id] = &a;
+  for (const auto& e : g.executions) execs[e.id] = &e;
+  // Children: upstream, artifact -> executions that wrote it -> artifacts they read.
+  std::multimap<int64_t, int64_t> a_children, e_children;
+  for (const auto& ed : g.edges) {
+    bool output = ed.type == "OUTPUT";
+    if (upstream == output) {
+      a_children.emplace(ed.artifact_id, ed.execution_id);
+    } else {
+      e_children.emplace(ed.execution_id, ed.artifact_id);
+    }
+  }
+  std::set<std::pair<bool, int64_t>> shown;
+  std::function<void(bool, int64_t, const std::string&, bool)> walk = [&](bool is_art, int64_t id,
+                                                                           const std::string& pad, bool last) {
+    std::string line;
+    if (is_art) {
+      auto it = arts.find(id);
+      if (it == arts.end()) return;
+      line = ArtifactLine(*it->second);
+    } else {
+      auto it = execs.find(id);
+      if (it == execs.end()) return;
+      line = (upstream ? "written by " : "read by ") + ExecutionLine(*it->second);
+    }
+    bool again = !shown.insert({is_art, id}).second;
+    std::printf("%s%s%s%s\n", pad.c_str(), pad.empty() ? "" : (last ? "└─ " : "├─ "), line.c_str(),
+                again ? "  (above)" : "");
+    if (again) return;
+    std::string child_pad = pad.empty() ? " " : pad + (last ? "   " : "│  ");
+    auto range = is_art ? a_children.equal_range(id) : e_children.equal_range(id);
+    std::vector<int64_t> kids;
+    for (auto it = range.first; it != range.second; ++it) kids.push_back(it->second);
+    for (size_t i = 0; i < kids.size(); ++i) walk(!is_art, kids[i], child_pad, i + 1 == kids.size());
+  };
+  for (int64_t a : start_artifacts) walk(true, a, "", true);
+  for (int64_t e : start_executions) walk(false, e, "", true);
+}
+
+}  // namespace
+
+int CmdLineage(const Argv& argv) {
+  Args args({"--namespace", "--hops", "-o", "--type", "--context"}, {"--downstream", "--both"},
+            {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  const auto& pos = args.positional();
+  if (pos.size() != 2 || (pos[0] != "artifact" && pos[0] != "execution" && pos[0] != "step")) {
+    return Fail(InvalidArgument("usage: skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N] [-o json]"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  metadata::LineageQuery q;
+  q.ns = args.Get("--namespace", "default");
+  q.max_hops = std::atoi(args.Get("--hops", "10").c_str());
+  if (q.max_hops <= 0) return Fail(InvalidArgument("--hops: must be a positive number"));
+  q.direction = args.Has("--both") ? metadata::Direction::kBoth
+                : args.Has("--downstream") ? metadata::Direction::kDownstream
+                                           : metadata::Direction::kUpstream;
+  q.artifact_type = args.Get("--type");
+  q.context = args.Get("--context");
+  if (pos[0] == "artifact") {
+    std::string ref = pos[1];
+    bool digest = ref.rfind("sha256:", 0) == 0 || (ref.size() == 64 && ref.find_first_not_of("0123456789abcdef") == std::string::npos);
+    if (digest) {
+      q.digest = ref;
+    } else {
+      auto blob = (*rt)->artifacts().ResolveKey(ref);  // an artifact key, e.g. wf/pod/model.tgz
+      if (!blob.ok()) return Fail(NotFound("artifact \"" + ref + "\": neither a digest nor a known key"), 1);
+      q.digest = blob->digest;
+    }
+  } else {
+    q.execution_name = pos[1];
+  }
+  auto g = (*lineage)->Lineage(q);
+  if (!g.ok()) return Fail(g.status(), 1);
+  if (args.Get("-o") == "json" || args.Get("-o") == "yaml") {
+    std::fputs(args.Get("-o") == "json" ? (DumpJson(g->ToJson(), 2) + "\n").c_str() : ToYaml(g->ToJson()).c_str(), stdout);
+    return 0;
+  }
+  std::vector<int64_t> start_a, start_e;
+  if (pos[0] == "artifact") {
+    std::string d = q.digest.rfind("sha256:", 0) == 0 ? q.digest : "sha256:" + q.digest;
+    for (const auto& a : g->artifacts) {
+      if (a.digest == d) start_a.push_back(a.id);
+    }
+  } else {
+    for (const auto& e : g->executions) {
+      if (e.name == q.execution_name) start_e.push_back(e.id);
+    }
+  }
+  if (q.direction != metadata::Direction::kDownstream) {
+    std::printf("upstream:\n");
+    PrintTree(*g, true, start_a, start_e);
+  }
+  if (q.direction != metadata::Direction::kUpstream) {
+    std::printf("downstream:\n");
+    PrintTree(*g, false, start_a, start_e);
+  }
+  return 0;
+}
+
+int CmdArtifacts(const Argv& argv) {
+  Args args({"--namespace", "--type", "--context", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  const auto& pos = args.positional();
+  if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get")) {
+    return Fail(InvalidArgument("usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  if (pos[0] == "get") {
+    if (pos.size() != 2 || args.Get("-o").empty()) return Fail(InvalidArgument("usage: skiff artifacts get DIGEST -o FILE"));
+    std::string path = (*rt)->artifacts().BlobPath(pos[1]);
+    if (path.empty()) return Fail(InvalidArgument("\"" + pos[1] + "\" is not a sha256 digest"));
+    auto data = ReadFile(path);
+    if (!data.ok()) return Fail(NotFound("no artifact with digest " + pos[1]), 1);
+    Status w = WriteFile(args.Get("-o"), *data);
+    if (!w.ok()) return Fail(w, 1);
+    std::printf("%s -> %s (%s)\n", pos[1].c_str(), args.Get("-o").c_str(), HumanSize(static_cast<int64_t>(data->size())).c_str());
+    return 0;
+  }
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"), "");
+  if (!list.ok()) return Fail(list.status(), 1);
+  if (args.Get("-o") == "json") {
+    Json out = Json::array();
+    for (const auto& a : *list) out.push_back(a.ToJson());
+    std::printf("%s\n", DumpJson(out, 2).c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"DIGEST", "TYPE", "NAME", "SIZE", "URI"}};
+  for (const auto& a : *list) rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
+  PrintTable(rows);
+  return 0;
+}
+
+}  // namespace skiff::cli

@@ -1,0 +1,133 @@
+#include "metadata/lineage.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace skiff::metadata {
+namespace {
+
+class LineageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-lineage-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(*LineageStore::Open(dir_ + "/lineage.db"));
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static ArtifactRecord A(const std::string& digest, const std::string& type, const std::string& name) {
+    ArtifactRecord a;
+    a.ns = "default";
+    a.digest = "sha256:" + digest;
+    a.type = type;
+    a.name = name;
+    a.uri = "blob://" + digest;
+    a.size = 10;
+    return a;
+  }
+  static ExecutionWrite Step(const std::string& name, std::vector<ArtifactRecord> in, std::vector<ArtifactRecord> out,
+                             const std::string& run = "run-1") {
+    ExecutionWrite w;
+    w.execution.ns = "default";
+    w.execution.type = "argo.Step";
+    w.execution.name = name;
+    for (auto& a : in) w.inputs.push_back({a, a.name});
+    for (auto& a : out) w.outputs.push_back({a, a.name});
+    w.contexts.push_back({0, "default", "skiff.WorkflowRun", run, Json::object(), "skiff.Pipeline", "digits"});
+    return w;
+  }
+  // The names of the executions and artifacts of a graph, sorted.
+  static std::vector<std::string> Names(const LineageGraph& g) {
+    std::vector<std::string> out;
+    for (const auto& e : g.executions) out.push_back("e:" + e.name);
+    for (const auto& a : g.artifacts) out.push_back("a:" + a.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  void RecordPipeline() {
+    auto raw = A("00", "Dataset", "raw"), data = A("01", "Dataset", "prepared"), model = A("02", "Model", "model"),
+         metrics = A("03", "Metrics", "metrics");
+    ASSERT_TRUE(store_->Record({Step("prepare", {raw}, {data}), Step("train", {data}, {model}),
+                                Step("evaluate", {model, data}, {metrics})})
+                    .ok());
+  }
+
+  std::string dir_;
+  std::unique_ptr<LineageStore> store_;
+};
+
+TEST_F(LineageTest, UpstreamOfAModelReachesTheRawData) {
+  RecordPipeline();
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "sha256:02";
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "a:raw", "e:prepare", "e:train"}));
+  EXPECT_EQ(g->edges.size(), 4u);
+  // Hops bound the walk: model <- train <- prepared.
+  q.max_hops = 2;
+  g = store_->Lineage(q);
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "e:train"}));
+}
+
+TEST_F(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
+  RecordPipeline();
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "00";
+  q.direction = Direction::kDownstream;
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:metrics", "a:model", "a:prepared", "a:raw", "e:evaluate",
+                                                 "e:prepare", "e:train"}));
+  q.artifact_type = "Model";
+  g = store_->Lineage(q);
+  EXPECT_EQ(g->artifacts.size(), 1u);
+  EXPECT_EQ(g->artifacts[0].name, "model");
+}
+
+TEST_F(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
+  RecordPipeline();
+  RecordPipeline();
+  auto arts = store_->Artifacts("default", "", "", "");
+  ASSERT_TRUE(arts.ok());
+  EXPECT_EQ(arts->size(), 4u);
+  auto execs = store_->Executions("default", "", "");
+  EXPECT_EQ(execs->size(), 3u);
+  // A second run producing the same model bytes shares the artifact.
+  ASSERT_TRUE(store_->Record({Step("train-2", {A("01", "Dataset", "prepared")}, {A("02", "Model", "model")}, "run-2")}).ok());
+  EXPECT_EQ(store_->Artifacts("default", "Model", "", "")->size(), 1u);
+  EXPECT_EQ(store_->Artifacts("default", "", "skiff.WorkflowRun/run-2", "")->size(), 2u);
+  EXPECT_EQ(store_->Executions("default", "skiff.WorkflowRun/run-1", "")->size(), 3u);
+  EXPECT_EQ(store_->Executions("default", "run-2", "COMPLETE")->size(), 1u);
+  auto contexts = store_->Contexts("default", "skiff.WorkflowRun");
+  ASSERT_EQ(contexts->size(), 2u);
+  EXPECT_EQ((*contexts)[0].parent_name, "digits");
+}
+
+TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
+  RecordPipeline();
+  LineageQuery q;
+  q.ns = "other";
+  q.digest = "sha256:02";
+  EXPECT_EQ(store_->Lineage(q).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Artifacts("other", "", "", "")->empty());
+  q.ns = "default";
+  q.digest.clear();
+  q.execution_name = "train";
+  q.direction = Direction::kBoth;
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:metrics", "a:model", "a:prepared", "a:raw", "e:evaluate",
+                                                 "e:prepare", "e:train"}));
+  EXPECT_EQ(store_->Executions("default", "nope/none", "").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff::metadata
