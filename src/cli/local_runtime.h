@@ -2,8 +2,8 @@
 // the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
 // that holds the data dir's controller lock — the informer, the local kubelet and the
 // controllers (Workflow, batch/v1 Job, CronWorkflow, the Kubeflow training kinds). Only one
-// process per data dir runs controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
-// follow along.
+// process per data dir runs controllers at a time (flock on `<home>/controller.lock`); others
+// submit to the store and follow along.
 #pragma once
 
 #include <memory>

@@ -122,6 +122,7 @@ spec:
           - name: pytorch
             image: busybox
             volumeMounts: [{name: shared, mountPath: /shared}]
+            resources: {requests: {cpu: 200m}}
             command: [sh, -c, %s]
 """ % (name, run_policy, workers, restart, files, json.dumps(script))
 
