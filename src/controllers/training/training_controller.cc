@@ -182,8 +182,11 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
   if (!meta.contains("annotations") || !meta["annotations"].is_object())
     meta["annotations"] = Json::object();
   meta["annotations"][kRestartAnnotation] = std::to_string(restarts);
-  if (p.gang_size > 0 && !(job.framework == training::Framework::kMPI && r.type == "Launcher" &&
-                           job.launcher_creation_policy == "WaitForWorkersReady")) {
+  // A recreated replica joins replicas that already run (or have finished): it is admitted
+  // alone, as a gang of its first members only could wait for Pods that never come back.
+  if (p.gang_size > 0 && restarts == 0 &&
+      !(job.framework == training::Framework::kMPI && r.type == "Launcher" &&
+        job.launcher_creation_policy == "WaitForWorkersReady")) {
     meta["annotations"][kGangAnnotation] = job.ns + "." + job.name;
     meta["annotations"][kGangSizeAnnotation] = std::to_string(p.gang_size);
   }

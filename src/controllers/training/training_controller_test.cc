@@ -210,6 +210,7 @@ TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_
   Json again = Get("Pod", "j-worker-0");
   EXPECT_NE(StringField(again["metadata"], "uid"), uid);
   EXPECT_EQ(again["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  EXPECT_FALSE(again["metadata"]["annotations"].contains("scheduling.skiff.dev/gang"));
   EXPECT_TRUE(IsTrue("Restarting"));
   EXPECT_EQ(Condition("Restarting")["message"],
             "PyTorchJob default/j is restarting because 1 Worker replica(s) failed.");
