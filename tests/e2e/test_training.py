@@ -4,8 +4,8 @@ suspend/resume through `skiff server` and the stock kubectl.
 
 Replicas reach each other on 127.0.0.1 with a port allocated per replica (the default local
 network). With SKIFF_TRAINING_HOSTNAMES=1 the injected addresses are the upstream host names,
-which resolve only once the local kubelet applies `spec.hostAliases` (per-Pod /etc/hosts); the
-examples pass either way because they only use the injected values."""
+resolved through `spec.hostAliases` (per-Pod /etc/hosts); the examples pass either way because
+they only use the injected values (HostNamesTest runs one that way)."""
 
 import json
 import os
@@ -89,8 +89,8 @@ spec:
 
 class HostNamesTest(SkiffTestCase):
     """SKIFF_TRAINING_HOSTNAMES=1: the injected addresses are upstream's host names, resolved
-    through each Pod's hostAliases. Needs a kubelet that writes a per-Pod /etc/hosts from
-    `spec.hostAliases` (branch `kubelet`); until then the probe fails and the test skips."""
+    through each Pod's hostAliases (the kubelet's private /etc/hosts). Where the kubelet cannot
+    apply them (no mount namespaces) the probe fails and the test skips."""
 
     def test_tfjob_with_host_names(self):
         self.env["SKIFF_TRAINING_HOSTNAMES"] = "1"
@@ -98,7 +98,7 @@ class HostNamesTest(SkiffTestCase):
             "probe", "getent hosts probe-worker-0.default.svc | grep -q 127.0.0.1", restart="Never",
             files=self.files))
         if self.skiff("run", probe, timeout=60).returncode != 0:
-            self.skipTest("the local kubelet does not apply spec.hostAliases yet")
+            self.skipTest("the local kubelet cannot apply spec.hostAliases here")
         p = self.skiff("run", os.path.join(EXAMPLES, "tfjob-ps-worker.yaml"), timeout=300)
         self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
         self.assertIn("at tf-config-check-worker-0.default.svc:", p.stdout)
