@@ -25,6 +25,8 @@ PKGS=(
   # serving: the native XGBoost runtime (C API), the models the tests train, and the benchmark's
   # load generator and static-file peer
   libxgboost-dev python3-xgboost wrk nginx-light
+  # training operator examples and tests: PyTorch DDP (gloo), XGBoost, OpenMPI; fast BLAS
+  python3-torch openmpi-bin libopenmpi-dev libopenblas0-pthread
 )
 
 # The server tests drive the stock kubectl; Debian's kubernetes-client provides one when the

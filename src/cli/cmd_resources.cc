@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends/local/kubelet.h"
+#include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
@@ -220,6 +221,13 @@ int CmdApply(const Argv& argv) {
         Status v = dag::ValidateWorkflow(d, [](std::string_view, bool) -> Result<Json> { return Json::object(); });
         if (!v.ok() && v.message().find("templateRef") == std::string::npos) {
           return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " + v.message()));
+        }
+      }
+      if (training::IsTrainingKind(kind)) {
+        auto job = training::ParseTrainingJob(d);
+        if (!job.ok()) {
+          return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " +
+                                      job.status().message()));
         }
       }
       if (namespaced && StringField(d["metadata"], "namespace").empty()) {

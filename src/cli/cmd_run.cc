@@ -1,5 +1,6 @@
-// `skiff run`, `skiff wait` and `skiff lint`: submit Argo Workflows from a file and follow them to
-// completion with an embedded controller and kubelet.
+// `skiff run`, `skiff wait` and `skiff lint`: submit Argo Workflows (or one Kubeflow training job,
+// see run_training.h) from a file and follow them to completion with an embedded controller and
+// kubelet.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -14,9 +15,11 @@
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
 #include "cli/progress.h"
+#include "cli/run_training.h"
 #include "common/fs.h"
 #include "common/ids.h"
 #include "engine/dag/executor.h"
+#include "kinds/training/training_job.h"
 
 namespace skiff::cli {
 
@@ -37,6 +40,7 @@ bool IsTerminal(const std::string& phase) {
 struct Submission {
   std::vector<Json> support;    // ConfigMaps, templates, ... to apply first
   std::vector<Json> workflows;  // to create
+  std::vector<Json> training;   // Kubeflow training jobs to create
 };
 
 // Applies `-p name=value` overrides to a Workflow spec's arguments.
@@ -83,6 +87,10 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
     if (namespaced && StringField(d["metadata"], "namespace").empty()) d["metadata"]["namespace"] = ns;
     if (kind == "Workflow") {
       sub.workflows.push_back(d);
+    } else if (training::IsTrainingKind(kind)) {
+      auto job = training::ParseTrainingJob(d);
+      if (!job.ok()) return InvalidArgument(where + ": " + kind + " " + StringField(d["metadata"], "name") + ": " + job.status().message());
+      sub.training.push_back(d);
     } else if (kind == "CronWorkflow") {
       Json wf = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}};
       Json meta = d.value("spec", Json::object()).value("workflowMetadata", Json::object());
@@ -103,6 +111,7 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
       sub.support.push_back(d);
     }
   }
+  if (!sub.training.empty()) return sub;
   // A file of templates only: submit the first WorkflowTemplate, as `argo submit --from` does.
   if (sub.workflows.empty()) {
     for (const auto& d : sub.support) {
@@ -330,6 +339,21 @@ int CmdRun(const Argv& argv) {
   for (const auto& obj : sub->support) {
     Status s = ApplyObject(rt->store(), obj);
     if (!s.ok()) return Fail(s.WithPrefix(StringField(obj, "kind") + " " + StringField(obj["metadata"], "name")), 1);
+  }
+  if (!sub->training.empty()) {
+    if (sub->training.size() > 1 || !sub->workflows.empty()) {
+      return Fail(InvalidArgument(args.positional()[0] + ": skiff run takes one training job per file"));
+    }
+    auto created = rt->store().Create(sub->training[0]);
+    if (!created.ok()) return Fail(created.status(), created.status().code() == StatusCode::kAlreadyExists ? 2 : 1);
+    std::string kind = StringField(*created, "kind");
+    std::string ns = StringField((*created)["metadata"], "namespace");
+    std::string name = StringField((*created)["metadata"], "name");
+    if (args.Has("--detach")) {
+      std::printf("%s/%s\n", kind.c_str(), name.c_str());
+      return 0;
+    }
+    return FollowTraining(*rt, kind, ns, name, output == "wide" ? "" : output, args.Has("--quiet"));
   }
   std::vector<std::pair<std::string, std::string>> targets;
   for (const auto& wf : sub->workflows) {

@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "api/kube_api.h"
 #include "backends/local/kubelet.h"
+#include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
@@ -110,6 +111,10 @@ Status ValidateForStore(const Json& obj) {
     // References to other templates are checked when the workflow runs: they may be created later.
     Status v = dag::ValidateWorkflow(obj, [](std::string_view, bool) -> Result<Json> { return Json::object(); });
     if (!v.ok() && v.message().find("templateRef") == std::string::npos) return v;
+  }
+  if (training::IsTrainingKind(kind)) {
+    auto job = training::ParseTrainingJob(obj);
+    if (!job.ok()) return job.status();
   }
   return OkStatus();
 }

@@ -32,6 +32,7 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 }
 
 LocalRuntime::~LocalRuntime() {
+  training_.reset();
   if (recorder_) recorder_->Flush().IgnoreError();  // steps that ended in the last moments
   recorder_.reset();
   experiments_.reset();
@@ -88,6 +89,14 @@ Status LocalRuntime::StartControllers() {
     return local::Kubelet::LogPath(home, pod_uid, container, false);
   };
   experiments_ = std::make_unique<controllers::ExperimentController>(*store_, loop_, *informer_, std::move(eo));
+  // Training replicas share this machine: each gets its own port on 127.0.0.1. Host names
+  // (resolved through the Pods' hostAliases) instead of 127.0.0.1 with SKIFF_TRAINING_HOSTNAMES=1.
+  controllers::TrainingControllerOptions training_opts;
+  if (const char* names = std::getenv("SKIFF_TRAINING_HOSTNAMES"); names != nullptr && std::string(names) == "1") {
+    training_opts.loopback = false;
+  }
+  training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
+                                                                training_opts);
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
@@ -95,6 +104,7 @@ Status LocalRuntime::StartControllers() {
   SKIFF_RETURN_IF_ERROR(jobs_->Start());
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
   SKIFF_RETURN_IF_ERROR(experiments_->Start());
+  SKIFF_RETURN_IF_ERROR(training_->Start());
   // Lineage is derived data: a recorder that cannot start must not stop the controllers.
   if (auto ls = lineage(); ls.ok()) {
     recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_);

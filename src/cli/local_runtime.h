@@ -1,9 +1,9 @@
 // The one place that wires concrete parts together for commands that run without a server:
 // the SQLite store and artifact store under $SKIFF_HOME, an event loop, and — for the process
 // that holds the data dir's controller lock — the informer, the local kubelet and the
-// controllers (Workflow, batch/v1 Job, CronWorkflow). Only one process per data dir runs
-// controllers at a time (flock on `<home>/controller.lock`); others submit to the store and
-// follow along.
+// controllers (Workflow, batch/v1 Job, CronWorkflow, the Kubeflow training kinds). Only one
+// process per data dir runs controllers at a time (flock on `<home>/controller.lock`); others
+// submit to the store and follow along.
 #pragma once
 
 #include <memory>
@@ -16,6 +16,7 @@
 #include "controllers/pipeline/workflow_controller.h"
 #include "controllers/schedule/cron_controller.h"
 #include "controllers/tuning/experiment_controller.h"
+#include "controllers/training/training_controller.h"
 #include "metadata/artifact_store.h"
 #include "metadata/lineage.h"
 #include "store/informer.h"
@@ -64,6 +65,7 @@ class LocalRuntime {
   std::unique_ptr<controllers::JobController> jobs_;
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
   std::unique_ptr<controllers::ExperimentController> experiments_;
+  std::unique_ptr<controllers::TrainingController> training_;
   std::unique_ptr<metadata::LineageStore> lineage_;
   std::unique_ptr<controllers::LineageRecorder> recorder_;
 };

@@ -1,0 +1,418 @@
+// The training controller against a real SQLite store and a FakeClock. The test plays the
+// kubelet: it writes the status of the Pods the controller created. Test names end with the
+// numbers of the transitions (see training_controller.h) they cover.
+#include "controllers/training/training_controller.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+
+namespace skiff::controllers {
+namespace {
+
+using std::chrono::seconds;
+
+class TrainingControllerTest : public ::testing::Test {
+ protected:
+  TrainingControllerTest() : loop_(clock_) {}
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-train-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    Open();
+  }
+  void TearDown() override {
+    controller_.reset();
+    informer_.reset();
+    store_.reset();
+    skiff::Status s = RemoveAll(dir_);
+    (void)s;
+  }
+  // (Re)starts the controller on the same database, as after a crash.
+  void Open() {
+    controller_.reset();
+    informer_.reset();
+    store_.reset();
+    auto s = store::OpenSqliteStore(JoinPath(dir_, "skiff.db"));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    informer_ = std::make_unique<store::Informer>(*store_, loop_);
+    TrainingControllerOptions opts;
+    // Deterministic ports: the next one not taken from 30000.
+    opts.allocate_port = [](uint64_t, const std::set<int32_t>& taken) -> Result<int32_t> {
+      int32_t p = 30000;
+      while (taken.count(p)) ++p;
+      return p;
+    };
+    controller_ = std::make_unique<TrainingController>(*store_, loop_, *informer_, clock_, opts);
+    ASSERT_TRUE(informer_->Start().ok());
+    ASSERT_TRUE(controller_->Start().ok());
+    Spin();
+  }
+  void Spin() {
+    for (int i = 0; i < 30; ++i) loop_.RunOnce(Duration(0));
+  }
+  void Advance(Duration d) {
+    clock_.Advance(d);
+    Spin();
+  }
+  void Create(const std::string& yaml) {
+    auto j = ParseYaml(yaml);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    kind_ = StringField(*j, "kind");
+    auto c = store_->Create(*j);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    Spin();
+  }
+  std::vector<std::string> Names(const std::string& kind) {
+    auto l = store_->List(kind, "default");
+    EXPECT_TRUE(l.ok());
+    std::vector<std::string> names;
+    for (const auto& p : l->items) names.push_back(StringField(p["metadata"], "name"));
+    return names;
+  }
+  Json Get(const std::string& kind, const std::string& name) {
+    auto p = store_->Get({kind, "default", name});
+    EXPECT_TRUE(p.ok()) << kind << " " << name;
+    return p.ok() ? *p : Json::object();
+  }
+  bool Exists(const std::string& kind, const std::string& name) {
+    return store_->Get({kind, "default", name}).ok();
+  }
+  Json Status() { return Get(kind_, "j").value("status", Json::object()); }
+  Json Condition(const std::string& type) {
+    for (const auto& c : Status().value("conditions", Json::array())) {
+      if (c["type"] == type) return c;
+    }
+    return nullptr;
+  }
+  bool IsTrue(const std::string& type) {
+    Json c = Condition(type);
+    return !c.is_null() && c["status"] == "True";
+  }
+  std::string Env(const Json& pod, const std::string& name, size_t container = 0) {
+    for (const auto& e : pod["spec"]["containers"][container].value("env", Json::array())) {
+      if (e["name"] == name) return e.value("value", "");
+    }
+    return "<unset>";
+  }
+  // Plays the kubelet.
+  void SetPhase(const std::string& name, const std::string& phase, int exit_code = 0,
+                int restarts = 0) {
+    Json p = Get("Pod", name);
+    std::string container = StringField(p["spec"]["containers"][0], "name");
+    Json cs = {{"name", container}, {"restartCount", restarts}};
+    if (phase == "Succeeded" || phase == "Failed") {
+      cs["state"] = {{"terminated", {{"exitCode", exit_code}}}};
+    } else {
+      cs["state"] = {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}};
+    }
+    p["status"] = {{"phase", phase}, {"containerStatuses", Json::array({cs})}};
+    auto u = store_->UpdateStatus(p);
+    ASSERT_TRUE(u.ok()) << u.status().ToString();
+    Spin();
+  }
+  void Patch(const std::function<void(Json&)>& f) {
+    Json j = Get(kind_, "j");
+    f(j);
+    auto u = store_->Update(j);
+    ASSERT_TRUE(u.ok()) << u.status().ToString();
+    Spin();
+  }
+
+  std::string dir_;
+  std::string kind_;
+  FakeClock clock_;
+  EventLoop loop_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Informer> informer_;
+  std::unique_ptr<TrainingController> controller_;
+};
+
+std::string PyTorch(const std::string& run_policy, const std::string& worker_policy = "OnFailure",
+                    int workers = 2) {
+  return R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: j, namespace: default}
+spec:
+)" + run_policy +
+         R"(
+  pytorchReplicaSpecs:
+    Master:
+      replicas: 1
+      restartPolicy: OnFailure
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+    Worker:
+      replicas: )" +
+         std::to_string(workers) + R"(
+      restartPolicy: )" +
+         worker_policy + R"(
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+)";
+}
+
+TEST_F(TrainingControllerTest, CreatesPodsServicesLabelsEnvAndSurvivesRestart_1_2) {
+  Create(PyTorch(""));
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-master-0", "j-worker-0", "j-worker-1"}));
+  EXPECT_EQ(Names("Service"), (std::vector<std::string>{"j-master-0", "j-worker-0", "j-worker-1"}));
+  Json m = Get("Pod", "j-master-0");
+  const Json& labels = m["metadata"]["labels"];
+  EXPECT_EQ(labels["training.kubeflow.org/job-name"], "j");
+  EXPECT_EQ(labels["training.kubeflow.org/replica-type"], "master");
+  EXPECT_EQ(labels["training.kubeflow.org/replica-index"], "0");
+  EXPECT_EQ(labels["training.kubeflow.org/job-role"], "master");
+  EXPECT_FALSE(
+      Get("Pod", "j-worker-0")["metadata"]["labels"].contains("training.kubeflow.org/job-role"));
+  EXPECT_EQ(m["metadata"]["ownerReferences"][0]["kind"], "PyTorchJob");
+  EXPECT_EQ(m["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(m["spec"]["restartPolicy"], "OnFailure");
+  EXPECT_EQ(m["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"], "3");
+  EXPECT_EQ(Get("Service", "j-worker-1")["spec"]["clusterIP"], "None");
+  // Local network: loopback and the recorded ports.
+  Json w1 = Get("Pod", "j-worker-1");
+  EXPECT_EQ(Env(w1, "MASTER_ADDR"), "127.0.0.1");
+  EXPECT_EQ(Env(w1, "MASTER_PORT"), "30000");
+  EXPECT_EQ(Env(w1, "RANK"), "2");
+  EXPECT_EQ(Env(w1, "WORLD_SIZE"), "3");
+  const Json& aliases = w1["spec"]["hostAliases"][0];
+  EXPECT_EQ(aliases["ip"], "127.0.0.1");
+  EXPECT_NE(std::find(aliases["hostnames"].begin(), aliases["hostnames"].end(), Json("j-master-0")),
+            aliases["hostnames"].end());
+  EXPECT_TRUE(IsTrue("Created"));
+  EXPECT_EQ(Condition("Created")["reason"], "PyTorchJobCreated");
+  EXPECT_FALSE(IsTrue("Running"));
+  EXPECT_TRUE(Status().contains("startTime"));
+
+  // A crash-restart creates nothing twice and keeps the ports.
+  Open();
+  EXPECT_EQ(Names("Pod").size(), 3u);
+  auto recs =
+      store_->GetRecords(kTrainingReplicaRecords, StringField(Get(kind_, "j")["metadata"], "uid"));
+  ASSERT_TRUE(recs.ok());
+  EXPECT_EQ((*recs)["master-0"]["port"], 30000);
+  EXPECT_EQ(recs->size(), 3u);
+
+  // (2) The master runs.
+  SetPhase("j-master-0", "Running");
+  EXPECT_TRUE(IsTrue("Running"));
+  EXPECT_EQ(Condition("Running")["reason"], "PyTorchJobRunning");
+  EXPECT_EQ(Status()["replicaStatuses"]["Master"]["active"], 1);
+}
+
+TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_4) {
+  Create(PyTorch("", "ExitCode"));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["spec"]["restartPolicy"], "Never");
+  std::string uid = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
+  SetPhase("j-worker-0", "Failed", 137);
+  // (3) Recreated (a new Pod of the same name), Restarting.
+  ASSERT_TRUE(Exists("Pod", "j-worker-0"));
+  Json again = Get("Pod", "j-worker-0");
+  EXPECT_NE(StringField(again["metadata"], "uid"), uid);
+  EXPECT_EQ(again["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  EXPECT_FALSE(again["metadata"]["annotations"].contains("scheduling.skiff.dev/gang"));
+  EXPECT_TRUE(IsTrue("Restarting"));
+  EXPECT_EQ(Condition("Restarting")["message"],
+            "PyTorchJob default/j is restarting because 1 Worker replica(s) failed.");
+  EXPECT_FALSE(IsTrue("Failed"));
+  // Running replaces Restarting once the master runs.
+  SetPhase("j-master-0", "Running");
+  EXPECT_TRUE(IsTrue("Running"));
+  EXPECT_TRUE(Condition("Restarting").is_null());
+  // (4) Exit code 1 is permanent.
+  SetPhase("j-worker-0", "Failed", 1);
+  EXPECT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["reason"], "PyTorchJobFailed");
+  EXPECT_EQ(Condition("Failed")["message"],
+            "PyTorchJob default/j has failed because 1 Worker replica(s) failed.");
+  EXPECT_EQ(Status()["replicaStatuses"]["Worker"]["failed"], 1);
+  // cleanPodPolicy defaults to None for PyTorchJob: the Pods stay.
+  EXPECT_TRUE(Exists("Pod", "j-master-0"));
+}
+
+TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {
+  Create(PyTorch("", "Never"));
+  SetPhase("j-worker-1", "Failed", 137);
+  EXPECT_TRUE(IsTrue("Failed"));
+}
+
+TEST_F(TrainingControllerTest, PodThatCouldNotStartFailsTheJobEvenUnderOnFailure_4) {
+  Create(PyTorch(""));
+  Json p = Get("Pod", "j-worker-0");
+  p["status"] = {{"phase", "Failed"}, {"reason", "StartError"}};
+  ASSERT_TRUE(store_->UpdateStatus(p).ok());
+  Spin();
+  EXPECT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "0");
+}
+
+TEST_F(TrainingControllerTest, EveryRecreatedPodCountsAgainstBackoffLimit_5) {
+  Create(PyTorch("  runPolicy: {backoffLimit: 2, cleanPodPolicy: All}", "ExitCode"));
+  SetPhase("j-worker-0", "Failed", 137);
+  EXPECT_FALSE(IsTrue("Failed"));
+  SetPhase("j-worker-1", "Failed", 143);
+  ASSERT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "Job j has failed because it has reached the specified backoff limit");
+  // (8) cleanPodPolicy All: every Pod and Service is gone.
+  EXPECT_TRUE(Names("Pod").empty());
+  EXPECT_TRUE(Names("Service").empty());
+}
+
+TEST_F(TrainingControllerTest, ContainerRestartsCountAgainstBackoffLimit_5) {
+  Create(PyTorch("  runPolicy: {backoffLimit: 3}"));
+  SetPhase("j-worker-0", "Running", 0, 2);
+  EXPECT_FALSE(IsTrue("Failed"));
+  SetPhase("j-worker-1", "Running", 0, 1);
+  EXPECT_TRUE(IsTrue("Failed"));
+}
+
+TEST_F(TrainingControllerTest, ActiveDeadlineFailsAndCleansRunningPods_6_8) {
+  Create(PyTorch("  runPolicy: {activeDeadlineSeconds: 60, cleanPodPolicy: Running}"));
+  SetPhase("j-master-0", "Running");
+  SetPhase("j-worker-0", "Succeeded");
+  Advance(seconds(59));
+  EXPECT_FALSE(IsTrue("Failed"));
+  Advance(seconds(2));
+  ASSERT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "Job j has failed because it was active longer than specified deadline");
+  EXPECT_EQ(Condition("Running")["status"], "False");
+  // Running (and Pending) Pods are deleted, the finished one stays.
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0"}));
+}
+
+TEST_F(TrainingControllerTest, MasterSuccessFinishesAndTtlDeletes_7_9) {
+  Create(PyTorch("  runPolicy: {ttlSecondsAfterFinished: 30}"));
+  SetPhase("j-master-0", "Running");
+  SetPhase("j-worker-0", "Succeeded");
+  EXPECT_FALSE(IsTrue("Succeeded"));
+  SetPhase("j-master-0", "Succeeded");
+  ASSERT_TRUE(IsTrue("Succeeded"));
+  EXPECT_EQ(Condition("Succeeded")["reason"], "PyTorchJobSucceeded");
+  EXPECT_EQ(Condition("Succeeded")["message"], "PyTorchJob default/j successfully completed.");
+  EXPECT_EQ(Condition("Running")["status"], "False");
+  EXPECT_TRUE(Status().contains("completionTime"));
+  EXPECT_EQ(Status()["replicaStatuses"]["Master"]["succeeded"], 1);
+  Advance(seconds(31));
+  EXPECT_FALSE(Exists(kind_, "j"));
+  EXPECT_TRUE(Names("Pod").empty());  // cascaded through ownerReferences
+}
+
+std::string Tf(const std::string& extra) {
+  return R"(
+apiVersion: kubeflow.org/v1
+kind: TFJob
+metadata: {name: j, namespace: default}
+spec:
+)" + extra +
+         R"(
+  tfReplicaSpecs:
+    PS: {replicas: 1, template: {spec: {containers: [{name: tensorflow, image: x}]}}}
+    Worker: {replicas: 2, template: {spec: {containers: [{name: tensorflow, image: x}]}}}
+)";
+}
+
+TEST_F(TrainingControllerTest, TfWorkerZeroSucceedsAndRunningPsIsCleaned_7_8) {
+  Create(Tf(""));
+  Json w = Get("Pod", "j-worker-1");
+  auto tf = ParseJson(Env(w, "TF_CONFIG"));
+  ASSERT_TRUE(tf.ok());
+  EXPECT_EQ((*tf)["task"]["type"], "worker");
+  EXPECT_EQ((*tf)["task"]["index"], 1);
+  EXPECT_EQ((*tf)["cluster"]["worker"].size(), 2u);
+  EXPECT_EQ(Get("Pod", "j-ps-0")["spec"]["restartPolicy"], "Never");
+  SetPhase("j-ps-0", "Running");
+  SetPhase("j-worker-1", "Succeeded");
+  EXPECT_FALSE(IsTrue("Succeeded"));
+  SetPhase("j-worker-0", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+  EXPECT_EQ(Condition("Succeeded")["reason"], "TFJobSucceeded");
+  EXPECT_FALSE(Exists("Pod", "j-ps-0"));  // TFJob's default cleanPodPolicy is Running
+  EXPECT_TRUE(Exists("Pod", "j-worker-0"));
+}
+
+TEST_F(TrainingControllerTest, TfAllWorkersPolicyWaitsForEveryWorker_7) {
+  Create(Tf("  successPolicy: AllWorkers"));
+  SetPhase("j-worker-0", "Succeeded");
+  EXPECT_FALSE(IsTrue("Succeeded"));
+  SetPhase("j-worker-1", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+}
+
+TEST_F(TrainingControllerTest, SuspendDeletesEverythingAndResumeRecreates_10) {
+  Create(PyTorch(""));
+  SetPhase("j-master-0", "Running");
+  Patch([](Json& j) { j["spec"]["runPolicy"]["suspend"] = true; });
+  EXPECT_TRUE(IsTrue("Suspended"));
+  EXPECT_EQ(Condition("Suspended")["reason"], "PyTorchJobSuspended");
+  EXPECT_EQ(Condition("Running")["status"], "False");
+  EXPECT_TRUE(Names("Pod").empty());
+  EXPECT_TRUE(Names("Service").empty());
+  EXPECT_FALSE(Status().contains("startTime"));
+  EXPECT_FALSE(IsTrue("Failed"));
+  Patch([](Json& j) { j["spec"]["runPolicy"]["suspend"] = false; });
+  EXPECT_EQ(Condition("Suspended")["status"], "False");
+  EXPECT_EQ(Condition("Suspended")["reason"], "PyTorchJobResumed");
+  EXPECT_EQ(Names("Pod").size(), 3u);
+  EXPECT_TRUE(Status().contains("startTime"));
+}
+
+TEST_F(TrainingControllerTest, MinAvailableSetsTheGangSize_1) {
+  Create(PyTorch("  runPolicy: {schedulingPolicy: {minAvailable: 2}}"));
+  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"],
+            "2");
+  EXPECT_EQ(Get("Pod", "j-worker-1")["metadata"]["annotations"]["scheduling.skiff.dev/gang"],
+            "default.j");
+}
+
+TEST_F(TrainingControllerTest, MpiHostfileLauncherAndWaitForWorkers_1_7) {
+  Create(R"(
+apiVersion: kubeflow.org/v2beta1
+kind: MPIJob
+metadata: {name: j, namespace: default}
+spec:
+  slotsPerWorker: 1
+  launcherCreationPolicy: WaitForWorkersReady
+  runPolicy: {cleanPodPolicy: Running}
+  mpiReplicaSpecs:
+    Launcher: {replicas: 1, template: {spec: {containers: [{name: launcher, image: x}]}}}
+    Worker: {replicas: 2, template: {spec: {containers: [{name: worker, image: x}]}}}
+)");
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1"}));
+  Json cm = Get("ConfigMap", "j-config");
+  EXPECT_EQ(cm["data"]["hostfile"], "127.0.0.1 slots=2\n");
+  EXPECT_TRUE(Exists("Service", "j"));
+  SetPhase("j-worker-0", "Running");
+  EXPECT_FALSE(Exists("Pod", "j-launcher"));
+  SetPhase("j-worker-1", "Running");
+  ASSERT_TRUE(Exists("Pod", "j-launcher"));
+  Json l = Get("Pod", "j-launcher");
+  EXPECT_EQ(Env(l, "K_MPI_JOB_ROLE"), "launcher");
+  EXPECT_EQ(Env(l, "OMPI_MCA_orte_default_hostfile"), "/etc/mpi/hostfile");
+  EXPECT_EQ(l["spec"]["containers"][0]["volumeMounts"][0]["mountPath"], "/etc/mpi");
+  EXPECT_EQ(l["metadata"]["labels"]["training.kubeflow.org/job-role"], "master");
+  EXPECT_EQ(l["spec"]["restartPolicy"], "OnFailure");
+  SetPhase("j-launcher", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+  EXPECT_EQ(Condition("Succeeded")["reason"], "MPIJobSucceeded");
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-launcher"}));  // running workers cleaned
+}
+
+TEST_F(TrainingControllerTest, InvalidStoredJobFailsVisibly) {
+  Create(R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: j, namespace: default}
+spec:
+  pytorchReplicaSpecs:
+    Worker: {replicas: -1, template: {spec: {containers: [{name: pytorch, image: x}]}}}
+)");
+  ASSERT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "spec.pytorchReplicaSpecs.Worker.replicas: must be >= 0");
+  EXPECT_TRUE(Names("Pod").empty());
+}
+
+}  // namespace
+}  // namespace skiff::controllers

@@ -1,0 +1,237 @@
+"""The Kubeflow training kinds end to end: the examples under examples/training through
+`skiff run`, fault handling (ExitCode retries, backoffLimit, activeDeadlineSeconds) and
+suspend/resume through `skiff server` and the stock kubectl.
+
+Replicas reach each other on 127.0.0.1 with a port allocated per replica (the default local
+network). With SKIFF_TRAINING_HOSTNAMES=1 the injected addresses are the upstream host names,
+resolved through `spec.hostAliases` (per-Pod /etc/hosts); the examples pass either way because
+they only use the injected values (HostNamesTest runs one that way)."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+import urllib.request
+
+from skiffenv import SkiffTestCase
+from test_server import ServerTestCase
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "training")
+CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance", "training")
+PY = "/usr/bin/python3"
+
+
+def has_module(name):
+    return subprocess.run([PY, "-c", "import " + name], capture_output=True).returncode == 0
+
+
+def condition(job, ctype):
+    for c in job.get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+class ExamplesTest(SkiffTestCase):
+    def run_example(self, name, timeout=600):
+        p = self.skiff("run", os.path.join(EXAMPLES, name), timeout=timeout)
+        self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
+        return p.stdout
+
+    @unittest.skipUnless(has_module("torch") and has_module("sklearn"), "python3-torch/sklearn missing")
+    def test_pytorch_ddp_on_digits(self):
+        out = self.run_example("pytorch-ddp.yaml")
+        for rank in range(3):
+            self.assertIn("rank %d/3: loss" % rank, out)
+        self.assertIn("PyTorchJob/pytorch-ddp Succeeded (PyTorchJobSucceeded", out)
+        self.assertRegex(out, r"Master\s+active 0\s+succeeded 1")
+
+    def test_tfjob_replicas_check_tf_config(self):
+        out = self.run_example("tfjob-ps-worker.yaml")
+        self.assertIn("worker 0 done", out)
+        self.assertIn("worker 1 done", out)
+        self.assertIn("TFJob/tf-config-check Succeeded", out)
+        # TFJob's default cleanPodPolicy (Running) deleted the parameter server.
+        pods = json.loads(self.skiff("get", "pods", "-o", "json", check=0).stdout)["items"]
+        self.assertNotIn("tf-config-check-ps-0", [p["metadata"]["name"] for p in pods])
+
+    def test_xgboost_replicas_check_their_environment(self):
+        out = self.run_example("xgboost-env.yaml")
+        self.assertIn("tracker heard ranks [1, 2]", out)
+        self.assertIn("XGBoostJob/xgboost-env Succeeded", out)
+
+    @unittest.skipUnless(shutil.which("mpirun") and shutil.which("mpicc"), "openmpi is not installed")
+    def test_mpijob_launcher_runs_mpirun_over_the_hostfile(self):
+        out = self.run_example("mpi-allreduce.yaml")
+        self.assertIn("rank 0 of 2: allreduce sum 3", out)
+        self.assertIn("rank 1 of 2: allreduce sum 3", out)
+        self.assertIn("MPIJob/mpi-allreduce Succeeded", out)
+
+    def test_conformance_inputs_are_accepted_by_lint_and_apply(self):
+        for f in sorted(os.listdir(CONFORMANCE)):
+            if f.endswith(".yaml"):
+                self.skiff("apply", "-f", os.path.join(CONFORMANCE, f), check=0)
+
+    def test_invalid_job_is_rejected_naming_the_field(self):
+        bad = self.write("bad.yaml", """apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: bad}
+spec:
+  pytorchReplicaSpecs:
+    Worker: {replicas: -1, template: {spec: {containers: [{name: pytorch, image: x}]}}}
+""")
+        p = self.skiff("run", bad)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("spec.pytorchReplicaSpecs.Worker.replicas: must be >= 0", p.stderr)
+
+
+class HostNamesTest(SkiffTestCase):
+    """SKIFF_TRAINING_HOSTNAMES=1: the injected addresses are upstream's host names, resolved
+    through each Pod's hostAliases (the kubelet's private /etc/hosts). Where the kubelet cannot
+    apply them (no mount namespaces) the probe fails and the test skips."""
+
+    def test_tfjob_with_host_names(self):
+        self.env["SKIFF_TRAINING_HOSTNAMES"] = "1"
+        probe = self.write("probe.yaml", worker_job(
+            "probe", "getent hosts probe-worker-0.default.svc | grep -q 127.0.0.1", restart="Never",
+            files=self.files))
+        if self.skiff("run", probe, timeout=60).returncode != 0:
+            self.skipTest("the local kubelet cannot apply spec.hostAliases here")
+        p = self.skiff("run", os.path.join(EXAMPLES, "tfjob-ps-worker.yaml"), timeout=300)
+        self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
+        self.assertIn("at tf-config-check-worker-0.default.svc:", p.stdout)
+
+def worker_job(name, script, run_policy="{}", restart="ExitCode", workers=1, files="/var/tmp"):
+    """A PyTorchJob of workers only (success = every worker succeeded) running `script` with
+    sh; `files` is mounted at /shared so that attempts can leave marks."""
+    return """apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: %s}
+spec:
+  runPolicy: %s
+  pytorchReplicaSpecs:
+    Worker:
+      replicas: %d
+      restartPolicy: %s
+      template:
+        spec:
+          volumes: [{name: shared, hostPath: {path: %s}}]
+          containers:
+          - name: pytorch
+            image: busybox
+            volumeMounts: [{name: shared, mountPath: /shared}]
+            resources: {requests: {cpu: 200m}}
+            command: [sh, -c, %s]
+""" % (name, run_policy, workers, restart, files, json.dumps(script))
+
+
+class FaultTest(SkiffTestCase):
+    def job(self, name):
+        return json.loads(self.skiff("get", "pytorchjob", name, "-o", "json", check=0).stdout)
+
+    def test_exit_137_is_retried_and_counted(self):
+        script = "echo attempt >> /shared/attempts; [ -e /shared/marked ] && exit 0; touch /shared/marked; exit 137"
+        path = self.write("retry.yaml", worker_job("retry", script, files=self.files))
+        self.skiff("run", path, check=0, timeout=180)
+        with open(os.path.join(self.files, "attempts")) as f:
+            self.assertEqual(len(f.read().split()), 2)
+        pod = json.loads(self.skiff("get", "pod", "retry-worker-0", "-o", "json", check=0).stdout)
+        self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
+        self.assertEqual(condition(self.job("retry"), "Succeeded")["status"], "True")
+
+    def test_exit_1_fails_the_job_at_once(self):
+        script = "echo attempt >> /shared/attempts; exit 1"
+        path = self.write("perm.yaml", worker_job("perm", script, files=self.files))
+        p = self.skiff("run", path, check=1, timeout=180)
+        self.assertIn("has failed because 1 Worker replica(s) failed.", p.stdout)
+        with open(os.path.join(self.files, "attempts")) as f:
+            self.assertEqual(len(f.read().split()), 1)
+
+    def test_backoff_limit_counts_every_recreated_pod(self):
+        script = "echo attempt >> /shared/attempts; exit 137"
+        path = self.write("backoff.yaml", worker_job("backoff", script, "{backoffLimit: 2}", files=self.files))
+        p = self.skiff("run", path, check=1, timeout=180)
+        self.assertIn("PyTorchJobFailed: Job backoff has failed because it has reached the specified backoff limit",
+                      p.stdout)
+        with open(os.path.join(self.files, "attempts")) as f:
+            self.assertEqual(len(f.read().split()), 2)
+
+    def test_active_deadline_fails_and_cleans_running_pods(self):
+        path = self.write("deadline.yaml", worker_job(
+            "deadline", "sleep 120", "{activeDeadlineSeconds: 2, cleanPodPolicy: Running}",
+            restart="OnFailure", workers=2, files=self.files))
+        p = self.skiff("run", path, check=1, timeout=100)
+        self.assertIn("active longer than specified deadline", p.stdout)
+        pods = json.loads(self.skiff("get", "pods", "-o", "json", check=0).stdout)["items"]
+        self.assertEqual([p["metadata"]["name"] for p in pods], [])
+
+
+@unittest.skipIf(shutil.which("kubectl") is None, "kubectl is not installed")
+class ServerTrainingTest(ServerTestCase):
+    def get(self, kind, name):
+        return json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)
+
+    def pods(self, job):
+        return json.loads(self.kubectl("get", "pods", "-l", "training.kubeflow.org/job-name=" + job,
+                                       "-o", "json").stdout)["items"]
+
+    def test_suspend_and_resume(self):
+        path = self.write("susp.yaml", worker_job("susp", "sleep 1", "{suspend: true}", restart="Never",
+                                                  workers=2, files=self.files))
+        self.kubectl("apply", "-f", path)
+        self.kubectl("wait", "--for=condition=Suspended", "pytorchjob/susp", "--timeout=60s")
+        self.assertEqual(self.pods("susp"), [])
+        self.kubectl("patch", "pytorchjob", "susp", "--type=merge", "-p", '{"spec":{"runPolicy":{"suspend":false}}}')
+        self.kubectl("wait", "--for=condition=Succeeded", "pytorchjob/susp", "--timeout=120s")
+        job = self.get("pytorchjob", "susp")
+        self.assertEqual(condition(job, "Suspended")["status"], "False")
+        self.assertEqual(condition(job, "Suspended")["reason"], "PyTorchJobResumed")
+        self.assertEqual(job["status"]["replicaStatuses"]["Worker"]["succeeded"], 2)
+
+    def test_replicas_services_and_running_latency(self):
+        """1 master + 3 workers: every replica Running; prints apply -> all Running."""
+        job = """apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: lat}
+spec:
+  runPolicy: {cleanPodPolicy: All}
+  pytorchReplicaSpecs:
+    Master:
+      replicas: 1
+      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"],
+                                       resources: {requests: {cpu: 100m}}}]}}
+    Worker:
+      replicas: 3
+      template: {spec: {containers: [{name: pytorch, image: busybox, command: [sh, -c, "sleep 30"],
+                                       resources: {requests: {cpu: 100m}}}]}}
+"""
+        path = self.write("lat.yaml", job)
+        t0 = time.monotonic()
+        self.kubectl("apply", "-f", path)
+        t1 = time.monotonic()
+        url = self.url + "/api/v1/namespaces/default/pods?labelSelector=training.kubeflow.org%2Fjob-name%3Dlat"
+
+        def running():
+            with urllib.request.urlopen(url) as r:
+                items = json.load(r)["items"]
+            return [p.get("status", {}).get("phase") for p in items].count("Running") == 4
+        self.wait_until(running, timeout=60, interval=0.005)
+        t2 = time.monotonic()
+        print("\nkubectl apply -> 4 replicas Running: %.3f s (%.3f s after kubectl exited)" % (t2 - t0, t2 - t1))
+        names = sorted(p["metadata"]["name"] for p in self.pods("lat"))
+        self.assertEqual(names, ["lat-master-0", "lat-worker-0", "lat-worker-1", "lat-worker-2"])
+        svcs = json.loads(self.kubectl("get", "services", "-o", "json").stdout)["items"]
+        self.assertEqual(sorted(s["metadata"]["name"] for s in svcs), names)
+        master = [p for p in self.pods("lat") if p["metadata"]["name"] == "lat-master-0"][0]
+        env = {e["name"]: e.get("value") for e in master["spec"]["containers"][0]["env"]}
+        self.assertEqual(env["WORLD_SIZE"], "4")
+        self.assertEqual(env["RANK"], "0")
+        self.wait_until(lambda: condition(self.get("pytorchjob", "lat"), "Running"), timeout=30)
+        self.kubectl("delete", "pytorchjob", "lat")
+        self.wait_until(lambda: self.pods("lat") == [], timeout=30)
+
+
+if __name__ == "__main__":
+    unittest.main()
