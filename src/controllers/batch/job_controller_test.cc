@@ -4,6 +4,8 @@
 #include "controllers/batch/job_controller.h"
 
 #include <gtest/gtest.h>
+
+#include "controllers/controller_test_base.h"
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -13,33 +15,10 @@ namespace {
 
 using std::chrono::seconds;
 
-class JobControllerTest : public ::testing::Test {
+class JobControllerTest : public ControllerTestBase<JobController> {
  protected:
-  JobControllerTest() : loop_(clock_) {}
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-job-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    Open();
-  }
-  void TearDown() override {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    skiff::Status s = RemoveAll(dir_);
-    (void)s;
-  }
-  // (Re)starts the controller on the same database, as after a crash.
-  void Open() {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    auto s = store::OpenSqliteStore(JoinPath(dir_, "skiff.db"));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    informer_ = std::make_unique<store::Informer>(*store_, loop_);
-    controller_ = std::make_unique<JobController>(*store_, loop_, *informer_, clock_);
-    ASSERT_TRUE(informer_->Start().ok());
-    ASSERT_TRUE(controller_->Start().ok());
+  std::unique_ptr<JobController> MakeController() override {
+    return std::make_unique<JobController>(*store_, loop_, *informer_, clock_);
   }
   void Spin() {
     for (int i = 0; i < 20; ++i) loop_.RunOnce(Duration(0));
@@ -101,12 +80,6 @@ class JobControllerTest : public ::testing::Test {
     Spin();
   }
 
-  std::string dir_;
-  FakeClock clock_;
-  EventLoop loop_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::Informer> informer_;
-  std::unique_ptr<JobController> controller_;
 };
 
 constexpr const char* kTemplate = R"(

@@ -4,6 +4,8 @@
 #include "controllers/training/training_controller.h"
 
 #include <gtest/gtest.h>
+
+#include "controllers/controller_test_base.h"
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -13,30 +15,9 @@ namespace {
 
 using std::chrono::seconds;
 
-class TrainingControllerTest : public ::testing::Test {
+class TrainingControllerTest : public ControllerTestBase<TrainingController> {
  protected:
-  TrainingControllerTest() : loop_(clock_) {}
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-train-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    Open();
-  }
-  void TearDown() override {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    skiff::Status s = RemoveAll(dir_);
-    (void)s;
-  }
-  // (Re)starts the controller on the same database, as after a crash.
-  void Open() {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    auto s = store::OpenSqliteStore(JoinPath(dir_, "skiff.db"));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    informer_ = std::make_unique<store::Informer>(*store_, loop_);
+  std::unique_ptr<TrainingController> MakeController() override {
     TrainingControllerOptions opts;
     // Deterministic ports: the next one not taken from 30000.
     opts.allocate_port = [](uint64_t, const std::set<int32_t>& taken) -> Result<int32_t> {
@@ -44,11 +25,11 @@ class TrainingControllerTest : public ::testing::Test {
       while (taken.count(p)) ++p;
       return p;
     };
-    controller_ = std::make_unique<TrainingController>(*store_, loop_, *informer_, clock_, opts);
-    ASSERT_TRUE(informer_->Start().ok());
-    ASSERT_TRUE(controller_->Start().ok());
-    Spin();
+    return std::make_unique<TrainingController>(*store_, loop_, *informer_, clock_, opts);
   }
+  void AfterOpen() override { Spin(); }
+
+  std::string kind_;  // of the job the test created
   void Spin() {
     for (int i = 0; i < 30; ++i) loop_.RunOnce(Duration(0));
   }
@@ -120,13 +101,6 @@ class TrainingControllerTest : public ::testing::Test {
     Spin();
   }
 
-  std::string dir_;
-  std::string kind_;
-  FakeClock clock_;
-  EventLoop loop_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::Informer> informer_;
-  std::unique_ptr<TrainingController> controller_;
 };
 
 std::string PyTorch(const std::string& run_policy, const std::string& worker_policy = "OnFailure",

@@ -4,6 +4,8 @@
 #include "controllers/tuning/experiment_controller.h"
 
 #include <gtest/gtest.h>
+
+#include "controllers/controller_test_base.h"
 #include <unistd.h>
 
 #include <set>
@@ -13,40 +15,17 @@
 namespace skiff::controllers {
 namespace {
 
-class ExperimentControllerTest : public ::testing::Test {
+class ExperimentControllerTest : public ControllerTestBase<ExperimentController> {
  protected:
-  ExperimentControllerTest() : loop_(clock_) {}
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-exp-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    Open();
-  }
-  void TearDown() override {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    skiff::Status s = RemoveAll(dir_);
-    (void)s;
-  }
-  // (Re)starts the controller on the same database, as after a crash.
-  void Open() {
-    controller_.reset();
-    informer_.reset();
-    store_.reset();
-    auto s = store::OpenSqliteStore(JoinPath(dir_, "skiff.db"));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    informer_ = std::make_unique<store::Informer>(*store_, loop_);
+  std::unique_ptr<ExperimentController> MakeController() override {
     ExperimentControllerOptions o;
     std::string dir = dir_;
     o.log_path = [dir](const std::string& uid, const std::string& container) {
       return JoinPath(dir, uid + "." + container + ".stdout");
     };
-    controller_ = std::make_unique<ExperimentController>(*store_, loop_, *informer_, o, clock_);
-    ASSERT_TRUE(informer_->Start().ok());
-    ASSERT_TRUE(controller_->Start().ok());
-    Spin();
+    return std::make_unique<ExperimentController>(*store_, loop_, *informer_, o, clock_);
   }
+  void AfterOpen() override { Spin(); }
   void Spin() {
     for (int i = 0; i < 30; ++i) loop_.RunOnce(Duration(0));
   }
@@ -122,12 +101,6 @@ class ExperimentControllerTest : public ::testing::Test {
     ASSERT_TRUE(store_->UpdateStatus(p).ok());
   }
 
-  std::string dir_;
-  FakeClock clock_;
-  EventLoop loop_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::Informer> informer_;
-  std::unique_ptr<ExperimentController> controller_;
 };
 
 std::string ExperimentYaml(const std::string& extra, const std::string& objective = "") {
