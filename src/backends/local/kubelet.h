@@ -103,6 +103,10 @@ class Kubelet {
   void StartProbes(PodRun& run, ContainerRun& c);
   void StopProbes(ContainerRun& c);
   void ScheduleProbe(PodRun& run, ContainerRun& c, ProbeKind kind, Duration delay);
+  // A container that is still the same running instance (`generation`), with its Pod; null once
+  // the Pod finished, is being deleted or the container restarted (a probe result is then stale).
+  ContainerRun* LiveContainer(const std::string& uid, const std::string& container, int generation,
+                              PodRun** run);
   void RunProbe(const std::string& uid, const std::string& container, ProbeKind kind, int generation);
   void RunExecProbe(PodRun& run, ContainerRun& c, ProbeKind kind);
   bool OnExecProbeProcess(const ProcessStatus& st);

@@ -120,10 +120,10 @@ void Kubelet::ScheduleProbe(PodRun& run, ContainerRun& c, ProbeKind kind, Durati
   });
 }
 
-void Kubelet::RunProbe(const std::string& uid, const std::string& container, ProbeKind kind,
-                       int generation) {
+Kubelet::ContainerRun* Kubelet::LiveContainer(const std::string& uid, const std::string& container,
+                                              int generation, PodRun** run_out) {
   auto it = pods_.find(uid);
-  if (it == pods_.end()) return;
+  if (it == pods_.end()) return nullptr;
   PodRun& run = *it->second;
   ContainerRun* c = nullptr;
   for (auto& x : run.containers) {
@@ -131,8 +131,18 @@ void Kubelet::RunProbe(const std::string& uid, const std::string& container, Pro
   }
   if (c == nullptr || c->generation != generation || run.finished || run.deleting ||
       c->state != ContainerRun::State::kRunning) {
-    return;
+    return nullptr;
   }
+  *run_out = &run;
+  return c;
+}
+
+void Kubelet::RunProbe(const std::string& uid, const std::string& container, ProbeKind kind,
+                       int generation) {
+  PodRun* runp = nullptr;
+  ContainerRun* c = LiveContainer(uid, container, generation, &runp);
+  if (c == nullptr) return;
+  PodRun& run = *runp;
   ContainerRun::Probe* p = c->FindProbe(kind);
   if (p == nullptr) return;
   p->timer = 0;
@@ -252,17 +262,10 @@ bool Kubelet::OnExecProbeProcess(const ProcessStatus& st) {
 
 void Kubelet::OnProbeResult(const std::string& uid, const std::string& container, ProbeKind kind,
                             int generation, bool success, const std::string& message) {
-  auto it = pods_.find(uid);
-  if (it == pods_.end()) return;
-  PodRun& run = *it->second;
-  ContainerRun* c = nullptr;
-  for (auto& x : run.containers) {
-    if (x.name == container) c = &x;
-  }
-  if (c == nullptr || c->generation != generation || run.finished || run.deleting ||
-      c->state != ContainerRun::State::kRunning) {
-    return;
-  }
+  PodRun* runp = nullptr;
+  ContainerRun* c = LiveContainer(uid, container, generation, &runp);
+  if (c == nullptr) return;
+  PodRun& run = *runp;
   ContainerRun::Probe* p = c->FindProbe(kind);
   if (p == nullptr) return;
   p->network_check = 0;
