@@ -314,6 +314,11 @@ std::string StringField(const Json& obj, std::string_view key, std::string_view 
   return ScalarToString(*v);
 }
 
+int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
+  const Json* f = FindField(obj, key);
+  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
+}
+
 std::string ScalarToString(const Json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_null()) return "";

@@ -36,6 +36,8 @@ std::string DumpJson(const Json& value, int indent = -1);
 // Small accessors for optional fields in untyped documents.
 const Json* FindField(const Json& obj, std::string_view key);
 std::string StringField(const Json& obj, std::string_view key, std::string_view fallback = "");
+// An integer field, or `fallback` when it is absent or not an integer.
+int64_t IntField(const Json& obj, std::string_view key, int64_t fallback);
 // A string rendering of any scalar as Argo/Kubernetes would print it: strings as-is, numbers and
 // bools in JSON form, null as empty; objects and arrays as compact JSON.
 std::string ScalarToString(const Json& value);

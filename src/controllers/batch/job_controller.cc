@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "controllers/runtime/conditions.h"
 
 namespace skiff::controllers {
 
@@ -23,27 +24,6 @@ struct TrackedPod {
   std::string state;   // active | Succeeded | Failed | Ignored | Removed
   Json ToJson() const { return {{"index", index}, {"state", state}}; }
 };
-
-int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
-  const Json* f = FindField(obj, key);
-  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
-}
-
-bool HasTrueCondition(const Json& status, std::string_view type) {
-  for (const auto& c : status.value("conditions", Json::array())) {
-    if (StringField(c, "type") == type && StringField(c, "status") == "True") return true;
-  }
-  return false;
-}
-
-const Json* FindCondition(const Json& status, std::string_view type) {
-  const Json* conds = FindField(status, "conditions");
-  if (conds == nullptr || !conds->is_array()) return nullptr;
-  for (const auto& c : *conds) {
-    if (StringField(c, "type") == type) return &c;
-  }
-  return nullptr;
-}
 
 // Sets condition `type`, keeping lastTransitionTime when its status does not change.
 void SetCondition(Json& status, const std::string& type, const std::string& value,

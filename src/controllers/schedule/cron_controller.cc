@@ -16,11 +16,6 @@ bool Finished(const Json& wf) {
   return phase == "Succeeded" || phase == "Failed" || phase == "Error";
 }
 
-int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
-  const Json* f = FindField(obj, key);
-  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
-}
-
 Json ObjectReference(const Json& wf) {
   const Json& meta = wf["metadata"];
   return {{"apiVersion", "argoproj.io/v1alpha1"},

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "controllers/runtime/conditions.h"
 #include "kinds/training/training_env.h"
 #include "kinds/training/training_job.h"
 
@@ -31,25 +32,6 @@ constexpr const char* kGangAnnotation = "scheduling.skiff.dev/gang";
 constexpr const char* kGangSizeAnnotation = "scheduling.skiff.dev/gang-size";
 
 const char* const kKinds[] = {"PyTorchJob", "TFJob", "XGBoostJob", "PaddleJob", "MPIJob"};
-
-int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
-  const Json* f = FindField(obj, key);
-  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
-}
-
-const Json* FindCondition(const Json& status, std::string_view type) {
-  const Json* conds = FindField(status, "conditions");
-  if (conds == nullptr || !conds->is_array()) return nullptr;
-  for (const auto& c : *conds) {
-    if (StringField(c, "type") == type) return &c;
-  }
-  return nullptr;
-}
-
-bool HasTrue(const Json& status, std::string_view type) {
-  const Json* c = FindCondition(status, type);
-  return c != nullptr && StringField(*c, "status") == "True";
-}
 
 // Upstream's `UpdateJobConditions`: a condition with the same status and reason is left alone;
 // otherwise the old one of the type is removed (Running and Restarting replace each other;
@@ -405,7 +387,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   const TrainingJob& job = *parsed;
   const std::string uid = job.uid;
   const std::string ns_name = job.ns + "/" + job.name;
-  const bool finished = HasTrue(status, "Succeeded") || HasTrue(status, "Failed");
+  const bool finished = HasTrueCondition(status, "Succeeded") || HasTrueCondition(status, "Failed");
 
   // Side records: per replica, its allocated port and the restarts recorded for it.
   auto records = store_.GetRecords(kTrainingReplicaRecords, uid);
@@ -561,7 +543,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
                    job.kind + " " + job.name + " is suspended.", now);
       status.erase("startTime");
     } else {
-      if (HasTrue(status, "Suspended")) {
+      if (HasTrueCondition(status, "Suspended")) {
         SetCondition(status, "Suspended", "False", job.kind + "Resumed",
                      job.kind + " " + job.name + " is resumed.", now);
         status["startTime"] = now;

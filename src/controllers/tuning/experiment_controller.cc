@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "controllers/runtime/conditions.h"
 #include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
 #include "engine/tuning/sampler.h"
@@ -23,19 +24,6 @@ namespace tuning = ::skiff::tuning;
 // Kinds a Trial's run object may have that the controller watches for progress.
 constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
                                      "PaddleJob",  "MPIJob",     "Workflow"};
-
-int64_t IntField(const Json& obj, std::string_view key, int64_t fallback) {
-  const Json* f = FindField(obj, key);
-  return f != nullptr && f->is_number_integer() ? f->get<int64_t>() : fallback;
-}
-
-bool HasTrueCondition(const Json& status, std::string_view type) {
-  if (!status.is_object()) return false;
-  for (const auto& c : status.value("conditions", Json::array())) {
-    if (StringField(c, "type") == type && StringField(c, "status") == "True") return true;
-  }
-  return false;
-}
 
 void SetCondition(Json& status, const std::string& type, const std::string& value,
                   const std::string& reason, const std::string& message, const std::string& now) {
