@@ -107,13 +107,20 @@ Result<std::unique_ptr<LineageStore>> LineageStore::Open(const std::string& path
 }
 
 Result<int64_t> LineageStore::TypeId(int kind, const std::string& name) {
+  // A handful of types serve every write: look them up once. Ids learnt inside a transaction
+  // count only once it commits (a rolled-back insert leaves no row behind).
+  auto key = std::make_pair(kind, name);
+  if (auto it = type_ids_.find(key); it != type_ids_.end()) return it->second;
+  if (auto it = pending_type_ids_.find(key); it != pending_type_ids_.end()) return it->second;
   SKIFF_ASSIGN_OR_RETURN(auto ins, db_->Prepare(
       "INSERT INTO types (kind, name) VALUES (?1, ?2) ON CONFLICT (kind, name) DO UPDATE SET name = name "
       "RETURNING id"));
   ins.Bind(1, static_cast<int64_t>(kind)).Bind(2, name);
   SKIFF_ASSIGN_OR_RETURN(bool row, ins.Step());
   if (!row) return Internal("type upsert returned no id");
-  return ins.ColumnInt(0);
+  int64_t id = ins.ColumnInt(0);
+  pending_type_ids_[key] = id;
+  return id;
 }
 
 Result<int64_t> LineageStore::UpsertArtifact(const ArtifactRecord& a) {
@@ -198,11 +205,15 @@ Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
     return OkStatus();
   };
   Status s = body();
+  if (s.ok()) s = db_->Exec("COMMIT");
   if (!s.ok()) {
     if (db_->InTransaction()) db_->Exec("ROLLBACK").IgnoreError();
+    pending_type_ids_.clear();
     return s;
   }
-  return db_->Exec("COMMIT");
+  type_ids_.merge(pending_type_ids_);
+  pending_type_ids_.clear();
+  return OkStatus();
 }
 
 Result<bool> LineageStore::HasExecution(const std::string& ns, const std::string& name) {

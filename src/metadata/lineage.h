@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -132,6 +133,9 @@ class LineageStore {
 
   std::mutex mu_;
   std::unique_ptr<store::SqliteDb> db_;  // GUARDED_BY(mu_)
+  // Type ids by (kind, name): committed ones, and those learnt in the open transaction.
+  std::map<std::pair<int, std::string>, int64_t> type_ids_;          // GUARDED_BY(mu_)
+  std::map<std::pair<int, std::string>, int64_t> pending_type_ids_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::metadata
