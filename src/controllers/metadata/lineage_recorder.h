@@ -8,8 +8,12 @@
 //
 //   1 Pod event, terminal, not yet recorded -> queued
 //   2 queued -> written in one batch every `flush_interval` (one lineage transaction)
-//   3 start -> every terminal workflow Pod in the store not yet recorded is queued (catch-up
-//     after a crash: lineage is derived data, recomputed from what the store holds)
+//   3 start -> every terminal workflow Pod not yet recorded is queued (catch-up after a crash:
+//     lineage is derived data, recomputed from what the store holds). The Pods looked at are
+//     those changed after the saved cursor (from the store's event log), or every workflow Pod
+//     when there is no cursor or the log no longer reaches back to it.
+//   4 the queue is empty after a flush (or a catch-up) -> the cursor (a store record) moves to
+//     the newest Pod version seen
 //
 // Threading: runs on one EventLoop; events come from a store Informer.
 #pragma once
@@ -44,6 +48,8 @@ class LineageRecorder {
 
  private:
   void OnPod(const Json& pod);
+  // Saves `seen_rv_` as the catch-up cursor when it moved (only while nothing is queued).
+  Status SaveCursor();
 
   store::Store& store_;
   EventLoop& loop_;
@@ -54,6 +60,8 @@ class LineageRecorder {
   std::vector<Json> queued_;
   std::unordered_set<std::string> recorded_;  // pod uids written or queued by this process
   EventLoop::TimerId timer_ = 0;
+  int64_t seen_rv_ = 0;   // the newest Pod event (or listing) this recorder has looked at
+  int64_t saved_rv_ = 0;  // the cursor in the store
 };
 
 }  // namespace skiff::controllers
