@@ -122,15 +122,27 @@ Status LineageRecorder::Flush() {
   std::vector<Json> pods = std::move(queued_);
   queued_.clear();
   std::vector<metadata::ExecutionWrite> batch;
-  std::unordered_map<std::string, Json> workflows;  // "ns/name" -> workflow (or null)
   for (const auto& pod : pods) {
     const Json& md = pod["metadata"];
     std::string ns = StringField(md, "namespace");
     std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
-    auto [it, fresh] = workflows.emplace(ns + "/" + wf, Json());
+    // Only the fields that name the pipeline are kept, once per workflow: reading a large
+    // workflow (its whole spec) again on every flush cost more than recording its steps.
+    auto [it, fresh] = workflow_heads_.emplace(ns + "/" + wf, Json());
     if (fresh) {
+      if (workflow_heads_.size() > 4096) {  // a long-lived server: keep the cache bounded
+        workflow_heads_.clear();
+        it = workflow_heads_.emplace(ns + "/" + wf, Json()).first;
+      }
       auto got = store_.Get({"Workflow", ns, wf});
-      if (got.ok()) it->second = std::move(*got);
+      if (got.ok()) {
+        Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
+        const Json& gmd = got->value("metadata", Json::object());
+        if (gmd.contains("generateName")) head["metadata"]["generateName"] = gmd["generateName"];
+        const Json& gspec = got->value("spec", Json::object());
+        if (gspec.contains("workflowTemplateRef")) head["spec"]["workflowTemplateRef"] = gspec["workflowTemplateRef"];
+        it->second = std::move(head);
+      }
     }
     batch.push_back(ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_));
   }

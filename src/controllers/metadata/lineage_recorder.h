@@ -19,6 +19,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -59,6 +60,8 @@ class LineageRecorder {
   Duration flush_interval_;
   std::vector<Json> queued_;
   std::unordered_set<std::string> recorded_;  // pod uids written or queued by this process
+  // "ns/workflow" -> the workflow's generateName and workflowTemplateRef (null: not found).
+  std::unordered_map<std::string, Json> workflow_heads_;
   EventLoop::TimerId timer_ = 0;
   int64_t seen_rv_ = 0;   // the newest Pod event (or listing) this recorder has looked at
   int64_t saved_rv_ = 0;  // the cursor in the store
