@@ -827,7 +827,8 @@ void Gateway::OnStoreEvent(const store::WatchEvent& event) {
   if (kind != "InferenceService" && kind != "Pod") return;
   if (kind == "Pod") {
     // Only replica Pods matter.
-    const Json* labels = FindField(event.object.value("metadata", Json::object()), "labels");
+    const Json* meta = FindField(event.object, "metadata");
+    const Json* labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
     if (labels == nullptr || FindField(*labels, kIsvcLabel) == nullptr) return;
   }
   bool deleted = event.type == store::EventType::kDeleted;
@@ -887,3 +888,4 @@ size_t Gateway::QueueLength(const std::string& revision_key) const {
 }
 
 }  // namespace skiff::serving
+
