@@ -388,8 +388,8 @@ class ResponderImpl : public HttpResponder {
 
 class ExchangeImpl : public HttpExchange {
  public:
-  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close)
-      : server_(server), conn_(conn), close_(close) {}
+  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close, bool on_io_thread = false)
+      : server_(server), conn_(conn), close_(close), on_io_thread_(on_io_thread) {}
 
   std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
                                      std::vector<std::pair<std::string, std::string>> headers)
@@ -421,6 +421,11 @@ class ExchangeImpl : public HttpExchange {
     auto gone = std::make_shared<std::atomic<bool>>(false);
     HttpServer::Impl* server = server_;
     uint64_t id = conn_;
+    if (on_io_thread_) {
+      server->conns[id].deferred_gone = gone;
+      deferred_ = true;
+      return std::make_shared<ResponderImpl>(server_->posts, server_, conn_, close_, std::move(gone));
+    }
     // Registered before any answer can be posted (the queue keeps order), so a client that
     // leaves while the request waits raises `gone`.
     server_->Post([server, id, gone] {
@@ -442,6 +447,7 @@ class ExchangeImpl : public HttpExchange {
   HttpServer::Impl* server_;
   uint64_t conn_;
   bool close_;
+  bool on_io_thread_;
   std::shared_ptr<StreamImpl> stream_;
   bool deferred_ = false;
 };
@@ -545,6 +551,15 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
   c.in.erase(0, consumed);
   c.busy = true;
   req.peer = c.peer;
+  if (opts.on_io_thread && opts.on_io_thread(req)) {
+    uint64_t id = c.id;
+    bool close = Lower(req.Header("connection")) == "close";
+    ExchangeImpl exchange(this, id, close, /*on_io_thread=*/true);
+    HttpResponse resp;
+    handler(req, resp, exchange);
+    if (!exchange.streamed() && !exchange.deferred()) Respond(id, std::move(resp), close);
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(job_mu);
     jobs.push_back({c.id, std::move(req)});

@@ -99,6 +99,10 @@ struct HttpServerOptions {
   int workers = 4;
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024 * 1024;
+  // Requests for which this returns true are handled on the I/O thread itself, skipping the
+  // hand-off to a worker: only for handlers that never block (a proxy that defers at once).
+  // Called on the I/O thread.
+  std::function<bool(const HttpRequest&)> on_io_thread = nullptr;
   // Raise the open-files soft limit to the hard limit at `Start` (each connection is a file).
   bool raise_file_limit = true;
 };

@@ -191,6 +191,42 @@ TEST(HttpServerTest, DeferredResponseIsSentLaterFromAnotherThreadAndTheConnectio
   EXPECT_EQ(c.Do("GET", "/next").body, "now");
 }
 
+TEST(HttpServerTest, HandlersChosenForTheIoThreadAnswerDirectlyOrDeferred) {
+  std::mutex mu;
+  std::shared_ptr<HttpResponder> held;
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.on_io_thread = [](const HttpRequest& req) { return req.path != "/worker"; };
+  std::thread::id io_thread;
+  HttpServer server(opts, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+    if (req.path == "/later") {
+      std::lock_guard<std::mutex> l(mu);
+      held = ex.Defer();
+      return;
+    }
+    if (req.path == "/now") io_thread = std::this_thread::get_id();
+    resp.body = (std::this_thread::get_id() == io_thread ? "io " : "worker ") + req.path;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client c(server.port());
+  EXPECT_EQ(c.Do("GET", "/now").body, "io /now");
+  EXPECT_EQ(c.Do("GET", "/worker").body, "worker /worker");
+  ASSERT_TRUE(c.Send("GET", "/later"));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return held != nullptr;
+  }));
+  HttpResponse r;
+  r.body = "later";
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(held->Respond(std::move(r)));
+  }
+  Response got;
+  ASSERT_TRUE(c.ReadHead(&got));
+  EXPECT_EQ(got.body, "later");
+  EXPECT_EQ(c.Do("GET", "/now").body, "io /now");
+}
+
 TEST(HttpServerTest, DeferredResponderReportsAClientThatLeftAndADroppedOneAnswers500) {
   std::mutex mu;
   std::vector<std::shared_ptr<HttpResponder>> held;

@@ -189,6 +189,7 @@ int CmdServer(const Argv& argv) {
   }
   s = gateway.Seed(st);
   if (!s.ok()) return Fail(s, 1);
+  ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
   api::HttpServer server(ho, [&kube, &gateway](const api::HttpRequest& q, api::HttpResponse& r,
                                                api::HttpExchange& e) {
     if (gateway.Claims(q)) {

@@ -857,6 +857,11 @@ void Gateway::OnStoreEvent(const store::WatchEvent& event) {
 
 bool Gateway::Claims(const api::HttpRequest& req) const {
   const std::string& path = req.path;
+  // The Kubernetes API keeps its own paths whatever the Host.
+  for (const char* kube : {"/api", "/apis", "/healthz", "/metrics", "/version"}) {
+    size_t n = std::strlen(kube);
+    if (path.compare(0, n, kube) == 0 && (path.size() == n || path[n] == '/')) return false;
+  }
   if (path.rfind("/v1/models", 0) == 0 || path == "/v2" || path.rfind("/v2/", 0) == 0) return true;
   std::string host = Lower(req.Header("host"));
   host = host.substr(0, host.find(':'));

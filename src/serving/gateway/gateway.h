@@ -71,7 +71,8 @@ class Gateway {
   void OnStoreEvent(const store::WatchEvent& event);
 
   // True for requests the gateway serves rather than the Kubernetes API: paths `/v1/models…`
-  // and `/v2…`, and Hosts `*.<domain>` or `<x>.<ns>.…` where `ns` holds an InferenceService.
+  // and `/v2…`, and Hosts `*.<domain>` or `<x>.<ns>.…` where `ns` holds an InferenceService;
+  // never the Kubernetes API's `/api…`, `/apis…`, `/healthz`, `/metrics`, `/version`.
   bool Claims(const api::HttpRequest& req) const;
   // An `api::HttpHandler`: routes and proxies `req`, answering later through `ex.Defer()`.
   void Handle(const api::HttpRequest& req, api::HttpResponse& resp, api::HttpExchange& ex);

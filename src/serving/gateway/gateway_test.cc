@@ -193,8 +193,10 @@ class GatewayTest : public ::testing::Test {
     Gateway* g = gateway_.get();
     watch_ = store_->Watch({}, [g](const store::WatchEvent& ev) { g->OnStoreEvent(ev); });
     ASSERT_TRUE(gateway_->Seed(*store_).ok());
+    api::HttpServerOptions ho{"127.0.0.1", 0, 2};
+    ho.on_io_thread = [](const api::HttpRequest&) { return true; };  // as `skiff server` mounts it
     server_ = std::make_unique<api::HttpServer>(
-        api::HttpServerOptions{"127.0.0.1", 0, 2},
+        ho,
         [g](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) { g->Handle(q, r, e); });
     ASSERT_TRUE(server_->Start().ok());
   }
