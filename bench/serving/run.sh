@@ -17,8 +17,19 @@ workers=${WORKERS:-4}
 # Not under /tmp: Pods get a private /tmp, and the replica Pod reads the model from here.
 tmp=$(mktemp -d -p /var/tmp skiff-bench-serving.XXXXXX)
 pids=()
+api=""
 cleanup() {
+  # The replica Pod first, through the API, so the kubelet stops it (the supervisor outlives
+  # the server by design); then the supervisor itself.
+  if [ -n "$api" ]; then
+    curl -sf -X DELETE "$api/api/v1/namespaces/default/pods/iris-predictor-00001-bench" >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+      curl -sf "$api/api/v1/namespaces/default/pods/iris-predictor-00001-bench" >/dev/null 2>&1 || break
+      sleep 0.1
+    done
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$tmp/home/run/supervisor.pid" ]; then kill "$(cat "$tmp/home/run/supervisor.pid")" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }

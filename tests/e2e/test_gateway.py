@@ -54,6 +54,17 @@ class GatewayTest(SkiffTestCase):
         self.url = "http://127.0.0.1:%d" % self.port
 
     def tearDown(self):
+        # Delete the replica Pods first, so the kubelet stops their processes (the supervisor
+        # outlives the server by design, and killing it would orphan them).
+        try:
+            for pod in self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
+                name = pod["metadata"]["name"]
+                self.api("DELETE", "/api/v1/namespaces/default/pods/" + name)
+            deadline = time.time() + 30
+            while time.time() < deadline and self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
+                time.sleep(0.1)
+        except OSError:
+            pass
         self.server.terminate()
         try:
             self.server.wait(timeout=10)
