@@ -317,6 +317,7 @@ void Gateway::Impl::Dispatch(Pending& p) {
   rs.waiting++;
   SetDeadline(p, clock.Now() + route->timeout);
   PublishQueue(rev, rs);
+  Pump(rev);  // a replica may have room while only abandoned requests were ahead
 }
 
 // Forwards queued requests of a revision while replicas have room.
@@ -431,7 +432,7 @@ void Gateway::Impl::StartExchange(Pending& p, bool fresh) {
   out += host.empty() ? "127.0.0.1:" + std::to_string(p.port) : host;
   out += "\r\n";
   for (const auto& [k, v] : q.headers) {
-    if (HopByHop(k)) continue;
+    if (HopByHop(k) || k == "x-forwarded-for") continue;
     out += k;
     out += ": ";
     out += v;
@@ -440,7 +441,9 @@ void Gateway::Impl::StartExchange(Pending& p, bool fresh) {
   if (!q.body.empty() || q.method == "POST" || q.method == "PUT" || q.method == "PATCH") {
     out += "Content-Length: " + std::to_string(q.body.size()) + "\r\n";
   }
-  out += "X-Forwarded-For: " + q.peer.substr(0, q.peer.rfind(':')) + "\r\n\r\n";
+  std::string forwarded = q.Header("x-forwarded-for");
+  out += "X-Forwarded-For: " + (forwarded.empty() ? "" : forwarded + ", ") + q.peer.substr(0, q.peer.rfind(':')) +
+         "\r\n\r\n";
   out += q.body;
   if (!u.connecting) FlushUpstream(u);
 }

@@ -444,6 +444,56 @@ TEST_F(GatewayTest, ContainerConcurrencyQueuesAndAFullQueueGets503WithRetryAfter
   EXPECT_TRUE(WaitFor([&] { return stats_->InFlight(rev) == 0; }));
 }
 
+TEST_F(GatewayTest, TenTimesCapacityIsRefusedWithBoundedQueueAndServiceRecovers) {
+  Process slow({"/usr/bin/python3", SourceDir() + "/src/serving/gateway/testdata/slow_replica.py"});
+  int port = slow.Port();
+  ASSERT_GT(port, 0);
+  StartGateway();  // default queue: 10 per unit of concurrency
+  PutPod("slow-predictor-00001-a", "slow", "slow-predictor-00001", port, true, /*concurrency=*/1);
+  PutIsvc("slow", Traffic({{"slow-predictor-00001", 100, ""}}));
+  ASSERT_TRUE(WaitRoutable("/v1/models/slow:predict", "{}"));
+  const std::string rev = "default/slow/slow-predictor-00001";
+  // Capacity: 1 in progress + 10 queued. Send 110 requests that each hold the replica.
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 110; ++i) {
+    clients.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_TRUE(clients.back()->Send("POST", "/v1/models/slow:predict", "{\"hold\": " + std::to_string(i) + "}"));
+  }
+  // Every request has been answered or is waiting once 99 refusals are counted.
+  ASSERT_TRUE(WaitFor([&] {
+    return metrics_.Expose().find("revision=\"slow-predictor-00001\",code=\"503\"} 99") != std::string::npos;
+  }));
+  EXPECT_EQ(stats_->InFlight(rev), 11);
+  int refused = 0;
+  std::vector<Client*> waiting;
+  for (auto& c : clients) {
+    Response r;
+    if (c->ReadHead(&r, 200)) {
+      EXPECT_EQ(r.status, 503);
+      EXPECT_EQ(r.headers["retry-after"], "1");
+      ++refused;
+    } else {
+      waiting.push_back(c.get());
+    }
+  }
+  EXPECT_EQ(refused, 99);
+  EXPECT_EQ(waiting.size(), 11u);
+  EXPECT_EQ(gateway_->QueueLength(rev), 10u);  // never more than the bound
+  Client direct(port);
+  ASSERT_EQ(direct.Do("POST", "/release", "{}").status, 200);
+  for (Client* c : waiting) {
+    Response r;
+    ASSERT_TRUE(c->ReadHead(&r, 60000));
+    EXPECT_EQ(r.status, 200);
+  }
+  // Recovered: nothing in flight, new requests served.
+  EXPECT_TRUE(WaitFor([&] { return stats_->InFlight(rev) == 0; }));
+  Client after(server_->port());
+  EXPECT_EQ(after.Do("POST", "/v1/models/slow:predict", "{\"n\": 1}").status, 200);
+  std::string text = metrics_.Expose();
+  EXPECT_NE(text.find("revision=\"slow-predictor-00001\",code=\"503\"} 99\n"), std::string::npos) << text;
+}
+
 TEST_F(GatewayTest, ActivatorHoldsRequestsUntilAReplicaIsReadyThenForwardsThem) {
 #ifdef SKIFF_TEST_NO_XGBOOST
   GTEST_SKIP() << "built without libxgboost-dev: no XGBoost runtime";

@@ -23,11 +23,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, body):
         data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the gateway gave up on this request (its timeout)
 
     def do_GET(self):
         self.reply({"ready": True})
