@@ -127,9 +127,16 @@ struct Gateway::Impl {
   bool stopped = false;                        // GUARDED_BY(post_mu)
 
   mutable std::mutex info_mu;
-  std::set<std::string> namespaces;            // GUARDED_BY(info_mu): those with an isvc
-  std::map<std::string, int> isvcs_per_ns;     // GUARDED_BY(info_mu)
-  std::map<std::string, size_t> queue_length;  // GUARDED_BY(info_mu)
+  std::set<std::string> namespaces;         // GUARDED_BY(info_mu): those with an isvc
+  std::map<std::string, int> isvcs_per_ns;  // GUARDED_BY(info_mu)
+  // Per revision: requests in flight and waiting, read by `QueueLength` and by the metrics
+  // collector at scrape time (so a request costs no gauge updates). Shared with the collector,
+  // which may outlive the gateway.
+  struct Load {
+    std::mutex mu;
+    std::map<std::string, std::pair<int64_t, size_t>> by_revision;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<Load> load = std::make_shared<Load>();
 
   // Loop thread only.
   RouteTable table;
@@ -226,15 +233,8 @@ void Gateway::Impl::ClearDeadline(Pending& p) {
 }
 
 void Gateway::Impl::PublishQueue(const std::string& revision_key, const RevState& rs) {
-  {
-    std::lock_guard<std::mutex> l(info_mu);
-    queue_length[revision_key] = rs.waiting;
-  }
-  if (opts.metrics != nullptr) {
-    Metrics::Labels labels = RevisionLabels(revision_key);
-    opts.metrics->Set(kQueue, labels, static_cast<double>(rs.waiting));
-    opts.metrics->Set(kInFlight, labels, static_cast<double>(rs.in_flight));
-  }
+  std::lock_guard<std::mutex> l(load->mu);
+  load->by_revision[revision_key] = {rs.in_flight, rs.waiting};
 }
 
 // ---- requests ----
@@ -257,6 +257,7 @@ void Gateway::Impl::Submit(api::HttpRequest req, std::shared_ptr<api::HttpRespon
   p.start = clock.Now();
   RevState& rs = revisions[p.sel.revision_key];
   rs.in_flight++;
+  PublishQueue(p.sel.revision_key, rs);
   if (opts.stats != nullptr) opts.stats->RequestStarted(p.sel.revision_key);
   Dispatch(p);
 }
@@ -767,6 +768,19 @@ Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>(std::mov
                "Requests routed to a revision and not yet answered (held and queued included).");
     m->Declare(kQueue, Metrics::Type::kGauge,
                "Requests of a revision waiting for a replica (activation or containerConcurrency).");
+    std::shared_ptr<Impl::Load> load = impl_->load;
+    m->AddCollector([load](Metrics& self) {
+      std::map<std::string, std::pair<int64_t, size_t>> now;
+      {
+        std::lock_guard<std::mutex> l(load->mu);
+        now = load->by_revision;
+      }
+      for (const auto& [rev, v] : now) {
+        Metrics::Labels labels = RevisionLabels(rev);
+        self.Set(kInFlight, labels, static_cast<double>(v.first));
+        self.Set(kQueue, labels, static_cast<double>(v.second));
+      }
+    });
   }
 }
 
@@ -890,9 +904,9 @@ void Gateway::Handle(const api::HttpRequest& req, api::HttpResponse& resp, api::
 }
 
 size_t Gateway::QueueLength(const std::string& revision_key) const {
-  std::lock_guard<std::mutex> l(impl_->info_mu);
-  auto it = impl_->queue_length.find(revision_key);
-  return it == impl_->queue_length.end() ? 0 : it->second;
+  std::lock_guard<std::mutex> l(impl_->load->mu);
+  auto it = impl_->load->by_revision.find(revision_key);
+  return it == impl_->load->by_revision.end() ? 0 : it->second.second;
 }
 
 }  // namespace skiff::serving
