@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "api/http_client.h"
+#include "serving/gateway/response_parser.h"
 #include "serving/gateway/route_table.h"
 #include "serving/protocol/v2.h"
 
@@ -80,16 +80,8 @@ struct Gateway::Impl {
     uint64_t request = 0;    // the Pending it serves; 0 when idle
     std::string out;
     size_t out_off = 0;
-    std::string in;
     bool want_write = false;
-    // Response parsing.
-    bool head_done = false;
-    int status = 0;
-    std::map<std::string, std::string> headers;
-    size_t pos = 0;  // parse position in `in`
-    enum class Framing { kLength, kChunked, kClose } framing = Framing::kLength;
-    size_t length = 0;
-    std::string body;
+    ResponseParser response;
   };
 
   enum class State { kQueued, kForwarding };
@@ -177,7 +169,6 @@ struct Gateway::Impl {
   void UpstreamDone(uint64_t uid);
   void FlushUpstream(Upstream& u);
   void CloseUpstream(uint64_t uid);
-  bool ParseResponse(Upstream& u, bool eof, bool* bad);
   void DropIdleNotReady();
   void SetDeadline(Pending& p, TimePoint when);
   void ClearDeadline(Pending& p);
@@ -415,12 +406,8 @@ void Gateway::Impl::StartExchange(Pending& p, bool fresh) {
   Upstream& u = upstreams[uid];
   u.request = p.id;
   p.upstream = uid;
-  u.in.clear();
-  u.pos = 0;
-  u.head_done = false;
-  u.headers.clear();
-  u.body.clear();
   const api::HttpRequest& q = p.req;
+  u.response.Reset(q.method == "HEAD");
   std::string& out = u.out;
   out.clear();
   u.out_off = 0;
@@ -502,94 +489,24 @@ void Gateway::Impl::OnUpstreamEvent(uint64_t uid, uint32_t events) {
     return;
   }
   char buf[65536];
-  bool eof = false;
+  ResponseParser::State state = ResponseParser::State::kIncomplete;
   for (;;) {
     ssize_t n = ::recv(v.fd, buf, sizeof buf, 0);
     if (n > 0) {
-      v.in.append(buf, static_cast<size_t>(n));
+      state = v.response.Feed(std::string_view(buf, static_cast<size_t>(n)));
+      if (state != ResponseParser::State::kIncomplete) break;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    eof = true;
+    state = v.response.Feed("", /*eof=*/true);
     break;
   }
-  bool bad = false;
-  if (ParseResponse(v, eof, &bad)) {
+  if (state == ResponseParser::State::kComplete) {
     UpstreamDone(uid);
-    return;
+  } else if (state == ResponseParser::State::kBad) {
+    UpstreamFailed(uid, false);
   }
-  if (bad || eof) UpstreamFailed(uid, false);
-}
-
-// Parses as much of the response as `in` holds; true once it is complete.
-bool Gateway::Impl::ParseResponse(Upstream& u, bool eof, bool* bad) {
-  if (!u.head_done) {
-    for (;;) {
-      size_t end = u.in.find("\r\n\r\n", u.pos);
-      if (end == std::string::npos) return false;
-      std::string head = u.in.substr(u.pos, end - u.pos);
-      u.pos = end + 4;
-      u.headers.clear();
-      api::ParseResponseHead(head, &u.status, &u.headers);
-      if (u.status >= 100 && u.status < 200) continue;  // 100 Continue and friends
-      break;
-    }
-    if (u.status == 0) {
-      *bad = true;
-      return false;
-    }
-    u.head_done = true;
-    auto te = u.headers.find("transfer-encoding");
-    auto cl = u.headers.find("content-length");
-    const Pending* p = nullptr;
-    if (auto pit = pending.find(u.request); pit != pending.end()) p = &pit->second;
-    if ((p != nullptr && p->req.method == "HEAD") || u.status == 204 || u.status == 304) {
-      u.framing = Upstream::Framing::kLength;
-      u.length = 0;
-    } else if (te != u.headers.end() && Lower(te->second).find("chunked") != std::string::npos) {
-      u.framing = Upstream::Framing::kChunked;
-    } else if (cl != u.headers.end()) {
-      u.framing = Upstream::Framing::kLength;
-      u.length = std::strtoull(cl->second.c_str(), nullptr, 10);
-    } else {
-      u.framing = Upstream::Framing::kClose;
-    }
-  }
-  switch (u.framing) {
-    case Upstream::Framing::kLength:
-      if (u.in.size() - u.pos < u.length) return false;
-      u.body = u.in.substr(u.pos, u.length);
-      u.pos += u.length;
-      return true;
-    case Upstream::Framing::kClose:
-      if (!eof) return false;
-      u.body = u.in.substr(u.pos);
-      u.pos = u.in.size();
-      return true;
-    case Upstream::Framing::kChunked:
-      for (;;) {
-        size_t line_end = u.in.find("\r\n", u.pos);
-        if (line_end == std::string::npos) return false;
-        size_t size = std::strtoull(u.in.c_str() + u.pos, nullptr, 16);
-        if (size == 0) {
-          // Trailers end with an empty line.
-          size_t trailers_end = u.in.find("\r\n", line_end + 2);
-          if (trailers_end == std::string::npos) return false;
-          if (trailers_end != line_end + 2) {
-            size_t t = u.in.find("\r\n\r\n", line_end);
-            if (t == std::string::npos) return false;
-            trailers_end = t + 2;
-          }
-          u.pos = trailers_end + 2;
-          return true;
-        }
-        if (u.in.size() < line_end + 2 + size + 2) return false;
-        u.body.append(u.in, line_end + 2, size);
-        u.pos = line_end + 2 + size + 2;
-      }
-  }
-  return false;
 }
 
 void Gateway::Impl::UpstreamDone(uint64_t uid) {
@@ -597,11 +514,10 @@ void Gateway::Impl::UpstreamDone(uint64_t uid) {
   uint64_t pid = u.request;
   u.request = 0;
   api::HttpResponse resp;
-  resp.status = u.status;
+  resp.status = u.response.status();
   resp.content_type.clear();
-  bool keep = u.framing != Upstream::Framing::kClose && u.pos == u.in.size();
-  for (const auto& [k, v] : u.headers) {
-    if (k == "connection" && Lower(v).find("close") != std::string::npos) keep = false;
+  bool keep = u.response.reusable();
+  for (const auto& [k, v] : u.response.headers()) {
     if (k == "content-type") {
       resp.content_type = v;
       continue;
@@ -609,10 +525,8 @@ void Gateway::Impl::UpstreamDone(uint64_t uid) {
     if (HopByHop(k)) continue;
     resp.headers.emplace_back(k, v);
   }
-  resp.body = std::move(u.body);
-  u.body.clear();
-  u.in.clear();
-  u.pos = 0;
+  resp.body = u.response.TakeBody();
+  u.response.Reset();
   int port = u.port;
   if (keep && idle[port].size() < opts.max_idle_per_replica) {
     u.reused = true;
@@ -634,7 +548,7 @@ void Gateway::Impl::UpstreamFailed(uint64_t uid, bool connect_error) {
   auto it = upstreams.find(uid);
   if (it == upstreams.end()) return;
   uint64_t pid = it->second.request;
-  bool stale = it->second.reused && it->second.in.empty() && !connect_error;
+  bool stale = it->second.reused && !it->second.response.started() && !connect_error;
   CloseUpstream(uid);
   auto pit = pending.find(pid);
   if (pit == pending.end()) return;

@@ -619,6 +619,14 @@ TEST_F(GatewayTest, RequestPastTheRevisionTimeoutGets504) {
   EXPECT_EQ(direct.Do("POST", "/release", "{}").status, 200);
   // The connection the timed-out request used was dropped; the next request gets a fresh one.
   EXPECT_EQ(c.Do("POST", "/v1/models/slow:predict", "{\"after\": 1}").status, 200);
+  // A chunked answer comes back whole, with a Content-Length, on a kept-alive connection.
+  for (int i = 0; i < 3; ++i) {
+    r = c.Do("POST", "/v1/models/slow:predict", "{\"chunked\": 1}");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"chunked\": true}");
+    EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+  }
 }
 
 }  // namespace

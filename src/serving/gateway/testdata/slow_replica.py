@@ -5,6 +5,7 @@ revision's containerConcurrency deterministically. Plain HTTP/1.1 (keep-alive) o
       GET  /v2/health/ready       200
       POST /release               lets every held request answer
       POST ...  (body has "hold") waits for /release, then 200 {"held": true}
+      POST ...  (body has "chunked") 200 {"chunked": true} in three chunks
       POST ...  (other bodies)    200 {"echo": <body>}
 """
 import json
@@ -40,6 +41,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/release":
             released.set()
             self.reply({"released": True})
+        elif "chunked" in body:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b'{"chunked"', b": true", b"}"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
         elif "hold" in body:
             released.wait(120)
             self.reply({"held": True})
