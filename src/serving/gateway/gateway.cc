@@ -805,6 +805,7 @@ bool Gateway::Claims(const api::HttpRequest& req) const {
   size_t dot1 = host.find('.');
   size_t dot2 = dot1 == std::string::npos ? dot1 : host.find('.', dot1 + 1);
   if (dot2 == std::string::npos) return false;
+  if (host.find_first_not_of("0123456789.") == std::string::npos) return false;  // an IPv4 address
   std::lock_guard<std::mutex> l(impl_->info_mu);
   return impl_->namespaces.count(host.substr(dot1 + 1, dot2 - dot1 - 1)) > 0;
 }
