@@ -21,6 +21,8 @@
 #include "common/metrics.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "engine/dag/executor.h"
+#include "serving/gateway/gateway.h"
+#include "serving/stats/stats.h"
 
 namespace skiff::cli {
 
@@ -171,8 +173,30 @@ int CmdServer(const Argv& argv) {
                           local::Kubelet::LogPath(home, uid, container, true));
   };
   api::KubeApi kube(ko);
-  api::HttpServer server(ho, [&kube](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) {
-    kube.Handle(q, r, e);
+  // The serving data plane: V1/V2 inference paths and InferenceService hosts go to the gateway,
+  // everything else to the Kubernetes API. One RevisionStats joins it to the serving controller.
+  serving::RevisionStats revision_stats(SystemClock::Get());
+  serving::GatewayOptions go;
+  go.stats = &revision_stats;
+  go.metrics = &metrics;
+  serving::Gateway gateway(go);
+  s = gateway.Start();
+  if (!s.ok()) return Fail(s, 1);
+  if (store::Informer* inf = (*rt)->informer()) {
+    for (const char* kind : {"InferenceService", "Pod"}) {
+      inf->AddHandler(kind, [&gateway](const store::WatchEvent& ev) { gateway.OnStoreEvent(ev); });
+    }
+  }
+  s = gateway.Seed(st);
+  if (!s.ok()) return Fail(s, 1);
+  ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
+  api::HttpServer server(ho, [&kube, &gateway](const api::HttpRequest& q, api::HttpResponse& r,
+                                               api::HttpExchange& e) {
+    if (gateway.Claims(q)) {
+      gateway.Handle(q, r, e);
+    } else {
+      kube.Handle(q, r, e);
+    }
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
@@ -192,6 +216,7 @@ int CmdServer(const Argv& argv) {
   loop.Run();
   loop.Unwatch(g_stop_pipe[0]);
   server.Stop();
+  gateway.Stop();
   std::fprintf(stderr, "skiff server stopped\n");
   return 0;
 }
