@@ -71,6 +71,7 @@
 
 #include "common/event_loop.h"
 #include "controllers/runtime/work_queue.h"
+#include "controllers/tuning/metrics_collector.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -80,24 +81,21 @@ inline constexpr const char* kKatibSuggestionRecords = "katib-suggestions";
 inline constexpr const char* kKatibTrialReportRecords = "katib-trial-reports";
 inline constexpr const char* kKatibExperimentLabel = "katib.kubeflow.org/experiment";
 inline constexpr const char* kKatibTrialLabel = "katib.kubeflow.org/trial";
-// Katib's default StdOut metrics filter.
-inline constexpr const char* kKatibDefaultMetricsFilter =
-    R"(([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?))";
 
 struct ExperimentControllerOptions {
   // Where the log of `container` in the Pod with `pod_uid` is (the kubelet's LogPath).
   std::function<std::string(const std::string& pod_uid, const std::string& container)> log_path;
+  // Where the file a Pod's containers see at `path` is on the host (the File collector).
+  std::function<std::string(const Json& pod, const std::string& path)> pod_file_path;
+  // The base URL of the server Trials push metrics to ("http://127.0.0.1:8080"), read when a
+  // Trial is created; null or "" = no Push endpoint (no `KATIB_METRICS_URL` in the Trial).
+  std::function<std::string()> server_url;
+  // GET http://host:port/path with a short timeout, returning the body (PrometheusMetric).
+  std::function<Result<std::string>(const std::string& host, int port, const std::string& path)>
+      http_get;
   // How often running Trials' logs are read for early stopping.
   Duration early_stopping_poll = std::chrono::seconds(2);
 };
-
-// One metric's reports in order, as text (the way the trial printed them).
-using MetricReports = std::map<std::string, std::vector<std::string>>;
-
-// Finds `name=value` pairs in `log` with `filters` (regexes whose groups 1 and 2 are the name and
-// the value; empty = Katib's default), keeping the names in `names`.
-MetricReports ParseMetricsLog(const std::string& log, const std::vector<std::string>& names,
-                              const std::vector<std::string>& filters = {});
 
 class ExperimentController {
  public:
@@ -117,10 +115,22 @@ class ExperimentController {
   ReconcileResult ReconcileExperiment(const std::string& ns, const std::string& name);
   ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
   void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
-  // The primary container's log in the Pods of a Trial's run object (succeeded Pods only when
-  // there are any), oldest Pod first.
-  Result<std::string> RunLog(const std::string& ns, const std::string& run_kind,
-                             const std::string& run_name, const std::string& primary);
+  // The Pods of a Trial's run object (succeeded Pods only when there are any), oldest first.
+  Result<std::vector<Json>> RunPods(const std::string& ns, const std::string& run_kind,
+                                    const std::string& run_name);
+  // The Trial's metric reports so far, from its collector (metrics_collector.h): the primary
+  // container's log (StdOut), the metrics file (File), or the observation logs pushed to the
+  // server or scraped (Push, PrometheusMetric). Defined in trial_metrics.cc.
+  Result<MetricReports> CollectReports(const Json& trial, const CollectorSpec& collector,
+                                       const std::vector<std::string>& names);
+  // PrometheusMetric: scrapes the Trial's running Pods once, keeping what it finds as an
+  // observation log record. Defined in trial_metrics.cc.
+  Status Scrape(const Json& trial, const CollectorSpec& collector,
+                const std::vector<std::string>& names);
+  // The `Suggestion` mirroring an Experiment's suggestions (writes appended to `writes` when
+  // it changed). Defined in trial_metrics.cc.
+  Status MirrorSuggestion(const Json& exp, const Json& exp_status, const Json& suggestions,
+                          bool finished, std::vector<store::Write>& writes);
 
   store::Store& store_;
   store::Informer& informer_;
