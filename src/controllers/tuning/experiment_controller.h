@@ -1,7 +1,7 @@
 // The Katib Experiment controller (`kubeflow.org/v1beta1` Experiment and Trial, Katib v1beta1
 // semantics): asks the tuning engine (`engine/tuning`) for parameter assignments, runs each as a
 // Trial whose run object is the Experiment's `trialTemplate.trialSpec`, collects the objective
-// from the primary container's stdout, and finishes the Experiment in Katib's order.
+// with the Experiment's metrics collector, and finishes the Experiment in Katib's order.
 //
 // Experiment states (numbers are used by tests):
 //   1 new --spec parses--> Running: conditions Created (ExperimentCreated) and Running
@@ -24,6 +24,16 @@
 //       (ExperimentSuggestionEndReached)
 //   On 4-7 Running becomes False, completionTime is set, and Trials still running are Killed
 //   (their run objects deleted). Checks run in that order (Katib's).
+//   8 Succeeded (ExperimentMaxTrialsReached) --resumePolicy LongRunning or FromVolume, and
+//       maxTrialCount raised above the finished Trials--> Running: Succeeded=False (reason
+//       ExperimentRestarting), completionTime removed; the next pass (3) continues the sampler
+//       from the kept suggestion records.
+//   9 on 4-7 with resumePolicy Never (the default): the suggestion records are deleted in the
+//       same commit (Katib deletes the suggestion service); 8 never applies.
+//   Every pass keeps a `Suggestion` named like the Experiment (owned by it): spec.algorithm,
+//   spec.requests, status.suggestionCount, status.suggestions [{name (the Trial),
+//   parameterAssignments, labels}], conditions Created, Running (False and Succeeded=True once
+//   a Never Experiment ends), written in the same commit as the Experiment's status.
 //   Status: trials, trialsSucceeded, trialsFailed (includes MetricsUnavailable),
 //   trialsMetricsUnavailable, trialsKilled, trialsEarlyStopped, trialsRunning, the trial name
 //   lists, and currentOptimalTrial {bestTrialName, parameterAssignments, observation}.
@@ -31,9 +41,16 @@
 // Trial states:
 //   1 new --> Created (TrialCreated) + Running (TrialRunning), startTime; its run object
 //       (`spec.runSpec`, named like the Trial, owned by it) created in the same commit
-//   2 Running --run object Complete/Succeeded=True--> the primary container's log is parsed
-//       with the StdOut collector's filter (default Katib's `([\w|-]+)\s*=\s*(number)`);
-//       objective found: Succeeded (TrialSucceeded) with status.observation.metrics
+//   2 Running --run object Complete/Succeeded=True--> the reports are collected per
+//       `metricsCollectorSpec.collector.kind` (metrics_collector.h): StdOut, the primary
+//       container's log with the filter (default Katib's `([\w|-]+)\s*=\s*(number)`); File,
+//       the file at `source.fileSystemPath.path` in each Pod (TEXT like StdOut, or JSON lines),
+//       found through `pod_file_path` in the `metrics-volume` emptyDir the Trial's primary
+//       container was given at the file's directory; Push, the observation logs Trials POST to
+//       the server (`KATIB_METRICS_URL`, `SKIFF_SERVER` in the primary container's env);
+//       PrometheusMetric, the observation logs scraped from `source.httpGet` every
+//       `scrape_interval` while the Trial runs (and once more at the end); None, nothing.
+//       Objective found (or None): Succeeded (TrialSucceeded) with status.observation.metrics
 //       [{name, min, max, latest}]; missing: MetricsUnavailable (TrialMetricsUnavailable)
 //   3 Running --run object Failed=True, or deleted--> Failed (TrialFailed)
 //   4 Running --its Experiment finished--> Killed (TrialKilled), run object deleted
@@ -56,10 +73,11 @@
 // Metric strategies default as Katib's webhook does: every metric without one takes the
 // objective's (min for minimize, max for maximize).
 //
-// Not implemented: the File/TensorFlowEvent/Prometheus/Custom collectors (a
-// non-StdOut collector is treated as StdOut), resumePolicy, PBT/Hyperband checkpoint copying,
+// Not implemented: the TensorFlowEvent and Custom collectors (the Experiment fails, naming
+// `spec.metricsCollectorSpec.collector.kind`), PBT/Hyperband checkpoint copying, and
 // `successCondition`/`failureCondition` expressions (conditions Complete/Succeeded/Failed are
-// read instead), and the mirror of the suggestions in a Suggestion resource.
+// read instead). FromVolume behaves as LongRunning: the suggestion state is in the store,
+// which is on disk already.
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once
