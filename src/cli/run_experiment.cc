@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <vector>
 
@@ -60,7 +62,7 @@ double Seconds(const std::string& from, const std::string& to) {
 int FollowExperiment(LocalRuntime& rt, const std::string& ns, const std::string& name,
                      const std::string& output, bool quiet) {
   FILE* out = output.empty() ? stdout : stderr;
-  const bool tty = ::isatty(::fileno(out)) != 0 && !quiet;
+  const bool tty = ::isatty(::fileno(out)) != 0 && !quiet && std::getenv("SKIFF_NO_TTY") == nullptr;
   EventLoop& loop = rt.loop();
   std::map<std::string, std::string> printed;  // trial -> state printed (plain mode)
   size_t drawn_lines = 0;

@@ -398,8 +398,17 @@ void AddMetricsVolume(Json& run, const std::string& primary, const std::string& 
       if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) {
         c["volumeMounts"] = Json::array();
       }
-      bool mounted = false;
-      for (const auto& vm : c["volumeMounts"]) mounted = mounted || StringField(vm, "mountPath") == dir;
+      // Under /tmp (the Pod's private /tmp, kept until the Pod is deleted) or under a volume
+      // the container mounts already, the file outlives the Pod as it is; a mount nested in
+      // another bind mount would also fail to start on the local kubelet.
+      auto under = [&dir](const std::string& root) {
+        std::string r = root;
+        while (r.size() > 1 && r.back() == '/') r.pop_back();
+        return dir == r || (dir.size() > r.size() && dir.compare(0, r.size(), r) == 0 &&
+                            (r == "/" || dir[r.size()] == '/'));
+      };
+      bool mounted = under("/tmp");
+      for (const auto& vm : c["volumeMounts"]) mounted = mounted || under(StringField(vm, "mountPath"));
       if (mounted) continue;
       c["volumeMounts"].push_back({{"name", kKatibMetricsVolume}, {"mountPath", dir}});
       added = true;

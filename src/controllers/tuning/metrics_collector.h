@@ -91,7 +91,8 @@ MetricReports ReportsFromObservationLogs(const std::map<std::string, Json>& reco
                                          const std::vector<std::string>& names);
 
 // Adds the File collector's emptyDir (`metrics-volume`) at `dir` to every Pod spec in `run`
-// whose containers include `primary`, unless that container already mounts a volume there.
+// whose containers include `primary`, unless `dir` is under /tmp or under a volume that
+// container mounts already (the file outlives the Pod there as it is).
 void AddMetricsVolume(Json& run, const std::string& primary, const std::string& dir);
 
 }  // namespace skiff::controllers

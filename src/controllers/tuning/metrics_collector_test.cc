@@ -170,6 +170,14 @@ spec:
   ASSERT_EQ(pod["volumes"].size(), 2u);
   EXPECT_EQ(pod["volumes"][1]["name"], kKatibMetricsVolume);
   EXPECT_TRUE(pod["volumes"][1].contains("emptyDir"));
+  // Under /tmp or an existing mount: nothing to add.
+  Json before = run;
+  AddMetricsVolume(run, "training-container", "/tmp/out");
+  AddMetricsVolume(run, "training-container", "/data/sub");
+  AddMetricsVolume(run, "training-container", "/var/log/katib/deeper");
+  EXPECT_EQ(run, before);
+  AddMetricsVolume(run, "training-container", "/database");  // not under /data
+  EXPECT_EQ(run["spec"]["template"]["spec"]["containers"][1]["volumeMounts"].size(), 3u);
 }
 
 }  // namespace
