@@ -280,6 +280,27 @@ class CollectorsThroughServerTest(SkiffTestCase):
             self.assertAlmostEqual(float(self.observed(t)["latest"]), (self.x(t) - 0.5) ** 2, places=5)
 
 
+    def test_long_running_experiment_continues_when_max_trial_count_is_raised(self):
+        text = PUSH.replace("name: push,", "name: lr,").replace(
+            "maxTrialCount: 2", "maxTrialCount: 2\n  resumePolicy: LongRunning")
+        exp = self.run_experiment(text, "lr")
+        first = {t["metadata"]["name"]: t["spec"]["parameterAssignments"] for t in self.trials("lr")}
+        self.assertEqual(sorted(first), ["lr-0", "lr-1"])
+        self.remote("apply", "-f", self.write("lr.yaml", text.replace("maxTrialCount: 2", "maxTrialCount: 4")))
+
+        def four_done():
+            exp = self.get("experiment", "lr")
+            return exp if exp["status"].get("trialsSucceeded") == 4 and any(
+                c["type"] == "Succeeded" and c["status"] == "True" for c in exp["status"]["conditions"]) else None
+
+        exp = self.wait_until(four_done, timeout=60, interval=0.3)
+        trials = {t["metadata"]["name"]: t["spec"]["parameterAssignments"] for t in self.trials("lr")}
+        self.assertEqual(sorted(trials), ["lr-0", "lr-1", "lr-2", "lr-3"])
+        for name, assignments in first.items():
+            self.assertEqual(trials[name], assignments, "earlier trials are untouched")
+        self.assertEqual(self.get("suggestion", "lr")["status"]["suggestionCount"], 4)
+
+
 class RunExperimentTest(SkiffTestCase):
     def test_skiff_run_runs_an_experiment_to_completion(self):
         path = self.write("file-json.yaml", FILE_JSON)
