@@ -94,6 +94,8 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
       if (!job.ok()) return InvalidArgument(where + ": " + kind + " " + StringField(d["metadata"], "name") + ": " + job.status().message());
       sub.training.push_back(d);
     } else if (kind == "Experiment") {
+      Status v = controllers::ValidateExperiment(d);
+      if (!v.ok()) return InvalidArgument(where + ": Experiment " + StringField(d["metadata"], "name") + ": " + v.message());
       sub.experiments.push_back(d);
     } else if (kind == "CronWorkflow") {
       Json wf = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}};

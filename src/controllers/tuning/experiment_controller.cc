@@ -319,6 +319,22 @@ std::vector<double> Numbers(const std::vector<std::string>& values) {
 
 }  // namespace
 
+Status ValidateExperiment(const Json& experiment) {
+  SKIFF_ASSIGN_OR_RETURN(ExperimentSpec es,
+                         ParseExperimentSpec(experiment.value("spec", Json::object())));
+  tuning::SamplerOptions so;
+  so.goal = es.goal;
+  {
+    SKIFF_ASSIGN_OR_RETURN(auto sampler, tuning::MakeSampler(es.algorithm, es.space, so));
+    (void)sampler;
+  }
+  if (es.early_stopping) {
+    SKIFF_ASSIGN_OR_RETURN(auto rule, tuning::MakeEarlyStoppingRule(*es.early_stopping, es.goal));
+    (void)rule;
+  }
+  return OkStatus();
+}
+
 ExperimentController::ExperimentController(store::Store& store, EventLoop& loop,
                                            store::Informer& informer,
                                            ExperimentControllerOptions options, const Clock& clock,

@@ -115,6 +115,10 @@ struct ExperimentControllerOptions {
   Duration early_stopping_poll = std::chrono::seconds(2);
 };
 
+// Checks an Experiment's spec as the controller will (search space, algorithm, early stopping,
+// objective, collector, resumePolicy, trialTemplate); the error names the field's path.
+Status ValidateExperiment(const Json& experiment);
+
 class ExperimentController {
  public:
   ExperimentController(store::Store& store, EventLoop& loop, store::Informer& informer,
