@@ -99,9 +99,10 @@ int FollowExperiment(LocalRuntime& rt, const std::string& ns, const std::string&
     const Json st = exp->value("status", Json::object());
     auto trials = rt.store().List("Trial", ns, {"katib.kubeflow.org/experiment=" + name, "", 0});
     std::vector<Json> items = trials.ok() ? trials->items : std::vector<Json>{};
+    // Creation order: `<experiment>-<n>` by n (shorter names first, then by text).
     std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
-      return StringField(a["metadata"], "creationTimestamp") + StringField(a["metadata"], "name") <
-             StringField(b["metadata"], "creationTimestamp") + StringField(b["metadata"], "name");
+      std::string an = StringField(a["metadata"], "name"), bn = StringField(b["metadata"], "name");
+      return std::make_pair(an.size(), an) < std::make_pair(bn.size(), bn);
     });
     const Json best = st.value("currentOptimalTrial", Json::object());
     std::string best_line;
@@ -124,14 +125,27 @@ int FollowExperiment(LocalRuntime& rt, const std::string& ns, const std::string&
       ++drawn_lines;
       double finished_secs = 0;
       int finished = 0, running = 0;
-      for (const auto& t : items) {
-        std::string state = TrialState(t);
-        const Json ts = t.value("status", Json::object());
-        std::string value = Objective(ts.value("observation", Json::object()), metric, strategy);
-        std::snprintf(line, sizeof line, "%-28s %-18s %-12s %s\n", StringField(t["metadata"], "name").c_str(),
-                      state.c_str(), value.c_str(), Assignments(t).c_str());
+      // The table is redrawn by moving the cursor up, which stops at the top of the screen:
+      // only the latest kMaxRows Trials are listed.
+      constexpr size_t kMaxRows = 20;
+      const size_t first_shown = items.size() > kMaxRows ? items.size() - kMaxRows : 0;
+      if (first_shown > 0) {
+        std::snprintf(line, sizeof line, "(%zu earlier trials not shown)\n", first_shown);
         text += line;
         ++drawn_lines;
+      }
+      for (size_t i = 0; i < items.size(); ++i) {
+        const Json& t = items[i];
+        std::string state = TrialState(t);
+        const Json ts = t.value("status", Json::object());
+        if (i >= first_shown) {
+          std::string value = Objective(ts.value("observation", Json::object()), metric, strategy);
+          std::snprintf(line, sizeof line, "%-28s %-18s %-12s %s\n",
+                        StringField(t["metadata"], "name").c_str(), state.c_str(), value.c_str(),
+                        Assignments(t).c_str());
+          text += line;
+          ++drawn_lines;
+        }
         if (state == "Running" || state == "Created") {
           ++running;
         } else if (!StringField(ts, "completionTime").empty()) {
