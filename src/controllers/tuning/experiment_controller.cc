@@ -369,12 +369,42 @@ Status ExperimentController::Start() {
   for (const char* kind : kRunKinds) {
     informer_.AddHandler(kind, [this](const store::WatchEvent& ev) { OnOwnedEvent(ev, "Trial"); });
   }
+  informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
+    IndexPod(ev.object, ev.type == store::EventType::kDeleted);
+  });
+  {
+    SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
+    for (const auto& p : pods.items) IndexPod(p, false);
+  }
   for (const char* kind : {"Experiment", "Trial"}) {
     SKIFF_ASSIGN_OR_RETURN(store::ListResult list, store_.List(kind, ""));
     for (const auto& obj : list.items) queue_.Add(QueueKey(obj));
   }
   queue_.Start();
   return OkStatus();
+}
+
+void ExperimentController::IndexPod(const Json& pod, bool deleted) {
+  const Json& meta = pod["metadata"];
+  const std::string ns = StringField(meta, "namespace");
+  const std::string name = StringField(meta, "name");
+  std::set<std::string> runs;
+  for (const auto& ref : meta.value("ownerReferences", Json::array())) runs.insert(StringField(ref, "name"));
+  const Json labels = meta.value("labels", Json::object());
+  for (const char* l : {"job-name", "training.kubeflow.org/job-name"}) {
+    if (std::string v = StringField(labels, l); !v.empty()) runs.insert(v);
+  }
+  for (const auto& run : runs) {
+    const std::string key = ns + "/" + run;
+    if (!deleted) {
+      pods_by_run_[key].insert(name);
+      continue;
+    }
+    auto it = pods_by_run_.find(key);
+    if (it == pods_by_run_.end()) continue;
+    it->second.erase(name);
+    if (it->second.empty()) pods_by_run_.erase(it);
+  }
 }
 
 void ExperimentController::OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind) {
@@ -758,10 +788,19 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
 Result<std::vector<Json>> ExperimentController::RunPods(const std::string& ns,
                                                         const std::string& run_kind,
                                                         const std::string& run_name) {
-  auto pods = store_.List("Pod", ns);
-  if (!pods.ok()) return pods.status();
+  std::vector<Json> candidates;
+  if (auto it = pods_by_run_.find(ns + "/" + run_name); it != pods_by_run_.end()) {
+    for (const auto& pod_name : it->second) {
+      auto p = store_.Get({"Pod", ns, pod_name});
+      if (p.ok()) {
+        candidates.push_back(std::move(*p));
+      } else if (p.status().code() != StatusCode::kNotFound) {
+        return p.status();
+      }
+    }
+  }
   std::vector<Json> mine;
-  for (auto& p : pods->items) {
+  for (auto& p : candidates) {
     const Json& pm = p["metadata"];
     bool owned = false;
     for (const auto& ref : pm.value("ownerReferences", Json::array())) {

@@ -84,6 +84,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,8 +155,14 @@ class ExperimentController {
   Status MirrorSuggestion(const Json& exp, const Json& exp_status, const Json& suggestions,
                           bool finished, std::vector<store::Write>& writes);
 
+  // Pods by the name of the run object they belong to ("ns/name": owner reference or the
+  // `job-name` / `training.kubeflow.org/job-name` label), kept from Pod events so that
+  // collecting a Trial's metrics reads its own Pods rather than every Pod of the namespace.
+  void IndexPod(const Json& pod, bool deleted);
+
   store::Store& store_;
   store::Informer& informer_;
+  std::map<std::string, std::set<std::string>> pods_by_run_;
   ExperimentControllerOptions options_;
   const Clock& clock_;
   WorkQueue queue_;
