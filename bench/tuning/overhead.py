@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Per-trial platform overhead of Katib Experiments on `skiff server`: an Experiment whose
 trials do nothing but print the objective (`/bin/echo loss=<x>`, a batch/v1 Job each), run one
-trial at a time, while two watch streams (Trials, Pods) timestamp every event as it arrives.
+trial at a time, while three watch streams (Trials, Jobs, Pods) timestamp every event as it arrives.
 
 Per trial it reports the time from the Trial's creation (its ADDED event) to its Pod Running,
 to the Pod Succeeded, and to the Trial Succeeded with its metrics recorded (the same write),

@@ -352,10 +352,17 @@ Status ExperimentController::Start() {
   informer_.AddHandler("Experiment", [this](const store::WatchEvent& ev) {
     std::string key = QueueKey(ev.object);
     if (ev.type == store::EventType::kDeleted) {
+      spec_generation_.erase(key);
       queue_.Drop(key);
-    } else {
-      queue_.Add(key);
+      return;
     }
+    // A write of the status alone (this controller's own, every pass) asks for nothing new;
+    // spec changes (generation) and the Trials' events do.
+    const int64_t generation = IntField(ev.object["metadata"], "generation", 0);
+    auto [it, added] = spec_generation_.emplace(key, generation);
+    if (!added && ev.type == store::EventType::kModified && it->second == generation) return;
+    it->second = generation;
+    queue_.Add(key);
   });
   informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
     std::string key = QueueKey(ev.object);
