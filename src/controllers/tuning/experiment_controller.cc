@@ -9,7 +9,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
-#include "controllers/tuning/katib_conditions.h"
+#include "controllers/tuning/experiment_internal.h"
 #include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
 #include "engine/tuning/sampler.h"
@@ -42,20 +42,16 @@ void SetCondition(Json& status, const std::string& type, const std::string& valu
                                   {"lastTransitionTime", now}});
 }
 
-}  // namespace katib
-
-namespace {
-
-using katib::SetCondition;
-
-namespace tuning = ::skiff::tuning;
-
-// Kinds a Trial's run object may have that the controller watches for progress.
-constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
-                                     "PaddleJob",  "MPIJob",     "Workflow"};
-
 const char* const kTrialFinalConditions[] = {"Succeeded", "Failed", "MetricsUnavailable",
                                              "EarlyStopped", "Killed"};
+
+std::optional<double> ParseDouble(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0') return std::nullopt;
+  return v;
+}
 
 // The Trial's final condition type, or "" while it runs.
 std::string TrialOutcome(const Json& trial) {
@@ -66,6 +62,38 @@ std::string TrialOutcome(const Json& trial) {
   return "";
 }
 
+// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
+Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
+  Json metrics = Json::array();
+  for (const auto& n : names) {
+    auto it = reports.find(n);
+    if (it == reports.end() || it->second.empty()) continue;
+    const std::vector<std::string>& values = it->second;
+    std::string lo = values.front(), hi = values.front();
+    for (const auto& v : values) {
+      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
+      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
+    }
+    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
+  }
+  return {{"metrics", std::move(metrics)}};
+}
+
+}  // namespace katib
+
+namespace {
+
+using katib::Observation;
+using katib::ParseDouble;
+using katib::SetCondition;
+using katib::TrialOutcome;
+
+namespace tuning = ::skiff::tuning;
+
+// Kinds a Trial's run object may have that the controller watches for progress.
+constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
+                                     "PaddleJob",  "MPIJob",     "Workflow"};
+
 uint64_t Fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {
@@ -73,14 +101,6 @@ uint64_t Fnv1a(std::string_view s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-std::optional<double> ParseDouble(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') return std::nullopt;
-  return v;
 }
 
 // Everything the Experiment's spec says, parsed.
@@ -292,22 +312,6 @@ std::optional<double> ObservedValue(const Json& trial, const std::string& name,
   return std::nullopt;
 }
 
-// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
-Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
-  Json metrics = Json::array();
-  for (const auto& n : names) {
-    auto it = reports.find(n);
-    if (it == reports.end() || it->second.empty()) continue;
-    const std::vector<std::string>& values = it->second;
-    std::string lo = values.front(), hi = values.front();
-    for (const auto& v : values) {
-      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
-      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
-    }
-    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
-  }
-  return {{"metrics", std::move(metrics)}};
-}
 
 std::vector<double> Numbers(const std::vector<std::string>& values) {
   std::vector<double> out;
@@ -389,29 +393,6 @@ Status ExperimentController::Start() {
   }
   queue_.Start();
   return OkStatus();
-}
-
-void ExperimentController::IndexPod(const Json& pod, bool deleted) {
-  const Json& meta = pod["metadata"];
-  const std::string ns = StringField(meta, "namespace");
-  const std::string name = StringField(meta, "name");
-  std::set<std::string> runs;
-  for (const auto& ref : meta.value("ownerReferences", Json::array())) runs.insert(StringField(ref, "name"));
-  const Json labels = meta.value("labels", Json::object());
-  for (const char* l : {"job-name", "training.kubeflow.org/job-name"}) {
-    if (std::string v = StringField(labels, l); !v.empty()) runs.insert(v);
-  }
-  for (const auto& run : runs) {
-    const std::string key = ns + "/" + run;
-    if (!deleted) {
-      pods_by_run_[key].insert(name);
-      continue;
-    }
-    auto it = pods_by_run_.find(key);
-    if (it == pods_by_run_.end()) continue;
-    it->second.erase(name);
-    if (it->second.empty()) pods_by_run_.erase(it);
-  }
 }
 
 void ExperimentController::OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind) {
@@ -787,169 +768,6 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
   }
   if (!end_type.empty()) {
     LogInfo("experiment finished", {{"experiment", ns + "/" + name}, {"reason", end_reason}});
-  }
-  if (requeue > Duration(0)) return ReconcileResult::After(requeue);
-  return ReconcileResult::Ok();
-}
-
-Result<std::vector<Json>> ExperimentController::RunPods(const std::string& ns,
-                                                        const std::string& run_kind,
-                                                        const std::string& run_name) {
-  std::vector<Json> candidates;
-  if (auto it = pods_by_run_.find(ns + "/" + run_name); it != pods_by_run_.end()) {
-    for (const auto& pod_name : it->second) {
-      auto p = store_.Get({"Pod", ns, pod_name});
-      if (p.ok()) {
-        candidates.push_back(std::move(*p));
-      } else if (p.status().code() != StatusCode::kNotFound) {
-        return p.status();
-      }
-    }
-  }
-  std::vector<Json> mine;
-  for (auto& p : candidates) {
-    const Json& pm = p["metadata"];
-    bool owned = false;
-    for (const auto& ref : pm.value("ownerReferences", Json::array())) {
-      if (StringField(ref, "name") == run_name && StringField(ref, "kind") == run_kind) owned = true;
-    }
-    const Json labels = pm.value("labels", Json::object());
-    if (StringField(labels, "job-name") == run_name ||
-        StringField(labels, "training.kubeflow.org/job-name") == run_name) {
-      owned = true;
-    }
-    if (owned) mine.push_back(std::move(p));
-  }
-  // Prefer Pods that succeeded (a Job's failed attempts printed partial metrics).
-  std::vector<Json> chosen;
-  for (const Json& p : mine) {
-    if (StringField(p.value("status", Json::object()), "phase") == "Succeeded") chosen.push_back(p);
-  }
-  if (chosen.empty()) chosen = std::move(mine);
-  std::stable_sort(chosen.begin(), chosen.end(), [](const Json& a, const Json& b) {
-    return StringField(a["metadata"], "creationTimestamp") <
-           StringField(b["metadata"], "creationTimestamp");
-  });
-  return chosen;
-}
-
-ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
-                                                     const std::string& name) {
-  auto got = store_.Get({"Trial", ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(QueueKey("Trial", ns, name));
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& trial = *got;
-  if (!TrialOutcome(trial).empty()) return ReconcileResult::Ok();
-  const std::string now = FormatRfc3339(clock_.Now());
-  const Json spec = trial.value("spec", Json::object());
-  Json status = trial.value("status", Json::object());
-  if (!status.is_object()) status = Json::object();
-  Json run = spec.value("runSpec", Json::object());
-  const std::string run_kind = StringField(run, "kind");
-  std::vector<store::Write> writes;
-  Duration requeue{0};
-
-  auto finish = [&](const std::string& type, const std::string& reason, const std::string& msg) {
-    SetCondition(status, "Running", "False", reason, msg, now);
-    SetCondition(status, type, "True", reason, msg, now);
-    status["completionTime"] = now;
-  };
-
-  auto existing = store_.Get({run_kind, ns, name});
-  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-    return ReconcileResult::Error(existing.status());
-  }
-  if (!existing.ok()) {
-    if (HasTrueCondition(status, "Created")) {
-      finish("Failed", "TrialFailed", "Trial's " + run_kind + " was deleted");
-    } else {
-      // (1) Create the run object, owned by the Trial, with the Trial's status.
-      Json& meta = run["metadata"];
-      meta["ownerReferences"] = Json::array({{{"apiVersion", "kubeflow.org/v1beta1"},
-                                              {"kind", "Trial"},
-                                              {"name", name},
-                                              {"uid", StringField(trial["metadata"], "uid")},
-                                              {"controller", true},
-                                              {"blockOwnerDeletion", true}}});
-      if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
-      meta["labels"][kKatibTrialLabel] = name;
-      const Json tlabels = trial["metadata"].value("labels", Json::object());
-      if (tlabels.contains(kKatibExperimentLabel)) {
-        meta["labels"][kKatibExperimentLabel] = tlabels[kKatibExperimentLabel];
-      }
-      status["startTime"] = now;
-      SetCondition(status, "Created", "True", "TrialCreated", "Trial is created", now);
-      SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
-      writes.push_back(store::Write::Create(std::move(run)));
-    }
-  } else {
-    const Json rstatus = existing->value("status", Json::object());
-    if (HasTrueCondition(rstatus, "Failed")) {
-      finish("Failed", "TrialFailed", "Trial has failed");  // (3)
-    } else if (HasTrueCondition(rstatus, "Complete") || HasTrueCondition(rstatus, "Succeeded")) {
-      // (2) Collect metrics from the primary container of the Pods the run object owns.
-      std::vector<std::string> names;
-      const Json objective = spec.value("objective", Json::object());
-      const std::string objective_name = StringField(objective, "objectiveMetricName");
-      names.push_back(objective_name);
-      for (const auto& m : objective.value("additionalMetricNames", Json::array())) {
-        if (m.is_string()) names.push_back(m.get<std::string>());
-      }
-      auto collector = ParseCollectorSpec(spec.value("metricsCollector", Json()),
-                                          "spec.metricsCollector");
-      if (!collector.ok()) return ReconcileResult::Error(collector.status());
-      if (collector->kind == CollectorKind::kPrometheusMetric) {
-        // At exit: whatever still answers (usually nothing once the process is gone).
-        Scrape(trial, *collector, names).IgnoreError();
-      }
-      auto collected = CollectReports(trial, *collector, names);
-      if (!collected.ok()) return ReconcileResult::Error(collected.status());
-      MetricReports& reports = *collected;
-      if (collector->kind == CollectorKind::kNone) {
-        finish("Succeeded", "TrialSucceeded", "Trial has succeeded (metrics collector None)");
-      } else if (!reports.count(objective_name)) {
-        finish("MetricsUnavailable", "TrialMetricsUnavailable",
-               "Metrics are not available: " + objective_name + " was not reported");
-      } else {
-        status["observation"] = Observation(reports, names);
-        Json values = Json::array();
-        for (const auto& v : reports[objective_name]) values.push_back(v);
-        writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
-                                                 StringField(trial["metadata"], "uid"),
-                                                 "objective", {{"values", values}}));
-        finish("Succeeded", "TrialSucceeded", "Trial has succeeded");
-      }
-    } else {
-      if (!HasTrueCondition(status, "Running")) {
-        SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
-      }
-      auto collector = ParseCollectorSpec(spec.value("metricsCollector", Json()),
-                                          "spec.metricsCollector");
-      if (collector.ok() && collector->kind == CollectorKind::kPrometheusMetric) {
-        // PrometheusMetric: scraped every `scrape_interval` while the Trial runs.
-        const Json objective = spec.value("objective", Json::object());
-        std::vector<std::string> names = {StringField(objective, "objectiveMetricName")};
-        for (const auto& m : objective.value("additionalMetricNames", Json::array())) {
-          if (m.is_string()) names.push_back(m.get<std::string>());
-        }
-        Scrape(trial, *collector, names).IgnoreError();
-        requeue = collector->scrape_interval;
-      }
-    }
-  }
-  if (status != trial.value("status", Json::object())) {
-    Json updated = trial;
-    updated["status"] = status;
-    writes.insert(writes.begin(), store::Write::UpdateStatus(std::move(updated)));
-  }
-  if (!writes.empty()) {
-    auto r = store_.Commit(std::move(writes));
-    if (!r.ok()) return ReconcileResult::Error(r.status());
   }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
   return ReconcileResult::Ok();

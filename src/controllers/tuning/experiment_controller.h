@@ -139,19 +139,20 @@ class ExperimentController {
   ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
   void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
   // The Pods of a Trial's run object (succeeded Pods only when there are any), oldest first.
+  // Defined in trials.cc, with `ReconcileTrial` and `IndexPod`.
   Result<std::vector<Json>> RunPods(const std::string& ns, const std::string& run_kind,
                                     const std::string& run_name);
   // The Trial's metric reports so far, from its collector (metrics_collector.h): the primary
   // container's log (StdOut), the metrics file (File), or the observation logs pushed to the
-  // server or scraped (Push, PrometheusMetric). Defined in trial_metrics.cc.
+  // server or scraped (Push, PrometheusMetric). Defined in trials.cc.
   Result<MetricReports> CollectReports(const Json& trial, const CollectorSpec& collector,
                                        const std::vector<std::string>& names);
   // PrometheusMetric: scrapes the Trial's running Pods once, keeping what it finds as an
-  // observation log record. Defined in trial_metrics.cc.
+  // observation log record. Defined in trials.cc.
   Status Scrape(const Json& trial, const CollectorSpec& collector,
                 const std::vector<std::string>& names);
   // The `Suggestion` mirroring an Experiment's suggestions (writes appended to `writes` when
-  // it changed). Defined in trial_metrics.cc.
+  // it changed). Defined in trials.cc.
   Status MirrorSuggestion(const Json& exp, const Json& exp_status, const Json& suggestions,
                           bool finished, std::vector<store::Write>& writes);
 
