@@ -312,6 +312,17 @@ class RunExperimentTest(SkiffTestCase):
         exp = self.get_json("experiment", "file-json")
         self.assertEqual(exp["status"]["trials"], 2)
 
+    def test_collector_examples_run(self):
+        examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "tuning")
+        exp = self.run_json(os.path.join(examples, "file-collector.yaml"))
+        self.assertEqual(exp["status"]["trialsSucceeded"], 12, exp["status"])
+        best = exp["status"]["currentOptimalTrial"]
+        a = {p["name"]: float(p["value"]) for p in best["parameterAssignments"]}
+        loss = float(best["observation"]["metrics"][0]["min"])
+        self.assertAlmostEqual(loss, (a["x"] - 1.0) ** 2 + 1.0 / a["epochs"], delta=0.011)
+        exp = self.run_json(os.path.join(examples, "push-collector.yaml"))
+        self.assertEqual(exp["status"]["trialsSucceeded"], 6, exp["status"])
+
     def test_skiff_run_prints_the_final_experiment_and_fails_with_it(self):
         exp = self.run_json(self.write("push.yaml", PUSH))
         self.assertEqual(exp["kind"], "Experiment")
