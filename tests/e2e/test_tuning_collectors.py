@@ -302,6 +302,38 @@ class CollectorsThroughServerTest(SkiffTestCase):
         self.assertEqual(self.get("suggestion", "lr")["status"]["suggestionCount"], 4)
 
 
+class PushWithAuthTest(SkiffTestCase):
+    def test_push_needs_a_token_that_may_update_trials(self):
+        editor = self.skiff("token", "create", "trainer", "--namespace", "default", "--role", "edit",
+                            check=0).stdout.strip()
+        viewer = self.skiff("token", "create", "reader", "--namespace", "default", "--role", "view",
+                            check=0).stdout.strip()
+        server = subprocess.Popen([SKIFF, "server", "--port", "0", "--auth"] + store_args(),
+                                  env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            m = re.search(r"http://127\.0\.0\.1:(\d+)", server.stdout.readline())
+            url = "http://127.0.0.1:%s/apis/kubeflow.org/v1beta1/namespaces/default/trials/t/metrics" % m.group(1)
+
+            def post(token):
+                headers = {"Content-Type": "application/json"}
+                if token:
+                    headers["Authorization"] = "Bearer " + token
+                req = urllib.request.Request(url, data=b'{"accuracy": 1}', headers=headers, method="POST")
+                try:
+                    return urllib.request.urlopen(req).status
+                except urllib.error.HTTPError as e:
+                    return e.code
+
+            self.assertEqual(post(None), 401)
+            self.assertEqual(post(viewer), 403)
+            self.assertEqual(post(editor), 404)  # allowed; there is no trial "t"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            server.stdout.close()
+            server.stderr.close()
+
+
 class RunExperimentTest(SkiffTestCase):
     def test_skiff_run_runs_an_experiment_to_completion(self):
         path = self.write("file-json.yaml", FILE_JSON)
