@@ -6,8 +6,8 @@
 
 #include <cstdlib>
 
-#include "common/fs.h"
 #include "cli/trial_metrics_api.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 namespace skiff::cli {
