@@ -18,6 +18,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
+#include "cli/trial_metrics_api.h"
 #include "common/metrics.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "engine/dag/executor.h"
@@ -190,16 +191,18 @@ int CmdServer(const Argv& argv) {
   s = gateway.Seed(st);
   if (!s.ok()) return Fail(s, 1);
   ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
-  api::HttpServer server(ho, [&kube, &gateway](const api::HttpRequest& q, api::HttpResponse& r,
-                                               api::HttpExchange& e) {
+  TrialMetricsApi trial_metrics(st, auth ? &tokens : nullptr);  // Katib's Push collector
+  api::HttpServer server(ho, [&kube, &gateway, &trial_metrics](const api::HttpRequest& q, api::HttpResponse& r,
+                                                               api::HttpExchange& e) {
     if (gateway.Claims(q)) {
       gateway.Handle(q, r, e);
-    } else {
+    } else if (!trial_metrics.Handle(q, r)) {
       kube.Handle(q, r, e);
     }
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
+  (*rt)->set_server_url("http://" + std::string(IsLoopback(ho.host) ? "127.0.0.1" : ho.host) + ":" + std::to_string(server.port()));
   std::printf("skiff server listening on http://%s:%d (data: %s, store: %s, auth: %s)\n", ho.host.c_str(),
               server.port(), home.c_str(), store_spec.empty() ? "sqlite" : "postgresql",
               auth ? "tokens" : "none");
