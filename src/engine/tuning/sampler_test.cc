@@ -353,6 +353,65 @@ TEST(CmaEsSamplerTest, StaysInTheBoxWhenTheOptimumIsOnItsCorner) {
   }
 }
 
+TEST(GpSamplerTest, RefinesTheOptimumOfAHeavyTailedObjective) {
+  // Rosenbrock-like walls: values span five orders of magnitude. The warped GP must still
+  // home in on the valley floor near (1, 1) within a small budget.
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "-2", max: "2"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "-1", max: "3"}}
+)");
+  auto f = [&](const std::vector<double>& u) {
+    const std::vector<double> x = space.DecodeNumbers(u);
+    return 100 * std::pow(x[1] - x[0] * x[0], 2) + std::pow(1 - x[0], 2);
+  };
+  int wins = 0;
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    History hg, hr;
+    auto gp = Make("bayesianoptimization", space, seed, {{"acq_func", "EI"}});
+    auto rnd = Make("random", space, seed);
+    for (int i = 0; i < 40; ++i) {
+      for (auto [sampler, h] : {std::pair{gp.get(), &hg}, std::pair{rnd.get(), &hr}}) {
+        auto r = sampler->Suggest(*h, 1);
+        ASSERT_TRUE(r.ok());
+        Trial t;
+        t.point = r->suggestions[0].point;
+        t.labels = r->suggestions[0].labels;
+        t.state = TrialState::kCompleted;
+        t.objective = f(t.point);
+        h->push_back(t);
+      }
+    }
+    wins += Best(hg) < Best(hr) && Best(hg) < 1.0;
+  }
+  EXPECT_GE(wins, 2);
+}
+
+TEST(GpSamplerTest, HonoursXiAndRejectsBadValues) {
+  const SearchSpace space = Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
+  EXPECT_TRUE(MakeSampler({"bayesianoptimization", {{"xi", "0.5"}}}, space, {}).ok());
+  auto bad = MakeSampler({"bayesianoptimization", {{"xi", "-1"}}}, space, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("algorithmSettings[0].value"), std::string::npos);
+  // A large xi asks for improvements the model cannot promise near the incumbent, so the
+  // suggestions after the initial design spread further from the best point than with xi = 0.
+  auto spread = [&](const char* xi) {
+    auto gp = Make("bayesianoptimization", space, 7, {{"xi", xi}, {"acq_func", "EI"}});
+    History h;
+    double dist = 0;
+    for (int i = 0; i < 30; ++i) {
+      auto r = gp->Suggest(h, 1);
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.state = TrialState::kCompleted;
+      t.objective = std::pow(t.point[0] - 0.3, 2);
+      if (i >= 15) dist += std::abs(t.point[0] - 0.3);
+      h.push_back(t);
+    }
+    return dist;
+  };
+  EXPECT_LT(spread("0"), spread("5"));
+}
+
 TEST(TpeSamplerTest, FindsBetterPointsThanRandomSearch) {
   const SearchSpace space = Space(R"(
 - {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
