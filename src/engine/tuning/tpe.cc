@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "engine/tuning/sampler_internal.h"
 
@@ -207,7 +208,11 @@ class Parzen {
 class TpeSampler final : public Sampler {
  public:
   TpeSampler(const SearchSpace& space, TpeOptions o, Goal goal, uint64_t seed)
-      : space_(space), o_(o), goal_(goal), seed_(seed) {}
+      : space_(space), o_(o), goal_(goal), seed_(seed) {
+    if (space.size() <= ScrambledSobol::MaxDims()) {
+      startup_.emplace(space.size(), true, MixSeed({seed, 0x545045, 0x514d43}));
+    }
+  }
 
   Result<SuggestResult> Suggest(const History& history, int n) const override {
     Rng rng(CallSeed(seed_, o_.multivariate ? 0x4d545045 : 0x545045, history));
@@ -231,7 +236,9 @@ class TpeSampler final : public Sampler {
     for (int s = 0; s < n; ++s) {
       std::vector<double> point;
       if (static_cast<int>(done.size()) < o_.n_startup_trials) {
-        point = RandomPoint(space_, rng);
+        // Start-up trials: a scrambled Sobol' stream indexed by the trial count (each point
+        // uniform, together evenly spread), like `random`; beyond 40 parameters, uniform.
+        point = startup_ ? startup_->Point(history.size() + s) : RandomPoint(space_, rng);
       } else {
         point = SampleOne(done, pending, rng);
       }
@@ -294,6 +301,7 @@ class TpeSampler final : public Sampler {
   TpeOptions o_;
   Goal goal_;
   uint64_t seed_;
+  std::optional<ScrambledSobol> startup_;
 };
 
 }  // namespace
