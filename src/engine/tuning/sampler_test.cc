@@ -412,6 +412,38 @@ TEST(GpSamplerTest, HonoursXiAndRejectsBadValues) {
   EXPECT_LT(spread("0"), spread("5"));
 }
 
+TEST(TpeSamplerTest, StartUpTrialsAreStratifiedAndReplayable) {
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "-3", max: "3"}}
+)");
+  for (const char* name : {"tpe", "multivariate-tpe", "bayesianoptimization"}) {
+    auto sampler = Make(name, space, 21, {{name == std::string("bayesianoptimization")
+                                               ? "n_initial_points"
+                                               : "n_startup_trials",
+                                           "16"}});
+    History h;
+    std::vector<std::vector<double>> points;
+    for (int i = 0; i < 16; ++i) {
+      auto r = sampler->Suggest(h, 1);
+      ASSERT_TRUE(r.ok());
+      // Asking again with the same history gives the same point.
+      EXPECT_EQ(sampler->Suggest(h, 1)->suggestions[0].point, r->suggestions[0].point);
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.state = TrialState::kCompleted;
+      t.objective = t.point[0] + t.point[1];
+      h.push_back(t);
+      points.push_back(t.point);
+    }
+    for (size_t d = 0; d < 2; ++d) {
+      std::set<int> cells;
+      for (const auto& p : points) cells.insert(static_cast<int>(p[d] * 16));
+      EXPECT_EQ(cells.size(), 16u) << name << " dimension " << d;
+    }
+  }
+}
+
 TEST(TpeSamplerTest, FindsBetterPointsThanRandomSearch) {
   const SearchSpace space = Space(R"(
 - {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
