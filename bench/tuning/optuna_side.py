@@ -2,17 +2,27 @@
 """Runs Optuna 3.1's samplers on the same functions and seeds as tuning_bench, reads tuning_bench's
 JSON and prints one side-by-side table, then the targets (see bench/tuning/README.md).
 
-    optuna_side.py SKIFF_JSON [--seeds N] [--trials N] [--json OUT]
+    optuna_side.py SKIFF_JSON [--seeds N] [--trials N] [--json OUT] [--cache FILE]
+
+Both sides run seeds 0..N-1 with the same N (checked), the same boxes (suggest_float over the
+same bounds) and "best so far" = the minimum objective over the first t trials. Optuna's runs
+are deterministic given the seed, so --cache keeps them per seed between invocations.
 """
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
 
 import numpy as np
 import optuna
+
+try:
+    from scipy.stats import mannwhitneyu
+except ImportError:  # the table still prints; p is NaN
+    mannwhitneyu = None
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -91,49 +101,117 @@ def run_one(make, fn, box, seed, trials):
         best = min(best, y)
         if t >= 150:
             times.append(elapsed)
-        if t + 1 in (50, 100, 200):
+        if t + 1 in CHECKPOINTS:
             bests[t + 1] = best
-    return bests, statistics.median(times) if times else float("nan")
+    return {"best": [bests.get(c, best) for c in CHECKPOINTS],
+            "ms": statistics.median(times) if times else float("nan")}
+
+
+CHECKPOINTS = (50, 100, 200)
+
+
+def load_cache(path, trials):
+    """Per-seed Optuna runs kept between invocations: {"trials": N, "runs": {key: {seed: run}}}."""
+    try:
+        with open(path) as f:
+            cache = json.load(f)
+        if cache.get("trials") == trials:
+            return cache
+    except (OSError, ValueError):
+        pass
+    return {"trials": trials, "runs": {}}
+
+
+def optuna_runs(seeds, trials, cache_path):
+    cache = load_cache(cache_path, trials) if cache_path else {"trials": trials, "runs": {}}
+    out = {}
+    for fname, (fn, box, _) in FUNCTIONS.items():
+        for sname, make in SAMPLERS.items():
+            key = sname + "/" + fname
+            have = cache["runs"].setdefault(key, {})
+            for seed in range(seeds):
+                if str(seed) not in have:
+                    have[str(seed)] = run_one(make, fn, box, seed, trials)
+                    if cache_path:
+                        with open(cache_path + ".tmp", "w") as f:
+                            json.dump(cache, f)
+                        os.replace(cache_path + ".tmp", cache_path)
+            out[(sname, fname)] = [have[str(s)] for s in range(seeds)]
+            print("optuna %-17s %-17s done" % (sname, fname), file=sys.stderr)
+    return out
+
+
+def summarize(runs):
+    """Medians over seeds of the best values at each checkpoint and of ms per suggestion."""
+    row = {"best%d" % c: statistics.median(r["best"][i] for r in runs)
+           for i, c in enumerate(CHECKPOINTS)}
+    row["ms_per_suggest"] = statistics.median(r["ms"] for r in runs)
+    row["per_seed200"] = [r["best"][-1] for r in runs]
+    return row
+
+
+def compare(s, o, opt):
+    """skiff row vs optuna row at 200 trials: verdict and the Mann-Whitney p-value.
+
+    `win` is the primary figure: skiff's median best <= Optuna's, where both medians within
+    1e-6 (relative to the function's scale) of the known minimum count as a tie at the optimum.
+    `p` is a two-sided Mann-Whitney U test over the per-seed best values (NaN without scipy)."""
+    gs, go = s["best200"] - opt, o["best200"] - opt
+    tol = 1e-6 * max(1.0, abs(opt))
+    at_opt = gs <= tol and go <= tol
+    win = s["best200"] <= o["best200"] or at_opt
+    p = float("nan")
+    if mannwhitneyu is not None and s.get("per_seed200") and o.get("per_seed200"):
+        a, b = s["per_seed200"], o["per_seed200"]
+        if len(set(a) | set(b)) > 1:
+            p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        else:
+            p = 1.0
+    return win, at_opt, p
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("skiff_json")
+    ap.add_argument("skiff_json", help="tuning_bench's output, or - to only fill --cache")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--json")
+    ap.add_argument("--cache", help="per-seed Optuna results, reused when present")
     args = ap.parse_args()
+    if args.skiff_json == "-":
+        optuna_runs(args.seeds, args.trials, args.cache)
+        return 0
     with open(args.skiff_json) as f:
         skiff = json.load(f)
-    sk = {(r["sampler"], r["function"]): r for r in skiff["results"]}
-    optuna_rows = {}
-    for fname, (fn, box, _) in FUNCTIONS.items():
-        for sname, make in SAMPLERS.items():
-            runs = [run_one(make, fn, box, seed, args.trials) for seed in range(args.seeds)]
-            optuna_rows[(sname, fname)] = {
-                "best50": statistics.median(r[0][50] for r in runs),
-                "best100": statistics.median(r[0][100] for r in runs),
-                "best200": statistics.median(r[0][200] for r in runs),
-                "ms_per_suggest": statistics.median(r[1] for r in runs),
-            }
-            print("optuna %-17s %-17s done" % (sname, fname), file=sys.stderr)
+    if skiff["seeds"] != args.seeds or skiff["trials"] != args.trials:
+        print("seed/trial counts differ: skiff %d seeds %d trials, optuna %d seeds %d trials" % (
+            skiff["seeds"], skiff["trials"], args.seeds, args.trials), file=sys.stderr)
+        return 2
+    sk = {}
+    for r in skiff["results"]:
+        if "runs" in r:
+            r["per_seed200"] = [run[-1] for run in r["runs"]]
+        sk[(r["sampler"], r["function"])] = r
+    optuna_rows = {k: summarize(v) for k, v in optuna_runs(args.seeds, args.trials,
+                                                              args.cache).items()}
     if args.json:
         with open(args.json, "w") as f:
             json.dump([{"sampler": k[0], "function": k[1], **v} for k, v in optuna_rows.items()], f,
                       indent=1)
 
-    print("Skiff vs Optuna 3.1: median over seeds of the best value after 200 trials (and 50);")
-    print("skiff seeds: %d, optuna seeds: %d, trials: %d. gap = best - known minimum; ratio = "
-          "skiff gap / optuna gap (< 1: skiff closer)." % (skiff["seeds"], args.seeds, args.trials))
-    hdr = "%-17s %-17s %12s %12s %12s %12s %8s %-6s %9s %9s %7s" % (
-        "function", "algorithm", "skiff@50", "optuna@50", "skiff@200", "optuna@200", "ratio",
-        "wins", "skiff ms", "optuna ms", "speedup")
+    print("Skiff vs Optuna 3.1: median over seeds of the best value after 50, 100 and 200 trials;")
+    print("seeds 0-%d on both sides, %d trials. ratio = skiff gap / optuna gap at 200 "
+          "(gap = best - known minimum; < 1: skiff closer); p = two-sided Mann-Whitney U over "
+          "seeds at 200." % (args.seeds - 1, args.trials))
+    hdr = "%-16s %-20s %10s %10s %10s %10s %10s %10s %7s %-6s %5s %8s %8s %7s" % (
+        "function", "algorithm", "skiff@50", "optuna@50", "skiff@100", "optuna@100", "skiff@200",
+        "optuna@200", "ratio", "wins", "p", "skiff ms", "optun ms", "speedup")
     print(hdr)
     print("-" * len(hdr))
-    wins = {}
+    wins, wins100, wins50, noise = {}, {}, {}, {}
     for fname, (_, _, opt) in FUNCTIONS.items():
-        best_optuna = min((optuna_rows[(s, fname)] for s in SAMPLERS), key=lambda r: r["best200"])
         best_name = min(SAMPLERS, key=lambda s: optuna_rows[(s, fname)]["best200"])
+        best_optuna = optuna_rows[(best_name, fname)]
         pairs = [(s, s, optuna_rows[(s, fname)]) for s in SAMPLERS]
         pairs.append(("gp-ei", "best:" + best_name, best_optuna))
         for sname, oname, o in pairs:
@@ -142,12 +220,19 @@ def main():
                 continue
             gs, go = s["best200"] - opt, o["best200"] - opt
             ratio = gs / go if go > 1e-12 else (1.0 if gs <= 1e-12 else math.inf)
-            win = "skiff" if s["best200"] <= o["best200"] else "optuna"
-            wins.setdefault(sname, []).append(win == "skiff")
-            print("%-17s %-17s %12.5g %12.5g %12.5g %12.5g %8.3g %-6s %9.3g %9.3g %7.1f" % (
-                fname, sname + (" vs " + oname if sname != oname else ""), s["best50"],
-                o["best50"], s["best200"], o["best200"], ratio, win, s["ms_per_suggest"],
-                o["ms_per_suggest"], o["ms_per_suggest"] / max(s["ms_per_suggest"], 1e-9)))
+            win, at_opt, p = compare(s, o, opt)
+            wins.setdefault(sname, []).append(win)
+            wins100.setdefault(sname, []).append(s["best100"] <= o["best100"])
+            wins50.setdefault(sname, []).append(s["best50"] <= o["best50"])
+            # not worse within noise: a win, or a loss the test cannot tell from chance
+            noise.setdefault(sname, []).append(win or not (p < 0.05))
+            label = "tie@opt" if at_opt else ("skiff" if win else "optuna")
+            print("%-16s %-20s %10.5g %10.5g %10.5g %10.5g %10.5g %10.5g %7.3g %-7s %4.2f "
+                  "%8.3g %8.3g %7.1f" % (
+                      fname, sname + (" vs " + oname if sname != oname else ""), s["best50"],
+                      o["best50"], s["best100"], o["best100"], s["best200"], o["best200"], ratio,
+                      label, p, s["ms_per_suggest"], o["ms_per_suggest"],
+                      o["ms_per_suggest"] / max(s["ms_per_suggest"], 1e-9)))
     print()
     print("Targets:")
     ok_all = True
@@ -155,8 +240,11 @@ def main():
         share = sum(w) / len(w)
         ok = share >= 0.8
         ok_all &= ok
-        print("  quality %-17s skiff >= optuna on %d/%d functions (%.0f%%, target 80%%): %s" % (
-            sname, sum(w), len(w), 100 * share, "met" if ok else "MISSED"))
+        print("  quality %-17s skiff >= optuna on %d/%d functions at 200 (%.0f%%, target 80%%): "
+              "%s   [at 100: %d/%d, at 50: %d/%d; not worse within noise (p>=0.05): %d/%d]" % (
+                  sname, sum(w), len(w), 100 * share, "met" if ok else "MISSED",
+                  sum(wins100[sname]), len(w), sum(wins50[sname]), len(w), sum(noise[sname]),
+                  len(w)))
     for sname in ("tpe", "multivariate-tpe"):
         sp = [optuna_rows[(sname, f)]["ms_per_suggest"] / sk[(sname, f)]["ms_per_suggest"]
               for f in FUNCTIONS if (sname, f) in sk]

@@ -5,7 +5,9 @@
 #
 #   bench/tuning/run.sh SKIFF_BUILD_DIR
 #
-# Settings (environment): SEEDS (10) for Skiff, OPTUNA_SEEDS (SEEDS) for Optuna, TRIALS (200);
+# Settings (environment): SEEDS (10; both sides run seeds 0..SEEDS-1), TRIALS (200);
+# OPTUNA_CACHE (SKIFF_BUILD_DIR/bench/tuning/optuna-cache.json: Optuna's per-seed runs, kept and
+# reused since they depend only on seed and trials; OPTUNA_CACHE= to always rerun);
 # BENCH_STRICT=1 exits 3 when a target is missed.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,13 +19,15 @@ build="$1"
 bin="$build/bench/tuning/tuning_bench"
 [ -x "$bin" ] || { echo "missing $bin (build target tuning_bench)" >&2; exit 2; }
 SEEDS=${SEEDS:-10}
-OPTUNA_SEEDS=${OPTUNA_SEEDS:-$SEEDS}
 TRIALS=${TRIALS:-200}
+OPTUNA_CACHE=${OPTUNA_CACHE-$build/bench/tuning/optuna-cache.json}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin" --seeds "$SEEDS" --trials "$TRIALS" >"$work/skiff.json" || exit 1
-/usr/bin/python3 "$here/optuna_side.py" "$work/skiff.json" --seeds "$OPTUNA_SEEDS" \
-  --trials "$TRIALS" --json "$work/optuna.json"
+cache=()
+[ -n "$OPTUNA_CACHE" ] && cache=(--cache "$OPTUNA_CACHE")
+/usr/bin/python3 "$here/optuna_side.py" "$work/skiff.json" --seeds "$SEEDS" \
+  --trials "$TRIALS" --json "$work/optuna.json" "${cache[@]}"
 rc=$?
 if [ "$rc" -eq 3 ] && [ "${BENCH_STRICT:-0}" != "1" ]; then rc=0; fi
 exit $rc

@@ -1,6 +1,7 @@
 // Runs Skiff's samplers on standard test functions, sequentially (one suggestion per trial),
-// and prints JSON: per sampler and function, the median over seeds of the best value after 50,
-// 100 and 200 trials, and the median milliseconds per Suggest call over trials 150-200.
+// and prints JSON: per sampler and function, the median over seeds (0..N-1) of the best value
+// after 50, 100 and 200 trials, each seed's three values, and the median milliseconds (wall and
+// thread CPU) per Suggest call over trials 150-200.
 //
 //   tuning_bench [--seeds N] [--trials N] [--samplers a,b,...] [--functions a,b,...]
 #include <algorithm>
@@ -121,10 +122,19 @@ int main(int argc, char** argv) {
         ms.push_back(Median(times));
         cpu_ms.push_back(Median(cpu_times));
       }
-      std::printf("%s  {\"sampler\": \"%s\", \"function\": \"%s\", \"best50\": %.6g, "
-                  "\"best100\": %.6g, \"best200\": %.6g, \"ms_per_suggest\": %.4g, \"cpu_ms_per_suggest\": %.4g}",
+      // Per seed: the best after 50, 100 and 200 trials (for the two-sample test).
+      std::string runs;
+      for (size_t i = 0; i < at200.size(); ++i) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "%s[%.10g, %.10g, %.10g]", i ? ", " : "", at50[i],
+                      at100[i], at200[i]);
+        runs += buf;
+      }
+      std::printf("%s  {\"sampler\": \"%s\", \"function\": \"%s\", \"best50\": %.10g, "
+                  "\"best100\": %.10g, \"best200\": %.10g, \"ms_per_suggest\": %.4g, "
+                  "\"cpu_ms_per_suggest\": %.4g, \"runs\": [%s]}",
                   first ? "" : ",\n", c.label.c_str(), fn.name.c_str(), Median(at50),
-                  Median(at100), Median(at200), Median(ms), Median(cpu_ms));
+                  Median(at100), Median(at200), Median(ms), Median(cpu_ms), runs.c_str());
       std::fflush(stdout);
       first = false;
     }

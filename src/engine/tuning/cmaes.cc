@@ -1,5 +1,8 @@
 // CMA-ES (Hansen's (mu/mu_w, lambda) evolution strategy with rank-one and rank-mu updates and
-// cumulative step-size adaptation) in the unit cube, with IPOP and BIPOP restarts.
+// cumulative step-size adaptation) in the unit cube, with IPOP and BIPOP restarts. The update is
+// the one in Hansen's 2016 tutorial as the `cmaes` package behind Optuna's CmaEsSampler has it:
+// negative ("active") weights for the worse half of the population, no cap on the step-size
+// change; the start is Optuna's (mean at the centre, sigma0 = 1/6 of the range).
 //
 // Stateless like every sampler: each suggestion carries `cmaes.restart`, `cmaes.generation`
 // and `cmaes.index`; Suggest replays the completed generations from the history (their points
@@ -32,17 +35,31 @@ struct CmaOptions {
 
 class Cma {
  public:
-  Cma(size_t d, VectorXd mean, double sigma, int lambda) : d_(d), m_(std::move(mean)), sigma_(sigma), sigma0_(sigma), lambda_(lambda) {
+  Cma(size_t d, VectorXd mean, double sigma, int lambda)
+      : d_(d), m_(std::move(mean)), sigma_(sigma), sigma0_(sigma), lambda_(lambda) {
+    // Hansen's (2016) default weights for all lambda members: positive for the better half,
+    // negative ("active" CMA) for the worse half, scaled as the `cmaes` package Optuna uses.
     const int mu = lambda / 2;
-    w_.resize(mu);
-    for (int i = 0; i < mu; ++i) w_[i] = std::log((lambda + 1) / 2.0) - std::log(i + 1.0);
-    w_ /= w_.sum();
-    mueff_ = 1.0 / w_.squaredNorm();
+    mu_ = mu;
+    VectorXd wp(lambda);
+    for (int i = 0; i < lambda; ++i) wp[i] = std::log((lambda + 1) / 2.0) - std::log(i + 1.0);
     const double n = static_cast<double>(d);
+    mueff_ = std::pow(wp.head(mu).sum(), 2) / wp.head(mu).squaredNorm();
+    const double neg_sum = -wp.tail(lambda - mu).sum();
+    const double mueff_minus =
+        neg_sum > 0 ? std::pow(neg_sum, 2) / wp.tail(lambda - mu).squaredNorm() : 0;
     cc_ = (4 + mueff_ / n) / (n + 4 + 2 * mueff_ / n);
     cs_ = (mueff_ + 2) / (n + mueff_ + 5);
     c1_ = 2 / ((n + 1.3) * (n + 1.3) + mueff_);
-    cmu_ = std::min(1 - c1_, 2 * (mueff_ - 2 + 1 / mueff_) / ((n + 2) * (n + 2) + mueff_));
+    cmu_ = std::min(1 - c1_ - 1e-8, 2 * (mueff_ - 2 + 1 / mueff_) / ((n + 2) * (n + 2) + mueff_));
+    const double min_alpha = std::min({1 + c1_ / cmu_, 1 + 2 * mueff_minus / (mueff_ + 2),
+                                       (1 - c1_ - cmu_) / (n * cmu_)});
+    double pos_sum = 0;
+    for (int i = 0; i < lambda; ++i) pos_sum += std::max(0.0, wp[i]);
+    w_.resize(lambda);
+    for (int i = 0; i < lambda; ++i) {
+      w_[i] = wp[i] >= 0 ? wp[i] / pos_sum : min_alpha * wp[i] / std::max(neg_sum, 1e-300);
+    }
     damps_ = 1 + 2 * std::max(0.0, std::sqrt((mueff_ - 1) / (n + 1)) - 1) + cs_;
     chin_ = std::sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n));
     C_ = MatrixXd::Identity(d, d);
@@ -68,30 +85,38 @@ class Cma {
     return out;
   }
 
-  // One generation: `sorted` holds the members' points, best first (at least mu of them).
+  // One generation: `sorted` holds all lambda members' points, best first.
   void Tell(const std::vector<std::vector<double>>& sorted, double best, double worst) {
     ++generation_;
-    const int mu = static_cast<int>(w_.size());
-    MatrixXd Y(d_, mu);
-    for (int i = 0; i < mu; ++i) {
+    const int lambda = lambda_;
+    MatrixXd Y(d_, lambda);
+    for (int i = 0; i < lambda; ++i) {
       for (size_t j = 0; j < d_; ++j) Y(j, i) = (sorted[i][j] - m_[j]) / sigma_;
     }
-    const VectorXd yw = Y * w_;
+    const VectorXd yw = Y.leftCols(mu_) * w_.head(mu_);
     m_ += sigma_ * yw;
-    const VectorXd c_inv_half_yw = B_ * (B_.transpose() * yw).cwiseQuotient(D_);
-    ps_ = (1 - cs_) * ps_ + std::sqrt(cs_ * (2 - cs_) * mueff_) * c_inv_half_yw;
+    const MatrixXd c_inv_half = B_ * D_.cwiseInverse().asDiagonal() * B_.transpose();
+    ps_ = (1 - cs_) * ps_ + std::sqrt(cs_ * (2 - cs_) * mueff_) * (c_inv_half * yw);
     const double n = static_cast<double>(d_);
-    const double ps_norm = ps_.norm() / std::sqrt(1 - std::pow(1 - cs_, 2.0 * generation_));
-    const bool hsig = ps_norm / chin_ < 1.4 + 2 / (n + 1);
+    const double ps_norm = ps_.norm();
+    sigma_ *= std::exp((cs_ / damps_) * (ps_norm / chin_ - 1));
+    sigma_ = std::min(sigma_, 1e32);
+    const bool hsig = ps_norm / std::sqrt(1 - std::pow(1 - cs_, 2.0 * (generation_ + 1))) <
+                      (1.4 + 2 / (n + 1)) * chin_;
     pc_ = (1 - cc_) * pc_ + (hsig ? std::sqrt(cc_ * (2 - cc_) * mueff_) : 0.0) * yw;
-    MatrixXd rank_mu = Y * w_.asDiagonal() * Y.transpose();
-    C_ = (1 - c1_ - cmu_) * C_ + c1_ * (pc_ * pc_.transpose() + (hsig ? 0.0 : cc_ * (2 - cc_)) * C_) +
+    // Negative weights act on Mahalanobis-normalized steps so they cannot break C.
+    VectorXd w_io = w_;
+    for (int i = mu_; i < lambda; ++i) {
+      if (w_[i] < 0) w_io[i] *= n / ((c_inv_half * Y.col(i)).squaredNorm() + 1e-8);
+    }
+    const MatrixXd rank_mu = Y * w_io.asDiagonal() * Y.transpose();
+    const double delta_h = hsig ? 0.0 : cc_ * (2 - cc_);
+    C_ = (1 + c1_ * delta_h - c1_ - cmu_ * w_.sum()) * C_ + c1_ * (pc_ * pc_.transpose()) +
          cmu_ * rank_mu;
-    sigma_ *= std::exp(std::min(1.0, (cs_ / damps_) * (ps_.norm() / chin_ - 1)));
     C_ = (C_ + C_.transpose()) / 2;
     Eigen::SelfAdjointEigenSolver<MatrixXd> es(C_);
     B_ = es.eigenvectors();
-    D_ = es.eigenvalues().cwiseMax(1e-20).cwiseSqrt();
+    D_ = es.eigenvalues().unaryExpr([](double v) { return v < 0 ? 1e-8 : v; }).cwiseSqrt();
     C_ = B_ * D_.cwiseAbs2().asDiagonal() * B_.transpose();
     fun_hist_.push_back(best);
     const size_t keep = 10 + static_cast<size_t>(std::ceil(30 * n / lambda_));
@@ -124,6 +149,7 @@ class Cma {
   VectorXd m_;
   double sigma_, sigma0_;
   int lambda_;
+  int mu_ = 0;
   VectorXd w_;
   double mueff_, cc_, cs_, c1_, cmu_, damps_, chin_;
   MatrixXd C_, B_;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "engine/tuning/sampler_internal.h"
 
@@ -29,7 +30,10 @@ const char* AcqName(Acq a) { return a == Acq::kEI ? "EI" : a == Acq::kPI ? "PI" 
 struct GpOptions {
   int n_initial_points = 10;
   std::string acq_func = "gp_hedge";
-  double xi = 0.01;
+  // skopt's default is 0.01; here it would be 0.01 standard deviations of the warped losses,
+  // which near the optimum is a large step (Branin: about 0.2) and stops EI from refining the
+  // incumbent. Pure EI (0) explores through the posterior variance; `xi` is honoured if set.
+  double xi = 0.0;
   double kappa = 1.96;
 };
 
@@ -204,10 +208,28 @@ VectorXd Score(Acq acq, const VectorXd& mu, const VectorXd& sd, double best, con
   return s;
 }
 
+// Output warping: losses far above the typical one (Rosenbrock's 1e5 walls, a failed run's huge
+// value) would dominate a stationary GP's fit and flatten the region that matters. Each loss is
+// replaced by log(1 + (y - min) / s) with s the median's distance from the minimum: a monotone
+// map, so the best trial stays the best, linear near the minimum (where precision matters) and
+// logarithmic in the tail.
+VectorXd Warp(const VectorXd& y) {
+  const double lo = y.minCoeff();
+  std::vector<double> sorted(y.data(), y.data() + y.size());
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const double s = sorted[sorted.size() / 2] - lo;
+  if (!(s > 1e-12)) return y;
+  return ((y.array() - lo) / s).log1p().matrix();
+}
+
 class GpSampler final : public Sampler {
  public:
   GpSampler(const SearchSpace& space, GpOptions o, Goal goal, uint64_t seed)
-      : space_(space), o_(std::move(o)), goal_(goal), seed_(seed) {}
+      : space_(space), o_(std::move(o)), goal_(goal), seed_(seed) {
+    if (space.size() <= ScrambledSobol::MaxDims()) {
+      initial_.emplace(space.size(), true, MixSeed({seed, 0x4750, 0x514d43}));
+    }
+  }
 
   Result<SuggestResult> Suggest(const History& history, int n) const override {
     Rng rng(CallSeed(seed_, 0x4750, history));
@@ -224,7 +246,13 @@ class GpSampler final : public Sampler {
     }
     SuggestResult out;
     if (static_cast<int>(done.size()) < std::max(o_.n_initial_points, 2)) {
-      for (int i = 0; i < n; ++i) out.suggestions.push_back(MakeSuggestion(space_, RandomPoint(space_, rng)));
+      // Initial design: a scrambled Sobol' stream indexed by the trial count, so the first
+      // points cover the space evenly (each is still uniform); beyond 40 parameters, uniform.
+      for (int i = 0; i < n; ++i) {
+        std::vector<double> p = initial_ ? initial_->Point(history.size() + i)
+                                         : RandomPoint(space_, rng);
+        out.suggestions.push_back(MakeSuggestion(space_, std::move(p)));
+      }
       return out;
     }
     const long nd = static_cast<long>(done.size());
@@ -234,6 +262,7 @@ class GpSampler final : public Sampler {
       y[i] = Loss(goal_, *done[i]->objective);
       for (long j = 0; j < d; ++j) X(j, i) = done[i]->point[j];
     }
+    y = Warp(y);
     const double mean = y.mean();
     double sd = std::sqrt((y.array() - mean).square().sum() / std::max<long>(1, nd - 1));
     if (!(sd > 1e-12)) sd = 1;
@@ -345,7 +374,7 @@ class GpSampler final : public Sampler {
   std::vector<double> Maximize(const Posterior& post, Acq acq, double best, const MatrixXd& X,
                                const VectorXd& z, const Hyper& h, Rng& rng) const {
     const long d = X.rows();
-    constexpr long kRandom = 200, kLocal = 100;
+    constexpr long kRandom = 120, kLocal = 100;
     MatrixXd C(d, kRandom + kLocal);
     for (long i = 0; i < kRandom; ++i) {
       for (long j = 0; j < d; ++j) C(j, i) = rng.Uniform();
@@ -366,19 +395,29 @@ class GpSampler final : public Sampler {
     VectorXd mu, sd;
     post.Predict(C, &mu, &sd);
     VectorXd s = Score(acq, mu, sd, best, o_);
-    // Shrinking random local search from the three best candidates.
+    // Shrinking random local search.
     std::vector<long> top(C.cols());
     std::iota(top.begin(), top.end(), 0);
     std::partial_sort(top.begin(), top.begin() + 3, top.end(),
                       [&](long a, long b) { return s[a] > s[b]; });
     VectorXd best_x = C.col(top[0]);
     double best_s = s[top[0]];
-    constexpr long kBatch = 16;
-    for (int t = 0; t < 3; ++t) {
-      VectorXd x = C.col(top[t]);
-      double sx = s[top[t]];
+    constexpr long kBatch = 12;
+    // Starts: the three best candidates and the incumbent (the best trial), so the search can
+    // always refine around the best point found so far.
+    constexpr int kRounds = 9, kStarts = 4;
+    for (int t = 0; t < kStarts; ++t) {
+      VectorXd x = t < 3 ? VectorXd(C.col(top[t])) : VectorXd(X.col(order[0]));
+      double sx = -INFINITY;
+      if (t < 3) {
+        sx = s[top[t]];
+      } else {
+        VectorXd pm, ps;
+        post.Predict(x, &pm, &ps);
+        sx = Score(acq, pm, ps, best, o_)[0];
+      }
       double step = 0.05;
-      for (int round = 0; round < 6; ++round, step *= 0.5) {
+      for (int round = 0; round < kRounds; ++round, step *= 0.5) {
         MatrixXd P(d, kBatch);
         for (long i = 0; i < kBatch; ++i) {
           for (long j = 0; j < d; ++j) {
@@ -408,6 +447,7 @@ class GpSampler final : public Sampler {
   GpOptions o_;
   Goal goal_;
   uint64_t seed_;
+  std::optional<ScrambledSobol> initial_;
 };
 
 }  // namespace

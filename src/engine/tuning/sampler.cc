@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "engine/tuning/sampler_internal.h"
 
@@ -103,19 +104,48 @@ Suggestion MakeSuggestion(const SearchSpace& space, std::vector<double> point) {
 
 namespace {
 
+// Katib's random search. By default the points are a randomized quasi-random stream: a
+// Sobol' sequence under a random linear scramble and digital shift drawn from the seed (its own
+// stream, not the `sobol` sampler's). Each point is still uniform on the cube, i.e. drawn from
+// the parameters' priors, but together they cover the space more evenly than independent
+// draws, which finds better points for the same number of trials (bench/tuning). Each trial
+// carries its place in the stream in the label `random.index`. `stratified: "false"` (or more
+// than 40 parameters) gives independent uniform draws instead.
 class RandomSampler final : public Sampler {
  public:
-  RandomSampler(const SearchSpace& space, uint64_t seed) : space_(space), seed_(seed) {}
+  RandomSampler(const SearchSpace& space, bool stratified, uint64_t seed)
+      : space_(space), seed_(seed) {
+    if (stratified && space.size() <= ScrambledSobol::MaxDims()) {
+      seq_.emplace(space.size(), true, MixSeed({seed, 0x52414e44, 0x514d43}));
+    }
+  }
+
   Result<SuggestResult> Suggest(const History& history, int n) const override {
-    Rng rng(CallSeed(seed_, 0x52414e44, history));
     SuggestResult out;
-    for (int i = 0; i < n; ++i) out.suggestions.push_back(MakeSuggestion(space_, RandomPoint(space_, rng)));
+    if (!seq_) {
+      Rng rng(CallSeed(seed_, 0x52414e44, history));
+      for (int i = 0; i < n; ++i) {
+        out.suggestions.push_back(MakeSuggestion(space_, RandomPoint(space_, rng)));
+      }
+      return out;
+    }
+    uint64_t next = 0;
+    for (const Trial& t : history) {
+      auto it = t.labels.find("random.index");
+      if (it != t.labels.end()) next = std::max<uint64_t>(next, std::stoull(it->second) + 1);
+    }
+    for (int i = 0; i < n; ++i, ++next) {
+      Suggestion s = MakeSuggestion(space_, seq_->Point(next));
+      s.labels["random.index"] = std::to_string(next);
+      out.suggestions.push_back(std::move(s));
+    }
     return out;
   }
 
  private:
   SearchSpace space_;
   uint64_t seed_;
+  std::optional<ScrambledSobol> seq_;
 };
 
 // Katib's grid: every combination of the parameters' values (doubles need a step), first
@@ -157,8 +187,12 @@ class GridSampler final : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> NewRandomSampler(const SearchSpace& space, uint64_t seed) {
-  return std::make_unique<RandomSampler>(space, seed);
+Result<std::unique_ptr<Sampler>> NewRandomSampler(const SearchSpace& space, Settings& s,
+                                                  uint64_t seed) {
+  SKIFF_ASSIGN_OR_RETURN(std::string stratified,
+                         s.Choice("stratified", "true", {"true", "false"}));
+  return std::unique_ptr<Sampler>(
+      std::make_unique<RandomSampler>(space, stratified == "true", seed));
 }
 
 Result<std::unique_ptr<Sampler>> NewGridSampler(const SearchSpace& space) {
@@ -213,7 +247,7 @@ Result<std::unique_ptr<Sampler>> MakeSampler(const AlgorithmSpec& spec, const Se
   Result<std::unique_ptr<Sampler>> sampler = InvalidArgument("");
   const std::string& n = spec.name;
   if (n == "random") {
-    sampler = internal::NewRandomSampler(space, seed);
+    sampler = internal::NewRandomSampler(space, s, seed);
   } else if (n == "grid") {
     sampler = internal::NewGridSampler(space);
   } else if (n == "sobol") {

@@ -47,7 +47,22 @@ inline uint64_t CallSeed(uint64_t seed, uint64_t salt, const History& history) {
   return MixSeed({seed, salt, static_cast<uint64_t>(history.size())});
 }
 
-std::unique_ptr<Sampler> NewRandomSampler(const SearchSpace& space, uint64_t seed);
+// Sobol' points in [0,1)^dims (Joe-Kuo directions, Gray-code order), optionally with a random
+// linear matrix scramble and digital shift drawn from `seed`: with the shift each point is
+// uniform on the cube, and every prefix of 2^k points stays a (t,k,s)-net.
+class ScrambledSobol {
+ public:
+  ScrambledSobol(size_t dims, bool scramble, uint64_t seed);
+  std::vector<double> Point(uint64_t index) const;
+  static size_t MaxDims();
+
+ private:
+  std::vector<std::vector<uint32_t>> directions_;
+  std::vector<uint32_t> shift_;
+};
+
+Result<std::unique_ptr<Sampler>> NewRandomSampler(const SearchSpace& space, Settings& s,
+                                                  uint64_t seed);
 Result<std::unique_ptr<Sampler>> NewGridSampler(const SearchSpace& space);
 Result<std::unique_ptr<Sampler>> NewSobolSampler(const SearchSpace& space, Settings& s,
                                                  uint64_t seed);

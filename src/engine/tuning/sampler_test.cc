@@ -263,6 +263,187 @@ TEST(SobolSamplerTest, EveryDimensionIsStratifiedScrambledOrNot) {
   }
 }
 
+TEST(RandomSamplerTest, StratifiedByDefaultAndTheSameOneAtATime) {
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "-5", max: "10"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "0", max: "15"}}
+- {name: c, parameterType: double, feasibleSpace: {min: "0.001", max: "1", distribution: logUniform}}
+)");
+  auto batch = Make("random", space, 9)->Suggest({}, 64);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->suggestions.size(), 64u);
+  // Every coordinate of the first 64 points falls in a different 1/64 of its range.
+  for (size_t d = 0; d < 3; ++d) {
+    std::set<int> cells;
+    for (const auto& s : batch->suggestions) {
+      EXPECT_GE(s.point[d], 0);
+      EXPECT_LT(s.point[d], 1);
+      cells.insert(static_cast<int>(s.point[d] * 64));
+    }
+    EXPECT_EQ(cells.size(), 64u) << "dimension " << d;
+  }
+  // Asked one at a time with the history growing (and a failed trial in it), the stream is
+  // the same: each trial's place in it is in its labels.
+  auto sampler = Make("random", space, 9);
+  History h;
+  for (int i = 0; i < 64; ++i) {
+    auto r = sampler->Suggest(h, 1);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->suggestions.size(), 1u);
+    EXPECT_EQ(r->suggestions[0].point, batch->suggestions[i].point) << i;
+    EXPECT_EQ(r->suggestions[0].labels.at("random.index"), std::to_string(i));
+    Trial t;
+    t.point = r->suggestions[0].point;
+    t.labels = r->suggestions[0].labels;
+    t.state = i == 5 ? TrialState::kFailed : TrialState::kCompleted;
+    if (i != 5) t.objective = 1;
+    h.push_back(t);
+  }
+  auto other = Make("random", space, 10)->Suggest({}, 4);
+  EXPECT_NE(other->suggestions[0].point, batch->suggestions[0].point);
+}
+
+TEST(RandomSamplerTest, IndependentDrawsOnRequestAndBadValuesNamed) {
+  const SearchSpace space = Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
+  auto iid = Make("random", space, 9, {{"stratified", "false"}});
+  auto r = iid->Suggest({}, 64);
+  ASSERT_TRUE(r.ok());
+  std::set<int> cells;
+  for (const auto& s : r->suggestions) {
+    EXPECT_EQ(s.labels.count("random.index"), 0u);
+    cells.insert(static_cast<int>(s.point[0] * 64));
+  }
+  // 64 independent uniforms almost never land in 64 different cells (probability ~1e-27).
+  EXPECT_LT(cells.size(), 64u);
+  auto bad = MakeSampler({"random", {{"stratified", "maybe"}}}, space, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("spec.algorithm.algorithmSettings[0].value"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST(CmaEsSamplerTest, StaysInTheBoxWhenTheOptimumIsOnItsCorner) {
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+- {name: c, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+)");
+  for (const char* restart : {"none", "ipop"}) {
+    auto cma = Make("cmaes", space, 4, {{"restart_strategy", restart}});
+    History h;
+    for (int i = 0; i < 150; ++i) {
+      auto r = cma->Suggest(h, 1);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->suggestions.size(), 1u);
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.labels = r->suggestions[0].labels;
+      t.state = TrialState::kCompleted;
+      double f = 0;
+      for (double u : t.point) {
+        ASSERT_GE(u, 0);
+        ASSERT_LE(u, 1);
+        f += (u + 0.3) * (u + 0.3);  // the unconstrained minimum lies outside, at -0.3
+      }
+      t.objective = f;
+      h.push_back(t);
+    }
+    // The best point found sits at the corner the box allows.
+    EXPECT_LT(Best(h), 3 * 0.3 * 0.3 + 0.03) << restart;
+  }
+}
+
+TEST(GpSamplerTest, RefinesTheOptimumOfAHeavyTailedObjective) {
+  // Rosenbrock-like walls: values span five orders of magnitude. The warped GP must still
+  // home in on the valley floor near (1, 1) within a small budget.
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "-2", max: "2"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "-1", max: "3"}}
+)");
+  auto f = [&](const std::vector<double>& u) {
+    const std::vector<double> x = space.DecodeNumbers(u);
+    return 100 * std::pow(x[1] - x[0] * x[0], 2) + std::pow(1 - x[0], 2);
+  };
+  int wins = 0;
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    History hg, hr;
+    auto gp = Make("bayesianoptimization", space, seed, {{"acq_func", "EI"}});
+    auto rnd = Make("random", space, seed);
+    for (int i = 0; i < 40; ++i) {
+      for (auto [sampler, h] : {std::pair{gp.get(), &hg}, std::pair{rnd.get(), &hr}}) {
+        auto r = sampler->Suggest(*h, 1);
+        ASSERT_TRUE(r.ok());
+        Trial t;
+        t.point = r->suggestions[0].point;
+        t.labels = r->suggestions[0].labels;
+        t.state = TrialState::kCompleted;
+        t.objective = f(t.point);
+        h->push_back(t);
+      }
+    }
+    wins += Best(hg) < Best(hr) && Best(hg) < 1.0;
+  }
+  EXPECT_GE(wins, 2);
+}
+
+TEST(GpSamplerTest, HonoursXiAndRejectsBadValues) {
+  const SearchSpace space = Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
+  EXPECT_TRUE(MakeSampler({"bayesianoptimization", {{"xi", "0.5"}}}, space, {}).ok());
+  auto bad = MakeSampler({"bayesianoptimization", {{"xi", "-1"}}}, space, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("algorithmSettings[0].value"), std::string::npos);
+  // A large xi asks for improvements the model cannot promise near the incumbent, so the
+  // suggestions after the initial design spread further from the best point than with xi = 0.
+  auto spread = [&](const char* xi) {
+    auto gp = Make("bayesianoptimization", space, 7, {{"xi", xi}, {"acq_func", "EI"}});
+    History h;
+    double dist = 0;
+    for (int i = 0; i < 30; ++i) {
+      auto r = gp->Suggest(h, 1);
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.state = TrialState::kCompleted;
+      t.objective = std::pow(t.point[0] - 0.3, 2);
+      if (i >= 15) dist += std::abs(t.point[0] - 0.3);
+      h.push_back(t);
+    }
+    return dist;
+  };
+  EXPECT_LT(spread("0"), spread("5"));
+}
+
+TEST(TpeSamplerTest, StartUpTrialsAreStratifiedAndReplayable) {
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "-3", max: "3"}}
+)");
+  for (const char* name : {"tpe", "multivariate-tpe", "bayesianoptimization"}) {
+    auto sampler = Make(name, space, 21, {{name == std::string("bayesianoptimization")
+                                               ? "n_initial_points"
+                                               : "n_startup_trials",
+                                           "16"}});
+    History h;
+    std::vector<std::vector<double>> points;
+    for (int i = 0; i < 16; ++i) {
+      auto r = sampler->Suggest(h, 1);
+      ASSERT_TRUE(r.ok());
+      // Asking again with the same history gives the same point.
+      EXPECT_EQ(sampler->Suggest(h, 1)->suggestions[0].point, r->suggestions[0].point);
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.state = TrialState::kCompleted;
+      t.objective = t.point[0] + t.point[1];
+      h.push_back(t);
+      points.push_back(t.point);
+    }
+    for (size_t d = 0; d < 2; ++d) {
+      std::set<int> cells;
+      for (const auto& p : points) cells.insert(static_cast<int>(p[d] * 16));
+      EXPECT_EQ(cells.size(), 16u) << name << " dimension " << d;
+    }
+  }
+}
+
 TEST(TpeSamplerTest, FindsBetterPointsThanRandomSearch) {
   const SearchSpace space = Space(R"(
 - {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}

@@ -80,45 +80,56 @@ std::vector<uint32_t> DirectionNumbers(size_t dim) {
   return v;
 }
 
+}  // namespace
+
+ScrambledSobol::ScrambledSobol(size_t dims, bool scramble, uint64_t seed)
+    : directions_(dims), shift_(dims, 0) {
+  Rng rng(seed);
+  for (size_t d = 0; d < dims; ++d) {
+    directions_[d] = DirectionNumbers(d);
+    if (!scramble) continue;
+    // Lower-triangular binary matrix with a unit diagonal: row r mixes digits 0..r.
+    uint32_t rows[kBits];
+    for (int r = 0; r < kBits; ++r) {
+      const uint32_t below = r == 0 ? 0 : static_cast<uint32_t>(rng.Next() >> 32) &
+                                               ~((uint32_t{1} << (kBits - r)) - 1);
+      rows[r] = below | (uint32_t{1} << (kBits - 1 - r));
+    }
+    for (auto& v : directions_[d]) {
+      uint32_t out = 0;
+      for (int r = 0; r < kBits; ++r) {
+        if (__builtin_parity(rows[r] & v)) out |= uint32_t{1} << (kBits - 1 - r);
+      }
+      v = out;
+    }
+    shift_[d] = static_cast<uint32_t>(rng.Next() >> 32);
+  }
+}
+
+size_t ScrambledSobol::MaxDims() { return kMaxDims; }
+
+std::vector<double> ScrambledSobol::Point(uint64_t index) const {
+  std::vector<double> p(directions_.size());
+  // Gray-code order (Antonov & Saleev), the order other libraries list the points in.
+  const uint64_t gray = index ^ (index >> 1);
+  for (size_t d = 0; d < p.size(); ++d) {
+    uint32_t x = shift_[d];
+    for (int k = 0; k < kBits && (gray >> k); ++k) {
+      if ((gray >> k) & 1) x ^= directions_[d][k];
+    }
+    p[d] = static_cast<double>(x) * 0x1.0p-32;
+  }
+  return p;
+}
+
+namespace {
+
 class SobolSampler final : public Sampler {
  public:
   SobolSampler(const SearchSpace& space, bool scramble, uint64_t seed)
-      : space_(space), directions_(space.size()), shift_(space.size(), 0) {
-    Rng rng(MixSeed({seed, 0x536f626f6c}));
-    for (size_t d = 0; d < space.size(); ++d) {
-      directions_[d] = DirectionNumbers(d);
-      if (!scramble) continue;
-      // Lower-triangular binary matrix with a unit diagonal: row r mixes digits 0..r.
-      uint32_t rows[kBits];
-      for (int r = 0; r < kBits; ++r) {
-        const uint32_t below = r == 0 ? 0 : static_cast<uint32_t>(rng.Next() >> 32) &
-                                                 ~((uint32_t{1} << (kBits - r)) - 1);
-        rows[r] = below | (uint32_t{1} << (kBits - 1 - r));
-      }
-      for (auto& v : directions_[d]) {
-        uint32_t out = 0;
-        for (int r = 0; r < kBits; ++r) {
-          if (__builtin_parity(rows[r] & v)) out |= uint32_t{1} << (kBits - 1 - r);
-        }
-        v = out;
-      }
-      shift_[d] = static_cast<uint32_t>(rng.Next() >> 32);
-    }
-  }
+      : space_(space), seq_(space.size(), scramble, MixSeed({seed, 0x536f626f6c})) {}
 
-  std::vector<double> Point(uint64_t index) const {
-    std::vector<double> p(directions_.size());
-    for (size_t d = 0; d < p.size(); ++d) {
-      // Gray-code order (Antonov & Saleev), the order other libraries list the points in.
-      const uint64_t gray = index ^ (index >> 1);
-      uint32_t x = shift_[d];
-      for (int k = 0; k < kBits && (gray >> k); ++k) {
-        if ((gray >> k) & 1) x ^= directions_[d][k];
-      }
-      p[d] = static_cast<double>(x) * 0x1.0p-32;
-    }
-    return p;
-  }
+  std::vector<double> Point(uint64_t index) const { return seq_.Point(index); }
 
   Result<SuggestResult> Suggest(const History& history, int n) const override {
     uint64_t next = 0;
@@ -137,8 +148,7 @@ class SobolSampler final : public Sampler {
 
  private:
   SearchSpace space_;
-  std::vector<std::vector<uint32_t>> directions_;
-  std::vector<uint32_t> shift_;
+  ScrambledSobol seq_;
 };
 
 }  // namespace
@@ -146,12 +156,14 @@ class SobolSampler final : public Sampler {
 
 Result<std::unique_ptr<Sampler>> NewSobolSampler(const SearchSpace& space, Settings& s,
                                                  uint64_t seed) {
-  SKIFF_ASSIGN_OR_RETURN(std::string scramble, s.Choice("scramble", "true", {"true", "false"}));
+  Result<std::string> scramble = s.Choice("scramble", "true", {"true", "false"});
+  if (!scramble.ok()) return scramble.status();
+  const bool scrambled = *scramble == "true";
   if (space.size() > kMaxDims) {
     return InvalidArgument("spec.parameters: sobol supports up to " + std::to_string(kMaxDims) +
                            " parameters");
   }
-  return std::unique_ptr<Sampler>(std::make_unique<SobolSampler>(space, scramble == "true", seed));
+  return std::unique_ptr<Sampler>(std::make_unique<SobolSampler>(space, scrambled, seed));
 }
 
 }  // namespace skiff::tuning::internal
