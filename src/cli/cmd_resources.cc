@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends/local/kubelet.h"
+#include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -228,6 +229,13 @@ int CmdApply(const Argv& argv) {
         if (!job.ok()) {
           return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " +
                                       job.status().message()));
+        }
+      }
+      if (kind == kserve::kKind) {
+        auto isvc = kserve::ParseInferenceService(d);
+        if (!isvc.ok()) {
+          return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " +
+                                      isvc.status().message()));
         }
       }
       if (namespaced && StringField(d["metadata"], "namespace").empty()) {

@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "api/kube_api.h"
 #include "backends/local/kubelet.h"
+#include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -115,6 +116,10 @@ Status ValidateForStore(const Json& obj) {
   if (training::IsTrainingKind(kind)) {
     auto job = training::ParseTrainingJob(obj);
     if (!job.ok()) return job.status();
+  }
+  if (kind == kserve::kKind) {
+    auto isvc = kserve::ParseInferenceService(obj);
+    if (!isvc.ok()) return isvc.status();
   }
   return OkStatus();
 }
