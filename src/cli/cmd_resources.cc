@@ -57,6 +57,11 @@ std::vector<std::string> PodRow(const Json& pod) {
           std::to_string(restarts), Age(pod)};
 }
 
+std::vector<std::string> IsvcRow(const Json& o) {
+  kserve::PrinterRow r = kserve::PrinterColumns(o);
+  return {StringField(o["metadata"], "name"), r.url, r.ready, r.prev, r.latest, Age(o)};
+}
+
 Result<std::unique_ptr<LocalRuntime>> OpenRuntime() { return LocalRuntime::Open(SkiffHome()); }
 
 // Copies what a log file has from `offset` to stdout with an optional prefix per line.
@@ -161,6 +166,8 @@ int CmdGet(const Argv& argv) {
       std::fputs(RenderWorkflow(*obj, NodesFromWorkflowJson(*obj), SystemClock::Get().Now(), false).c_str(), stdout);
     } else if (kind == "Pod") {
       PrintTable({{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}, PodRow(*obj)});
+    } else if (kind == kserve::kKind) {
+      PrintTable({{"NAME", "URL", "READY", "PREV", "LATEST", "AGE"}, IsvcRow(*obj)});
     } else {
       PrintTable({{"NAME", "AGE"}, {name, Age(*obj)}});
     }
@@ -192,6 +199,9 @@ int CmdGet(const Argv& argv) {
   } else if (kind == "Pod") {
     rows.push_back({"NAME", "READY", "STATUS", "RESTARTS", "AGE"});
     for (const auto& p : list->items) rows.push_back(PodRow(p));
+  } else if (kind == kserve::kKind) {
+    rows.push_back({"NAME", "URL", "READY", "PREV", "LATEST", "AGE"});
+    for (const auto& o : list->items) rows.push_back(IsvcRow(o));
   } else {
     rows.push_back({"NAME", "AGE"});
     for (const auto& o : list->items) rows.push_back({StringField(o["metadata"], "name"), Age(o)});

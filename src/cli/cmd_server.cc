@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "engine/dag/executor.h"
+#include "serving/stats/stats.h"
 
 namespace skiff::cli {
 
@@ -151,6 +152,10 @@ int CmdServer(const Argv& argv) {
                                    " (see " + home + "/controller.lock)"),
                 1);
   }
+  // The serving contract: ONE RevisionStats for the gateway (which reports requests) and the
+  // InferenceService controller (which samples it for its autoscalers).
+  serving::RevisionStats revision_stats(SystemClock::Get());
+  (*rt)->SetServing(&revision_stats, ho.port > 0 ? "127.0.0.1:" + std::to_string(ho.port) : "");
   Status s = (*rt)->StartControllers();
   if (!s.ok()) return Fail(s, 1);
 

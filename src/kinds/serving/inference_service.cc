@@ -438,4 +438,26 @@ Json DescribePlan(const InferenceService& isvc) {
   return plan;
 }
 
+PrinterRow PrinterColumns(const Json& obj) {
+  PrinterRow row;
+  const Json st = obj.value("status", Json::object());
+  if (!st.is_object()) return row;
+  row.url = StringField(st, "url");
+  for (const auto& c : st.value("conditions", Json::array())) {
+    if (StringField(c, "type") == "Ready") row.ready = StringField(c, "status");
+  }
+  const Json p = st.value("components", Json::object()).value("predictor", Json::object());
+  for (const auto& t : p.value("traffic", Json::array())) {
+    std::string pct = std::to_string(IntField(t, "percent", 0));
+    if (t.value("latestRevision", false)) {
+      row.latest = pct;
+    } else if (StringField(t, "tag") == "prev" || row.prev.empty()) {
+      row.prev = pct;
+    }
+  }
+  row.latest_ready_revision = StringField(p, "latestReadyRevision");
+  row.previous_rolledout_revision = StringField(p, "previousRolledoutRevision");
+  return row;
+}
+
 }  // namespace skiff::kserve

@@ -127,4 +127,12 @@ Status HostRuntimeError(const Component& c);
 // its format, host runtime, storage, replicas, autoscaling and traffic settings.
 Json DescribePlan(const InferenceService& isvc);
 
+// KServe's printer columns for a stored object: URL, READY (the Ready condition's status), PREV
+// (percent of the `prev`-tagged, else non-latest, predictor traffic), LATEST (percent of the
+// latest revision), as `kubectl get isvc` shows them; "" where unknown.
+struct PrinterRow {
+  std::string url, ready, prev, latest, latest_ready_revision, previous_rolledout_revision;
+};
+PrinterRow PrinterColumns(const Json& obj);
+
 }  // namespace skiff::kserve
