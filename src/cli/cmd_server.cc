@@ -140,6 +140,10 @@ int CmdServer(const Argv& argv) {
                                 ": refusing to listen beyond loopback without authentication "
                                 "(add --auth and create tokens with `skiff token create`)"));
   }
+  // The serving contract: ONE RevisionStats for the gateway (which reports requests) and the
+  // InferenceService controller (which samples it for its autoscalers). Declared before the
+  // runtime, so it outlives the controller.
+  serving::RevisionStats revision_stats(SystemClock::Get());
   std::string home = SkiffHome();
   std::string store_spec = args.Get("--store");
   if (const char* env = std::getenv("SKIFF_STORE"); env != nullptr && store_spec.empty()) store_spec = env;
@@ -152,9 +156,6 @@ int CmdServer(const Argv& argv) {
                                    " (see " + home + "/controller.lock)"),
                 1);
   }
-  // The serving contract: ONE RevisionStats for the gateway (which reports requests) and the
-  // InferenceService controller (which samples it for its autoscalers).
-  serving::RevisionStats revision_stats(SystemClock::Get());
   (*rt)->SetServing(&revision_stats, ho.port > 0 ? "127.0.0.1:" + std::to_string(ho.port) : "");
   Status s = (*rt)->StartControllers();
   if (!s.ok()) return Fail(s, 1);

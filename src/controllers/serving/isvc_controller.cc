@@ -590,6 +590,12 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       if (!failure.is_null()) model_status["lastFailureInfo"] = failure;
     }
   }
+  // An activation for a revision this pass did not know (deleted, mistyped) is dropped.
+  const std::string service_prefix = ServiceKey(ns, name) + "/";
+  for (auto it = activations_.lower_bound(service_prefix);
+       it != activations_.end() && it->rfind(service_prefix, 0) == 0;) {
+    it = activations_.erase(it);
+  }
   status["components"] = components;
   status["modelStatus"] = model_status;
   SetCondition(status, "IngressReady", ingress_ready ? "True" : "False",
