@@ -721,6 +721,13 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
     Json cmd = Json::array({options_.skiff_binary, "model-server", "--model-name", isvc.name, "--model-dir",
                             StringField(rev_record, "modelPath"), "--format", StringField(rev_record, "format"),
                             "--port", std::to_string(port)});
+    if (const Json* b = FindField(rev_record, "batcher"); b != nullptr && b->is_object()) {
+      // KServe's batcher defaults: 32 instances, 5000 ms.
+      cmd.push_back("--max-batch-size");
+      cmd.push_back(std::to_string(IntField(*b, "maxBatchSize", 32)));
+      cmd.push_back("--max-latency-ms");
+      cmd.push_back(std::to_string(IntField(*b, "maxLatency", 5000)));
+    }
     container["command"] = cmd;
     container["readinessProbe"] = {{"httpGet", {{"path", "/v2/health/ready"}, {"port", port}}},
                                    {"periodSeconds", 1},

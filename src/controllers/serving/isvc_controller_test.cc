@@ -282,6 +282,18 @@ TEST_F(IsvcControllerTest, IdleRevisionScalesToZeroAndActivationBringsAPodAtOnce
   EXPECT_EQ(Pods().size(), 0u);
 }
 
+TEST_F(IsvcControllerTest, BatcherBecomesModelServerFlags) {
+  Apply(Isvc("    batcher: {maxBatchSize: 16, maxLatency: 300}\n"));
+  auto pods = Pods();
+  ASSERT_EQ(pods.size(), 1u);
+  Json cmd = pods[0]["spec"]["containers"][0]["command"];
+  ASSERT_EQ(cmd.size(), 14u);
+  EXPECT_EQ(cmd[10], "--max-batch-size");
+  EXPECT_EQ(cmd[11], "16");
+  EXPECT_EQ(cmd[12], "--max-latency-ms");
+  EXPECT_EQ(cmd[13], "300");
+}
+
 TEST_F(IsvcControllerTest, FormatWithoutHostRuntimeSaysSoAndRunsNothing) {
   Apply("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: flowers}\n"
         "spec: {predictor: {tensorflow: {storageUri: 'gs://kfserving-examples/models/tensorflow/flowers'}}}\n");
