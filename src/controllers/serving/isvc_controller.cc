@@ -112,6 +112,37 @@ struct Target {
   std::string tag;
 };
 
+// HEAD, then (unless the content-keyed cache has it) one GET into the cache. Runs on a
+// fetch thread: touches nothing but the file system and its arguments.
+Result<std::string> FetchModel(const std::string& uri, const std::string& data_dir,
+                               const std::function<Result<RemoteObjectInfo>(const std::string&)>& head,
+                               const std::function<Status(const std::string&, const std::string&)>& download,
+                               std::atomic<int64_t>* downloads) {
+  SKIFF_ASSIGN_OR_RETURN(RemoteObjectInfo info, head(uri));
+  if (info.status != 200) return Unavailable("storageUri " + uri + ": HEAD answered " + std::to_string(info.status));
+  // Content-keyed: the same URL with the same ETag (else length) is the same model.
+  std::string key = Sha256Hex(uri + "\n" + (info.etag.empty() ? "length:" + std::to_string(info.content_length)
+                                                               : "etag:" + info.etag));
+  std::string dir = JoinPath(data_dir, "models/cache/" + key);
+  std::string path = uri.substr(uri.find("://") + 3);
+  path = path.substr(0, path.find_first_of("?#"));
+  std::string base = path.find('/') == std::string::npos ? "" : path.substr(path.rfind('/') + 1);
+  if (base.empty() || base == "." || base == "..") base = "model";
+  std::string file = JoinPath(dir, base);
+  if (PathExists(file)) return file;
+  SKIFF_RETURN_IF_ERROR(MakeDirs(dir));
+  std::string part = file + ".part";
+  Status d = download(uri, part);
+  if (!d.ok()) {
+    ::remove(part.c_str());
+    return d.WithPrefix("storageUri " + uri);
+  }
+  if (::rename(part.c_str(), file.c_str()) != 0) return Internal("cannot move " + part + " into place");
+  downloads->fetch_add(1);
+  LogInfo("model downloaded", {{"url", uri}, {"path", file}});
+  return file;
+}
+
 }  // namespace
 
 std::string RevisionKey(const std::string& ns, const std::string& isvc, const std::string& revision) {
@@ -135,6 +166,9 @@ InferenceServiceController::InferenceServiceController(store::Store& store, Even
 
 InferenceServiceController::~InferenceServiceController() {
   *alive_ = false;
+  for (auto& [url, f] : fetches_) {
+    if (f->thread.joinable()) f->thread.join();
+  }
   if (options_.stats != nullptr) options_.stats->SetActivationHandler(nullptr);
   if (sample_timer_ != 0) loop_.Cancel(sample_timer_);
 }
@@ -309,6 +343,7 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       if (StringField(r, "component") == cname && IntField(r, "number", 0) > 0) revs[IntField(r, "number", 0)] = k;
     }
     std::string fail_reason, fail_message;
+    std::string storage_pending;  // a download of the new revision's model is running
 
     // (1) A new revision when the spec changed, if it can run here.
     Status host = kserve::HostRuntimeError(c);
@@ -326,15 +361,18 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
     } else if (changed) {
       std::string model_path;
       Status resolved = OkStatus();
+      bool pending = false;
       if (c.storage.scheme != StorageScheme::kNone) {
-        auto p = ResolveModelPath(c, isvc.ns);
+        auto p = ResolveModelPath(c, isvc.ns, key, &pending);
         if (p.ok()) {
           model_path = *p;
         } else {
           resolved = p.status();
         }
       }
-      if (!resolved.ok()) {
+      if (pending) {
+        storage_pending = "downloading " + c.storage.uri;
+      } else if (!resolved.ok()) {
         fail_reason = "StorageInitializerFailed";
         fail_message = resolved.message();
         requeue_at_most(Seconds(10));  // the model may appear
@@ -534,6 +572,10 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       value = "False";
       reason = fail_reason;
       message = fail_message;
+    } else if (!storage_pending.empty()) {
+      value = "Unknown";
+      reason = "StorageInitializing";
+      message = storage_pending;
     } else if (!latest_failure.empty() && !latest_is_ready) {
       value = "False";
       reason = "RevisionFailed";
@@ -616,8 +658,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
   return ReconcileResult::Ok();
 }
 
-Result<std::string> InferenceServiceController::ResolveModelPath(const Component& c,
-                                                                 const std::string& ns) {
+Result<std::string> InferenceServiceController::ResolveModelPath(const Component& c, const std::string& ns,
+                                                                 const std::string& key, bool* pending) {
   const auto& s = c.storage;
   switch (s.scheme) {
     case StorageScheme::kNone:
@@ -640,31 +682,34 @@ Result<std::string> InferenceServiceController::ResolveModelPath(const Component
       if (!options_.http_head || !options_.http_download) {
         return Unimplemented("storageUri " + s.uri + ": no HTTP client is configured");
       }
-      SKIFF_ASSIGN_OR_RETURN(RemoteObjectInfo info, options_.http_head(s.uri));
-      if (info.status != 200) {
-        return Unavailable("storageUri " + s.uri + ": HEAD answered " + std::to_string(info.status));
+      if (auto it = fetches_.find(s.uri); it != fetches_.end()) {
+        if (!it->second->finished) {
+          it->second->waiting.insert(key);
+          *pending = true;
+          return Unavailable("downloading " + s.uri);
+        }
+        Result<std::string> r = std::move(*it->second->result);
+        fetches_.erase(it);
+        return r;
       }
-      // Content-keyed: the same URL with the same ETag (else length) is the same model.
-      std::string key = Sha256Hex(s.uri + "\n" + (info.etag.empty() ? "length:" + std::to_string(info.content_length)
-                                                                       : "etag:" + info.etag));
-      std::string dir = JoinPath(options_.data_dir, "models/cache/" + key);
-      std::string path = s.uri.substr(s.uri.find("://") + 3);
-      path = path.substr(0, path.find_first_of("?#"));
-      std::string base = path.find('/') == std::string::npos ? "" : path.substr(path.rfind('/') + 1);
-      if (base.empty() || base == "." || base == "..") base = "model";
-      std::string file = JoinPath(dir, base);
-      if (PathExists(file)) return file;
-      SKIFF_RETURN_IF_ERROR(MakeDirs(dir));
-      std::string part = file + ".part";
-      Status d = options_.http_download(s.uri, part);
-      if (!d.ok()) {
-        ::remove(part.c_str());
-        return d.WithPrefix("storageUri " + s.uri);
-      }
-      if (::rename(part.c_str(), file.c_str()) != 0) return Internal("cannot move " + part + " into place");
-      ++downloads_;
-      LogInfo("model downloaded", {{"url", s.uri}, {"path", file}});
-      return file;
+      auto f = std::make_shared<Fetch>();
+      f->waiting.insert(key);
+      fetches_[s.uri] = f;
+      std::weak_ptr<bool> alive = alive_;
+      f->thread = std::thread([this, f, alive, uri = s.uri, head = options_.http_head,
+                               download = options_.http_download, data_dir = options_.data_dir] {
+        f->result = FetchModel(uri, data_dir, head, download, &downloads_);
+        // Back on the loop: join, and wake every isvc that waits for this URL.
+        loop_.Post([this, f, alive, uri] {
+          auto a = alive.lock();
+          if (!a || !*a) return;
+          if (f->thread.joinable()) f->thread.join();
+          f->finished = true;
+          for (const auto& k : f->waiting) queue_.Add(k);
+        });
+      });
+      *pending = true;
+      return Unavailable("downloading " + s.uri);
     }
     case StorageScheme::kRemote:
       return FailedPrecondition("storageUri " + s.uri + ": not reachable from this host");

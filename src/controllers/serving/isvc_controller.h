@@ -23,7 +23,8 @@
 // as is; `pvc://<claim>/<path>` under `<data_dir>/volumes/<ns>/<claim>` (where the local
 // kubelet mounts the claim); `http(s)://` downloaded into `<data_dir>/models/cache/<key>/`,
 // key = sha256(URL + ETag or Content-Length), so replicas and later revisions of the same
-// content never download again. Other schemes are valid but unreachable here (condition).
+// content never download again; the download runs off the loop (condition `StorageInitializing`
+// meanwhile). Other schemes are valid but unreachable here (condition).
 //
 // Rollout of a component (numbers are used by tests):
 //   1 spec changed --> new revision N (latestCreatedRevision), Pods at its initial scale
@@ -48,11 +49,14 @@
 // The activation handler it installs on `RevisionStats` only posts to the loop.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/event_loop.h"
@@ -118,7 +122,7 @@ class InferenceServiceController {
   int32_t DesiredReplicas(const std::string& revision_key) const;
   size_t autoscalers() const { return scalers_.size(); }
   // Models fetched over HTTP by this controller (a cache hit does not count).
-  int64_t downloads() const { return downloads_; }
+  int64_t downloads() const { return downloads_.load(); }
 
  private:
   struct Scaler {
@@ -132,8 +136,19 @@ class InferenceServiceController {
   void OnPodEvent(const store::WatchEvent& ev);
   void Sample();
   void Activate(const std::string& service_key, const std::string& revision_key);
-  // The model's local path for a new revision (see "Storage" above).
-  Result<std::string> ResolveModelPath(const kserve::Component& c, const std::string& ns);
+  // The model's local path for a new revision (see "Storage" above). An http(s) model is
+  // fetched on a thread of its own (the loop serves every controller and the kubelet): while
+  // it runs `*pending` is set, and the isvc `key` is queued again when it ends.
+  Result<std::string> ResolveModelPath(const kserve::Component& c, const std::string& ns,
+                                       const std::string& key, bool* pending);
+  // One background fetch per URL (loop thread only, except `thread`'s own writes to `result`,
+  // which the loop reads after joining it).
+  struct Fetch {
+    std::thread thread;
+    bool finished = false;
+    std::optional<Result<std::string>> result;
+    std::set<std::string> waiting;  // isvc queue keys to wake
+  };
   Json NewReplicaPod(const kserve::InferenceService& isvc, const Json& rev_record,
                      const std::string& revision, const std::string& pod_name, int32_t port,
                      const Json& owner) const;
@@ -147,7 +162,8 @@ class InferenceServiceController {
   std::set<std::string> activations_;       // revision keys activated since their last pass
   std::set<int32_t> handed_out_;            // ports allocated by this process
   EventLoop::TimerId sample_timer_ = 0;
-  int64_t downloads_ = 0;
+  std::map<std::string, std::shared_ptr<Fetch>> fetches_;  // by URL
+  std::atomic<int64_t> downloads_{0};
   std::shared_ptr<bool> alive_;
 };
 

@@ -195,6 +195,7 @@ TEST_F(IsvcControllerTest, SpecChangeRollsOutANewRevisionAndRetiresTheOld_1_2_5)
   EXPECT_EQ(Percent("digits-predictor-00002"), 100);
   EXPECT_EQ(Pods("digits-predictor-00001").size(), 0u);  // no traffic, no Pods
   EXPECT_EQ(CondStatus("Ready"), "True");
+  EXPECT_EQ(Status()["observedGeneration"], 3);  // three spec versions applied
   // The revisions are on record.
   auto recs = store_->GetRecords(kIsvcRevisionRecords, StringField(store_->Get({"InferenceService", "default", "digits"})->at("metadata"), "uid"));
   ASSERT_TRUE(recs.ok());
@@ -365,6 +366,9 @@ TEST_F(IsvcControllerTest, HttpModelIsDownloadedOnceIntoTheContentKeyedCache) {
     Apply(std::string("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: ") + name +
           "}\nspec: {predictor: {minReplicas: 2, xgboost: {storageUri: '" + url + "'}}}\n");
   }
+  // The download runs on a thread of its own; meanwhile the condition says so.
+  EXPECT_EQ(StringField(Condition("PredictorReady", "a"), "reason"), "StorageInitializing");
+  for (int i = 0; i < 1000 && Pods().size() < 4; ++i) loop_.RunOnce(std::chrono::milliseconds(10));
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   auto pods = Pods();
@@ -377,6 +381,8 @@ TEST_F(IsvcControllerTest, HttpModelIsDownloadedOnceIntoTheContentKeyedCache) {
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(*body, "{}");
   EXPECT_EQ(controller_->downloads(), 1);  // 2 services x 2 replicas, one download
+  EXPECT_EQ(CondStatus("PredictorReady", "b"), "Unknown");  // waiting for its replicas now
+  EXPECT_EQ(StringField(Condition("PredictorReady", "b"), "reason"), "RevisionMissing");
 }
 
 TEST_F(IsvcControllerTest, TransformerGetsThePredictorHostAndGateway) {
