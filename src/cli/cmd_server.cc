@@ -99,6 +99,19 @@ void DeclareServerMetrics(Metrics& m, LocalRuntime& rt) {
       });
     }
   }
+  // InferenceService revisions: replicas wanted by the autoscaler and ready.
+  m.Declare("skiff_isvc_desired_replicas", Metrics::Type::kGauge, "Replicas the autoscaler wants, per revision.");
+  m.Declare("skiff_isvc_ready_replicas", Metrics::Type::kGauge, "Ready replicas, per revision.");
+  if (controllers::InferenceServiceController* ic = rt.inference_services()) {
+    m.AddCollector([ic](Metrics& self) {
+      self.Clear("skiff_isvc_desired_replicas");
+      self.Clear("skiff_isvc_ready_replicas");
+      for (const auto& [rev, r] : ic->ReplicaSnapshot()) {
+        self.Set("skiff_isvc_desired_replicas", {{"revision", rev}}, r.desired);
+        self.Set("skiff_isvc_ready_replicas", {{"revision", rev}}, r.ready);
+      }
+    });
+  }
   controllers::WorkflowController* wc = rt.workflows();
   m.AddCollector([wc](Metrics& self) {
     if (wc != nullptr) self.Set("skiff_workflow_queue_depth", {}, static_cast<double>(wc->queue_depth()));

@@ -152,6 +152,12 @@ class InferenceServiceTest(SkiffTestCase):
         self.assertEqual(st["modelStatus"]["states"]["activeModelState"], "Loaded")
         self.assertEqual(self.condition(obj, "PredictorReady")["status"], "True")
 
+        # Replicas per revision in /metrics.
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        self.assertRegex(metrics, r'skiff_isvc_ready_replicas\{revision="default/digits/digits-predictor-00001"\} 1')
+        self.assertRegex(metrics, r'skiff_isvc_desired_replicas\{revision="default/digits/digits-predictor-00001"\} 1')
+
         # Call the replica directly, at the port its Pod announces.
         port = self.ready_port("digits", "digits-predictor-00001")
         self.assertIsNotNone(port)

@@ -194,6 +194,12 @@ Status InferenceServiceController::Start() {
   return OkStatus();
 }
 
+std::map<std::string, InferenceServiceController::RevisionReplicas>
+InferenceServiceController::ReplicaSnapshot() const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return snapshot_;
+}
+
 int32_t InferenceServiceController::DesiredReplicas(const std::string& revision_key) const {
   auto it = scalers_.find(revision_key);
   return it == scalers_.end() ? -1 : it->second.desired;
@@ -206,6 +212,10 @@ void InferenceServiceController::OnIsvcEvent(const store::WatchEvent& ev) {
     std::string prefix = ServiceKey(StringField(md, "namespace"), StringField(md, "name")) + "/";
     for (auto it = scalers_.begin(); it != scalers_.end();) {
       it = it->first.rfind(prefix, 0) == 0 ? scalers_.erase(it) : std::next(it);
+    }
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    for (auto it = snapshot_.begin(); it != snapshot_.end();) {
+      it = it->first.rfind(prefix, 0) == 0 ? snapshot_.erase(it) : std::next(it);
     }
     queue_.Drop(key);
   } else {
@@ -315,6 +325,7 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
     taken.insert(PodPort(p));
   }
 
+  std::map<std::string, RevisionReplicas> replicas_now;
   Duration requeue{0};
   auto requeue_at_most = [&](Duration d) {
     if (d <= Duration(0)) d = std::chrono::milliseconds(1);
@@ -512,6 +523,7 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       }
       std::vector<const Json*>& pods = pods_by_revision[rev];
       const int32_t have = static_cast<int32_t>(pods.size());
+      if (want > 0 || have > 0) replicas_now[rkey] = {want, ready_pods[rev], have};
       if (have > want) {
         // (7) Not-ready replicas first, then the newest.
         std::vector<const Json*> order = pods;
@@ -654,6 +666,13 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
 
   Status s = commit();
   if (!s.ok()) return ReconcileResult::Error(s);
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    for (auto it = snapshot_.lower_bound(service_prefix); it != snapshot_.end() && it->first.rfind(service_prefix, 0) == 0;) {
+      it = snapshot_.erase(it);
+    }
+    snapshot_.insert(replicas_now.begin(), replicas_now.end());
+  }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
   return ReconcileResult::Ok();
 }

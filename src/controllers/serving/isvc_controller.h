@@ -53,6 +53,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -121,6 +122,13 @@ class InferenceServiceController {
   // ("ns/isvc/revision"); -1 if it has no autoscaler.
   int32_t DesiredReplicas(const std::string& revision_key) const;
   size_t autoscalers() const { return scalers_.size(); }
+  // Per revision key, as of its isvc's last pass: what `/metrics` shows. Thread-safe.
+  struct RevisionReplicas {
+    int32_t desired = 0;  // wanted by the autoscaler (0 without one)
+    int32_t ready = 0;
+    int32_t pods = 0;
+  };
+  std::map<std::string, RevisionReplicas> ReplicaSnapshot() const;
   // Models fetched over HTTP by this controller (a cache hit does not count).
   int64_t downloads() const { return downloads_.load(); }
 
@@ -164,6 +172,8 @@ class InferenceServiceController {
   EventLoop::TimerId sample_timer_ = 0;
   std::map<std::string, std::shared_ptr<Fetch>> fetches_;  // by URL
   std::atomic<int64_t> downloads_{0};
+  mutable std::mutex snapshot_mu_;
+  std::map<std::string, RevisionReplicas> snapshot_;  // GUARDED_BY(snapshot_mu_)
   std::shared_ptr<bool> alive_;
 };
 

@@ -167,6 +167,10 @@ TEST_F(IsvcControllerTest, FirstRevisionRunsModelServerPodsAndBecomesReady_1_2) 
   EXPECT_EQ(st["modelStatus"]["states"]["activeModelState"], "Loaded");
   EXPECT_EQ(st["modelStatus"]["transitionStatus"], "UpToDate");
   EXPECT_EQ(st["modelStatus"]["copies"]["totalCopies"], 2);
+  auto snap = controller_->ReplicaSnapshot();
+  ASSERT_EQ(snap.count("default/digits/digits-predictor-00001"), 1u);
+  EXPECT_EQ(snap["default/digits/digits-predictor-00001"].desired, 2);
+  EXPECT_EQ(snap["default/digits/digits-predictor-00001"].ready, 2);
 
   // A restart creates nothing twice.
   Open();
