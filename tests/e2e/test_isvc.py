@@ -52,7 +52,11 @@ class InferenceServiceTest(SkiffTestCase):
         subprocess.run(["/usr/bin/python3", "-c", TRAIN, self.model_dir], check=True, timeout=300)
         with open(os.path.join(self.model_dir, "expected.json")) as f:
             self.expected = json.load(f)
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(), env=self.env,
+        self.store = store_args()
+        self.start_server()
+
+    def start_server(self):
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + self.store, env=self.env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.server.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
@@ -246,3 +250,30 @@ class InferenceServiceTest(SkiffTestCase):
                                                                                     "PredictorReady")))
         self.assertIn("no host runtime for modelFormat tensorflow", c["message"])
         self.assertEqual(self.pods("flowers"), [])
+
+    def test_kill_9_and_restart_adopts_the_replicas(self):
+        code, out = self.api("POST", ISVC_PATH, isvc("digits", self.model_dir, {"minReplicas": 2}))
+        self.assertEqual(code, 201, out)
+        self.wait_for("digits Ready", lambda: self.condition(self.get_isvc("digits"), "Ready").get("status") == "True")
+        self.wait_for("2 ready replicas", lambda: len([p for p in self.pods("digits")
+                                                       if p.get("status", {}).get("phase") == "Running"]) == 2)
+        before = sorted((p["metadata"]["name"], p["metadata"]["annotations"]["serving.skiff.dev/port"])
+                        for p in self.pods("digits"))
+        self.server.kill()
+        self.server.wait()
+        self.server.stdout.close()
+        self.server.stderr.close()
+        self.start_server()
+        # Several passes and decisions later: the same replicas, no new revision, still Ready.
+        time.sleep(5)
+        after = sorted((p["metadata"]["name"], p["metadata"]["annotations"]["serving.skiff.dev/port"])
+                       for p in self.pods("digits"))
+        self.assertEqual(after, before)
+        obj = self.get_isvc("digits")
+        self.assertEqual(obj["status"]["components"]["predictor"]["latestCreatedRevision"], "digits-predictor-00001")
+        self.assertEqual(self.condition(obj, "Ready")["status"], "True")
+        port = self.ready_port("digits", "digits-predictor-00001")
+        code, v1 = self.call("POST", "http://127.0.0.1:%d/v1/models/digits:predict" % port,
+                             {"instances": self.expected["x"][:2]})
+        self.assertEqual(code, 200, v1)
+        self.assertEqual(len(v1["predictions"]), 2)
