@@ -11,8 +11,9 @@ namespace {
 
 Result<HttpClient> ClientFor(const std::string& url) {
   if (url.rfind("https://", 0) == 0) {
-    return Unimplemented(url + ": https:// downloads are not supported yet (serve the model over "
-                               "http://, or use file:// or pvc://)");
+    return Unimplemented(url +
+                         ": https:// downloads are not supported yet (serve the model over "
+                         "http://, or use file:// or pvc://)");
   }
   // The whole URL is the client's base, so requests go to its path.
   return HttpClient::Create(url);

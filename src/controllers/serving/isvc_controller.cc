@@ -44,7 +44,8 @@ void SetCondition(Json& status, const std::string& type, const std::string& valu
       kept.push_back(old);
       continue;
     }
-    if (StringField(old, "status") == value) c["lastTransitionTime"] = StringField(old, "lastTransitionTime", now);
+    if (StringField(old, "status") == value)
+      c["lastTransitionTime"] = StringField(old, "lastTransitionTime", now);
   }
   kept.push_back(std::move(c));
   // Stable order, as KServe lists them: alphabetical by type.
@@ -114,15 +115,18 @@ struct Target {
 
 // HEAD, then (unless the content-keyed cache has it) one GET into the cache. Runs on a
 // fetch thread: touches nothing but the file system and its arguments.
-Result<std::string> FetchModel(const std::string& uri, const std::string& data_dir,
-                               const std::function<Result<RemoteObjectInfo>(const std::string&)>& head,
-                               const std::function<Status(const std::string&, const std::string&)>& download,
-                               std::atomic<int64_t>* downloads) {
+Result<std::string> FetchModel(
+    const std::string& uri, const std::string& data_dir,
+    const std::function<Result<RemoteObjectInfo>(const std::string&)>& head,
+    const std::function<Status(const std::string&, const std::string&)>& download,
+    std::atomic<int64_t>* downloads) {
   SKIFF_ASSIGN_OR_RETURN(RemoteObjectInfo info, head(uri));
-  if (info.status != 200) return Unavailable("storageUri " + uri + ": HEAD answered " + std::to_string(info.status));
+  if (info.status != 200)
+    return Unavailable("storageUri " + uri + ": HEAD answered " + std::to_string(info.status));
   // Content-keyed: the same URL with the same ETag (else length) is the same model.
-  std::string key = Sha256Hex(uri + "\n" + (info.etag.empty() ? "length:" + std::to_string(info.content_length)
-                                                               : "etag:" + info.etag));
+  std::string key = Sha256Hex(
+      uri + "\n" +
+      (info.etag.empty() ? "length:" + std::to_string(info.content_length) : "etag:" + info.etag));
   std::string dir = JoinPath(data_dir, "models/cache/" + key);
   std::string path = uri.substr(uri.find("://") + 3);
   path = path.substr(0, path.find_first_of("?#"));
@@ -137,7 +141,8 @@ Result<std::string> FetchModel(const std::string& uri, const std::string& data_d
     ::remove(part.c_str());
     return d.WithPrefix("storageUri " + uri);
   }
-  if (::rename(part.c_str(), file.c_str()) != 0) return Internal("cannot move " + part + " into place");
+  if (::rename(part.c_str(), file.c_str()) != 0)
+    return Internal("cannot move " + part + " into place");
   downloads->fetch_add(1);
   LogInfo("model downloaded", {{"url", uri}, {"path", file}});
   return file;
@@ -145,7 +150,8 @@ Result<std::string> FetchModel(const std::string& uri, const std::string& data_d
 
 }  // namespace
 
-std::string RevisionKey(const std::string& ns, const std::string& isvc, const std::string& revision) {
+std::string RevisionKey(const std::string& ns, const std::string& isvc,
+                        const std::string& revision) {
   return ns + "/" + isvc + "/" + revision;
 }
 std::string ServiceKey(const std::string& ns, const std::string& isvc) { return ns + "/" + isvc; }
@@ -351,14 +357,16 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
     const std::string cond_type = cname == "predictor" ? "PredictorReady" : "TransformerReady";
     std::map<int64_t, std::string> revs;  // number -> revision name
     for (const auto& [k, r] : recs) {
-      if (StringField(r, "component") == cname && IntField(r, "number", 0) > 0) revs[IntField(r, "number", 0)] = k;
+      if (StringField(r, "component") == cname && IntField(r, "number", 0) > 0)
+        revs[IntField(r, "number", 0)] = k;
     }
     std::string fail_reason, fail_message;
     std::string storage_pending;  // a download of the new revision's model is running
 
     // (1) A new revision when the spec changed, if it can run here.
     Status host = kserve::HostRuntimeError(c);
-    bool changed = revs.empty() || StringField(recs[revs.rbegin()->second], "fingerprint") != c.revision_fingerprint;
+    bool changed = revs.empty() || StringField(recs[revs.rbegin()->second], "fingerprint") !=
+                                       c.revision_fingerprint;
     if (changed && !host.ok()) {
       // The same order as `HostRuntimeError` checks.
       if (!c.custom && kserve::HostModelServerFormat(c.model_format).empty()) {
@@ -413,7 +421,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
         }
         put_record(rev);
         revs[n] = rev;
-        LogInfo("inference service revision created", {{"isvc", ns + "/" + name}, {"revision", rev}});
+        LogInfo("inference service revision created",
+                {{"isvc", ns + "/" + name}, {"revision", rev}});
       }
     }
 
@@ -501,7 +510,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
           int32_t initial = std::max(spec->initial_scale, spec->min_scale);
           if (spec->max_scale > 0) initial = std::min(initial, spec->max_scale);
           // A restart finds the replicas already there: keep them until the first decision.
-          s.desired = std::max<int32_t>(initial, static_cast<int32_t>(pods_by_revision[rev].size()));
+          s.desired =
+              std::max<int32_t>(initial, static_cast<int32_t>(pods_by_revision[rev].size()));
           s.next_decision = now_tp + spec->tick_interval;
         }
         if (activated) {
@@ -512,7 +522,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
         if (now_tp >= s.next_decision) {
           autoscale::Decision d = s.autoscaler->Decide(now_tp, ready_pods[rev]);
           if (d.desired_scale) s.desired = *d.desired_scale;
-          s.next_decision = d.next_decision > now_tp ? d.next_decision : now_tp + s.autoscaler->spec().tick_interval;
+          s.next_decision = d.next_decision > now_tp ? d.next_decision
+                                                     : now_tp + s.autoscaler->spec().tick_interval;
         }
         want = s.desired;
         if (now_tp < s.activation_floor_until) want = std::max(want, 1);
@@ -536,7 +547,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
           return StringField((*a)["metadata"], "name") > StringField((*b)["metadata"], "name");
         });
         for (int32_t i = 0; i < have - want; ++i) {
-          to_delete.push_back({"Pod", ns, StringField((*order[static_cast<size_t>(i)])["metadata"], "name")});
+          to_delete.push_back(
+              {"Pod", ns, StringField((*order[static_cast<size_t>(i)])["metadata"], "name")});
         }
       }
       for (int32_t i = have, index = 0; i < want; ++i) {
@@ -611,11 +623,13 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       int32_t total = served.empty() ? 0 : static_cast<int32_t>(pods_by_revision[served].size());
       std::string state, transition;
       Json failure;
-      if (!fail_reason.empty() && (fail_reason == "NoSupportingRuntime" || fail_reason == "NoHostCommand" ||
-                                   fail_reason == "StorageUnreachable")) {
+      if (!fail_reason.empty() &&
+          (fail_reason == "NoSupportingRuntime" || fail_reason == "NoHostCommand" ||
+           fail_reason == "StorageUnreachable")) {
         state = "FailedToLoad";
         transition = "InvalidSpec";
-        failure = {{"reason", fail_reason == "NoSupportingRuntime" ? "NoSupportingRuntime" : "InvalidPredictorSpec"},
+        failure = {{"reason", fail_reason == "NoSupportingRuntime" ? "NoSupportingRuntime"
+                                                                   : "InvalidPredictorSpec"},
                    {"message", fail_message}};
       } else if (!fail_reason.empty()) {
         state = "FailedToLoad";
@@ -662,13 +676,15 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       why = StringField(c, "message");
     }
   }
-  SetCondition(status, "Ready", ready ? "True" : "False", ready ? "" : "ComponentsNotReady", ready ? "" : why, now);
+  SetCondition(status, "Ready", ready ? "True" : "False", ready ? "" : "ComponentsNotReady",
+               ready ? "" : why, now);
 
   Status s = commit();
   if (!s.ok()) return ReconcileResult::Error(s);
   {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
-    for (auto it = snapshot_.lower_bound(service_prefix); it != snapshot_.end() && it->first.rfind(service_prefix, 0) == 0;) {
+    for (auto it = snapshot_.lower_bound(service_prefix);
+         it != snapshot_.end() && it->first.rfind(service_prefix, 0) == 0;) {
       it = snapshot_.erase(it);
     }
     snapshot_.insert(replicas_now.begin(), replicas_now.end());
@@ -677,15 +693,18 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
   return ReconcileResult::Ok();
 }
 
-Result<std::string> InferenceServiceController::ResolveModelPath(const Component& c, const std::string& ns,
-                                                                 const std::string& key, bool* pending) {
+Result<std::string> InferenceServiceController::ResolveModelPath(const Component& c,
+                                                                 const std::string& ns,
+                                                                 const std::string& key,
+                                                                 bool* pending) {
   const auto& s = c.storage;
   switch (s.scheme) {
     case StorageScheme::kNone:
       return std::string();
     case StorageScheme::kLocalPath:
     case StorageScheme::kFile:
-      if (!PathExists(s.path)) return NotFound("storageUri " + s.uri + ": " + s.path + " does not exist");
+      if (!PathExists(s.path))
+        return NotFound("storageUri " + s.uri + ": " + s.path + " does not exist");
       return s.path;
     case StorageScheme::kPvc: {
       std::string claim_dir = JoinPath(options_.data_dir, "volumes/" + ns + "/" + s.claim);
@@ -737,17 +756,20 @@ Result<std::string> InferenceServiceController::ResolveModelPath(const Component
 }
 
 Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, const Json& rev_record,
-                                               const std::string& revision, const std::string& pod_name,
-                                               int32_t port, const Json& owner) const {
+                                               const std::string& revision,
+                                               const std::string& pod_name, int32_t port,
+                                               const Json& owner) const {
   const std::string cname = StringField(rev_record, "component");
   const std::string config = isvc.name + "-" + cname;
   Json labels = {{kIsvcLabel, isvc.name},
                  {kComponentLabel, cname},
                  {kRevisionLabel, revision},
                  {kConfigurationLabel, config}};
-  Json annotations = {{kPortAnnotation, std::to_string(port)},
-                      {kConcurrencyAnnotation, std::to_string(IntField(rev_record, "containerConcurrency", 0))},
-                      {kTimeoutAnnotation, std::to_string(IntField(rev_record, "timeoutSeconds", kDefaultTimeoutSeconds))}};
+  Json annotations = {
+      {kPortAnnotation, std::to_string(port)},
+      {kConcurrencyAnnotation, std::to_string(IntField(rev_record, "containerConcurrency", 0))},
+      {kTimeoutAnnotation,
+       std::to_string(IntField(rev_record, "timeoutSeconds", kDefaultTimeoutSeconds))}};
   const Json& written = rev_record.value("container", Json::object());
   Json container = Json::object();
   container["name"] = kserve::kServerContainer;
@@ -774,17 +796,19 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
     if (!options_.gateway_address.empty()) set_env("SKIFF_GATEWAY", options_.gateway_address);
   }
   if (rev_record.value("custom", false)) {
-    for (const char* f : {"command", "args", "ports", "livenessProbe", "startupProbe", "readinessProbe"}) {
+    for (const char* f :
+         {"command", "args", "ports", "livenessProbe", "startupProbe", "readinessProbe"}) {
       if (written.contains(f)) container[f] = written[f];
     }
     if (!container.contains("readinessProbe")) {
       container["readinessProbe"] = {{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}};
     }
-    if (!StringField(rev_record, "modelPath").empty()) set_env("STORAGE_URI", StringField(rev_record, "modelPath"));
+    if (!StringField(rev_record, "modelPath").empty())
+      set_env("STORAGE_URI", StringField(rev_record, "modelPath"));
   } else {
-    Json cmd = Json::array({options_.skiff_binary, "model-server", "--model-name", isvc.name, "--model-dir",
-                            StringField(rev_record, "modelPath"), "--format", StringField(rev_record, "format"),
-                            "--port", std::to_string(port)});
+    Json cmd = Json::array({options_.skiff_binary, "model-server", "--model-name", isvc.name,
+                            "--model-dir", StringField(rev_record, "modelPath"), "--format",
+                            StringField(rev_record, "format"), "--port", std::to_string(port)});
     if (const Json* b = FindField(rev_record, "batcher"); b != nullptr && b->is_object()) {
       // KServe's batcher defaults: 32 instances, 5000 ms.
       cmd.push_back("--max-batch-size");

@@ -167,8 +167,8 @@ class InferenceServiceController {
   IsvcControllerOptions options_;
   WorkQueue queue_;
   std::map<std::string, Scaler> scalers_;  // by revision key
-  std::set<std::string> activations_;       // revision keys activated since their last pass
-  std::set<int32_t> handed_out_;            // ports allocated by this process
+  std::set<std::string> activations_;      // revision keys activated since their last pass
+  std::set<int32_t> handed_out_;           // ports allocated by this process
   EventLoop::TimerId sample_timer_ = 0;
   std::map<std::string, std::shared_ptr<Fetch>> fetches_;  // by URL
   std::atomic<int64_t> downloads_{0};
@@ -178,7 +178,8 @@ class InferenceServiceController {
 };
 
 // "ns/isvc/revision" and "ns/isvc", the keys of `serving::RevisionStats`.
-std::string RevisionKey(const std::string& ns, const std::string& isvc, const std::string& revision);
+std::string RevisionKey(const std::string& ns, const std::string& isvc,
+                        const std::string& revision);
 std::string ServiceKey(const std::string& ns, const std::string& isvc);
 
 }  // namespace skiff::controllers

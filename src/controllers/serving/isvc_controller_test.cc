@@ -62,7 +62,8 @@ class IsvcControllerTest : public ControllerTestBase<InferenceServiceController>
   void Apply(const std::string& yaml) {
     auto j = ParseYaml(yaml);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
-    if (StringField((*j)["metadata"], "namespace").empty()) (*j)["metadata"]["namespace"] = "default";
+    if (StringField((*j)["metadata"], "namespace").empty())
+      (*j)["metadata"]["namespace"] = "default";
     auto cur = store_->Get({"InferenceService", "default", StringField((*j)["metadata"], "name")});
     if (cur.ok()) {
       (*j)["metadata"]["resourceVersion"] = (*cur)["metadata"]["resourceVersion"];
@@ -76,16 +77,21 @@ class IsvcControllerTest : public ControllerTestBase<InferenceServiceController>
   }
   std::string Isvc(const std::string& predictor_extra, const std::string& annotations = "{}") {
     return "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
-           "metadata: {name: digits, namespace: default, annotations: " + annotations + "}\n"
-           "spec:\n  predictor:\n" + predictor_extra +
-           "    model:\n      modelFormat: {name: xgboost}\n      storageUri: file://" + model_dir_ + "\n";
+           "metadata: {name: digits, namespace: default, annotations: " +
+           annotations +
+           "}\n"
+           "spec:\n  predictor:\n" +
+           predictor_extra +
+           "    model:\n      modelFormat: {name: xgboost}\n      storageUri: file://" +
+           model_dir_ + "\n";
   }
   std::vector<Json> Pods(const std::string& revision = "") {
     auto l = store_->List("Pod", "default");
     EXPECT_TRUE(l.ok());
     std::vector<Json> out;
     for (const auto& p : l->items) {
-      if (revision.empty() || p["metadata"]["labels"].value("serving.knative.dev/revision", "") == revision) {
+      if (revision.empty() ||
+          p["metadata"]["labels"].value("serving.knative.dev/revision", "") == revision) {
         out.push_back(p);
       }
     }
@@ -117,9 +123,11 @@ class IsvcControllerTest : public ControllerTestBase<InferenceServiceController>
   void MakeReady(const std::string& revision) {
     for (Json p : Pods(revision)) {
       if (StringField(p.value("status", Json::object()), "phase") == "Running") continue;
-      p["status"] = {{"phase", "Running"},
-                     {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})},
-                     {"containerStatuses", Json::array({{{"name", "kserve-container"}, {"ready", true}, {"restartCount", 0}}})}};
+      p["status"] = {
+          {"phase", "Running"},
+          {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})},
+          {"containerStatuses",
+           Json::array({{{"name", "kserve-container"}, {"ready", true}, {"restartCount", 0}}})}};
       auto u = store_->UpdateStatus(p);
       ASSERT_TRUE(u.ok()) << u.status().ToString();
     }
@@ -142,8 +150,9 @@ TEST_F(IsvcControllerTest, FirstRevisionRunsModelServerPodsAndBecomesReady_1_2) 
   EXPECT_EQ(pod["metadata"]["ownerReferences"][0]["kind"], "InferenceService");
   std::string port = pod["metadata"]["annotations"]["serving.skiff.dev/port"];
   const Json& c = pod["spec"]["containers"][0];
-  EXPECT_EQ(c["command"], Json::array({"/opt/skiff", "model-server", "--model-name", "digits", "--model-dir",
-                                       model_dir_, "--format", "xgboost", "--port", port}));
+  EXPECT_EQ(c["command"],
+            Json::array({"/opt/skiff", "model-server", "--model-name", "digits", "--model-dir",
+                         model_dir_, "--format", "xgboost", "--port", port}));
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/v2/health/ready");
   EXPECT_EQ(std::to_string(c["readinessProbe"]["httpGet"]["port"].get<int>()), port);
   // The two replicas listen on different ports.
@@ -201,7 +210,9 @@ TEST_F(IsvcControllerTest, SpecChangeRollsOutANewRevisionAndRetiresTheOld_1_2_5)
   EXPECT_EQ(CondStatus("Ready"), "True");
   EXPECT_EQ(Status()["observedGeneration"], 3);  // three spec versions applied
   // The revisions are on record.
-  auto recs = store_->GetRecords(kIsvcRevisionRecords, StringField(store_->Get({"InferenceService", "default", "digits"})->at("metadata"), "uid"));
+  auto recs = store_->GetRecords(
+      kIsvcRevisionRecords,
+      StringField(store_->Get({"InferenceService", "default", "digits"})->at("metadata"), "uid"));
   ASSERT_TRUE(recs.ok());
   EXPECT_EQ(recs->count("digits-predictor-00001"), 1u);
   EXPECT_EQ(recs->count("digits-predictor-00002"), 1u);
@@ -222,7 +233,8 @@ TEST_F(IsvcControllerTest, CanarySplitsPinsRollsBackAndPromotes_3_4_5) {
   // Both keep Pods while both have traffic; the rolled-out revision stays the old one.
   EXPECT_EQ(Pods("digits-predictor-00001").size(), 1u);
   EXPECT_EQ(Pods("digits-predictor-00002").size(), 1u);
-  EXPECT_EQ(Status()["components"]["predictor"]["latestRolledoutRevision"], "digits-predictor-00001");
+  EXPECT_EQ(Status()["components"]["predictor"]["latestRolledoutRevision"],
+            "digits-predictor-00001");
 
   // Roll back: 0 pins the old revision; the canary loses its Pods.
   Apply(Isvc("    canaryTrafficPercent: 0\n    containerConcurrency: 3\n"));
@@ -236,7 +248,8 @@ TEST_F(IsvcControllerTest, CanarySplitsPinsRollsBackAndPromotes_3_4_5) {
   EXPECT_EQ(Pods("digits-predictor-00002").size(), 1u);
   MakeReady("digits-predictor-00002");
   EXPECT_EQ(Percent("digits-predictor-00002"), 100);
-  EXPECT_EQ(Status()["components"]["predictor"]["previousRolledoutRevision"], "digits-predictor-00001");
+  EXPECT_EQ(Status()["components"]["predictor"]["previousRolledoutRevision"],
+            "digits-predictor-00001");
   EXPECT_EQ(Pods("digits-predictor-00001").size(), 0u);
 }
 
@@ -256,7 +269,9 @@ TEST_F(IsvcControllerTest, LoadScalesUpWithinMaxReplicasAndBackDown_6_7) {
   Advance(seconds(30));
   EXPECT_EQ(controller_->DesiredReplicas(rev), 1);
   EXPECT_EQ(Pods("digits-predictor-00001").size(), 1u);
-  std::printf("figure: desired replicas under 10 in-flight requests (target 2, max 3): 3; idle after 30 s: 1\n");
+  std::printf(
+      "figure: desired replicas under 10 in-flight requests (target 2, max 3): 3; idle after 30 s: "
+      "1\n");
 }
 
 TEST_F(IsvcControllerTest, IdleRevisionScalesToZeroAndActivationBringsAPodAtOnce_8_9) {
@@ -300,13 +315,16 @@ TEST_F(IsvcControllerTest, BatcherBecomesModelServerFlags) {
 }
 
 TEST_F(IsvcControllerTest, FormatWithoutHostRuntimeSaysSoAndRunsNothing) {
-  Apply("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: flowers}\n"
-        "spec: {predictor: {tensorflow: {storageUri: 'gs://kfserving-examples/models/tensorflow/flowers'}}}\n");
+  Apply(
+      "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: flowers}\n"
+      "spec: {predictor: {tensorflow: {storageUri: "
+      "'gs://kfserving-examples/models/tensorflow/flowers'}}}\n");
   EXPECT_EQ(Pods().size(), 0u);
   Json c = Condition("PredictorReady", "flowers");
   EXPECT_EQ(c["status"], "False");
   EXPECT_EQ(c["reason"], "NoSupportingRuntime");
-  EXPECT_NE(StringField(c, "message").find("no host runtime for modelFormat tensorflow"), std::string::npos);
+  EXPECT_NE(StringField(c, "message").find("no host runtime for modelFormat tensorflow"),
+            std::string::npos);
   EXPECT_EQ(Status("flowers")["modelStatus"]["transitionStatus"], "InvalidSpec");
   EXPECT_EQ(Status("flowers")["modelStatus"]["lastFailureInfo"]["reason"], "NoSupportingRuntime");
   EXPECT_EQ(CondStatus("Ready", "flowers"), "False");
@@ -315,13 +333,13 @@ TEST_F(IsvcControllerTest, FormatWithoutHostRuntimeSaysSoAndRunsNothing) {
 TEST_F(IsvcControllerTest, CrashingReplicaFailsTheRevisionWithItsExitCode) {
   Apply(Isvc(""));
   Json p = Pods()[0];
-  p["status"] = {{"phase", "Running"},
-                 {"conditions", Json::array({{{"type", "Ready"}, {"status", "False"}}})},
-                 {"containerStatuses",
-                  Json::array({{{"name", "kserve-container"},
-                                {"ready", false},
-                                {"restartCount", 2},
-                                {"lastState", {{"terminated", {{"exitCode", 1}}}}}}})}};
+  p["status"] = {
+      {"phase", "Running"},
+      {"conditions", Json::array({{{"type", "Ready"}, {"status", "False"}}})},
+      {"containerStatuses", Json::array({{{"name", "kserve-container"},
+                                          {"ready", false},
+                                          {"restartCount", 2},
+                                          {"lastState", {{"terminated", {{"exitCode", 1}}}}}}})}};
   ASSERT_TRUE(store_->UpdateStatus(p).ok());
   Spin();
   Json c = Condition("PredictorReady");
@@ -333,15 +351,17 @@ TEST_F(IsvcControllerTest, CrashingReplicaFailsTheRevisionWithItsExitCode) {
 TEST_F(IsvcControllerTest, PvcAndMissingPathsResolve) {
   std::string claim = JoinPath(dir_, "volumes/default/models/digits");
   ASSERT_TRUE(MakeDirs(claim).ok());
-  Apply("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: pvc}\n"
-        "spec: {predictor: {sklearn: {storageUri: 'pvc://models/digits'}}}\n");
+  Apply(
+      "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: pvc}\n"
+      "spec: {predictor: {sklearn: {storageUri: 'pvc://models/digits'}}}\n");
   auto pods = Pods();
   ASSERT_EQ(pods.size(), 1u);
   EXPECT_EQ(pods[0]["spec"]["containers"][0]["command"][5], claim);
   EXPECT_EQ(pods[0]["spec"]["containers"][0]["command"][7], "sklearn");
 
-  Apply("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: gone}\n"
-        "spec: {predictor: {sklearn: {storageUri: 'file:///nonexistent/model'}}}\n");
+  Apply(
+      "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: gone}\n"
+      "spec: {predictor: {sklearn: {storageUri: 'file:///nonexistent/model'}}}\n");
   Json c = Condition("PredictorReady", "gone");
   EXPECT_EQ(c["reason"], "StorageInitializerFailed");
   EXPECT_NE(StringField(c, "message").find("/nonexistent/model does not exist"), std::string::npos);
@@ -367,8 +387,9 @@ TEST_F(IsvcControllerTest, HttpModelIsDownloadedOnceIntoTheContentKeyedCache) {
   }
   ASSERT_TRUE(up) << "python http.server did not start";
   for (const char* name : {"a", "b"}) {
-    Apply(std::string("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: ") + name +
-          "}\nspec: {predictor: {minReplicas: 2, xgboost: {storageUri: '" + url + "'}}}\n");
+    Apply(std::string(
+              "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: ") +
+          name + "}\nspec: {predictor: {minReplicas: 2, xgboost: {storageUri: '" + url + "'}}}\n");
   }
   // The download runs on a thread of its own; meanwhile the condition says so.
   EXPECT_EQ(StringField(Condition("PredictorReady", "a"), "reason"), "StorageInitializing");
@@ -384,15 +405,18 @@ TEST_F(IsvcControllerTest, HttpModelIsDownloadedOnceIntoTheContentKeyedCache) {
   auto body = ReadFile(path);
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(*body, "{}");
-  EXPECT_EQ(controller_->downloads(), 1);  // 2 services x 2 replicas, one download
+  EXPECT_EQ(controller_->downloads(), 1);                   // 2 services x 2 replicas, one download
   EXPECT_EQ(CondStatus("PredictorReady", "b"), "Unknown");  // waiting for its replicas now
   EXPECT_EQ(StringField(Condition("PredictorReady", "b"), "reason"), "RevisionMissing");
 }
 
 TEST_F(IsvcControllerTest, TransformerGetsThePredictorHostAndGateway) {
-  Apply("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: digits}\n"
-        "spec:\n  transformer:\n    containers:\n    - name: kserve-container\n      command: [/usr/bin/python3, t.py]\n"
-        "  predictor:\n    xgboost: {storageUri: 'file://" + model_dir_ + "'}\n");
+  Apply(
+      "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: digits}\n"
+      "spec:\n  transformer:\n    containers:\n    - name: kserve-container\n      command: "
+      "[/usr/bin/python3, t.py]\n"
+      "  predictor:\n    xgboost: {storageUri: 'file://" +
+      model_dir_ + "'}\n");
   auto t = Pods("digits-transformer-00001");
   ASSERT_EQ(t.size(), 1u);
   const Json& c = t[0]["spec"]["containers"][0];
@@ -408,7 +432,8 @@ TEST_F(IsvcControllerTest, TransformerGetsThePredictorHostAndGateway) {
   MakeReady("digits-predictor-00001");
   EXPECT_EQ(CondStatus("TransformerReady"), "True");
   EXPECT_EQ(CondStatus("Ready"), "True");
-  EXPECT_EQ(Status()["components"]["transformer"]["traffic"][0]["revisionName"], "digits-transformer-00001");
+  EXPECT_EQ(Status()["components"]["transformer"]["traffic"][0]["revisionName"],
+            "digits-transformer-00001");
 }
 
 }  // namespace

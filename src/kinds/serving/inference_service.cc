@@ -9,17 +9,18 @@ namespace skiff::kserve {
 namespace {
 
 // The framework keys of KServe's `PredictorSpec` (legacy form), each a model format name.
-const char* const kFrameworkKeys[] = {"sklearn", "xgboost", "tensorflow", "pytorch",
-                                      "triton",  "onnx",    "lightgbm",   "paddle",
+const char* const kFrameworkKeys[] = {"sklearn", "xgboost",    "tensorflow", "pytorch",
+                                      "triton",  "onnx",       "lightgbm",   "paddle",
                                       "pmml",    "huggingface"};
 
 // Fields of a model spec (`model` or a framework key) that describe the model, not the
 // container.
-const char* const kModelFields[] = {"modelFormat", "runtime", "runtimeVersion", "protocolVersion",
-                                    "storageUri", "storage"};
+const char* const kModelFields[] = {"modelFormat",     "runtime",    "runtimeVersion",
+                                    "protocolVersion", "storageUri", "storage"};
 
 Result<std::optional<int64_t>> OptInt(const Json& obj, const char* key, const std::string& where,
-                                      int64_t min, int64_t max = std::numeric_limits<int64_t>::max()) {
+                                      int64_t min,
+                                      int64_t max = std::numeric_limits<int64_t>::max()) {
   const Json* v = FindField(obj, key);
   if (v == nullptr || v->is_null()) return std::optional<int64_t>();
   int64_t n = 0;
@@ -44,13 +45,15 @@ Result<std::string> OptString(const Json& obj, const char* key, const std::strin
 
 // The server container of a custom component and its sidecars.
 Status ParseContainers(const Json& list, const std::string& where, Component& c) {
-  if (!list.is_array() || list.empty()) return InvalidArgument(where + ": must be a non-empty list");
+  if (!list.is_array() || list.empty())
+    return InvalidArgument(where + ": must be a non-empty list");
   int server = -1;
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string at = where + "[" + std::to_string(i) + "]";
     if (!list[i].is_object()) return InvalidArgument(at + ": must be an object");
     const Json* name = FindField(list[i], "name");
-    if (name != nullptr && !name->is_string()) return InvalidArgument(at + ".name: must be a string");
+    if (name != nullptr && !name->is_string())
+      return InvalidArgument(at + ".name: must be a string");
     if (StringField(list[i], "name") == kServerContainer) {
       if (server >= 0) return InvalidArgument(at + ".name: \"kserve-container\" appears twice");
       server = static_cast<int>(i);
@@ -90,7 +93,8 @@ Status ParseModelSpec(const Json& m, const std::string& where, const std::string
     }
     SKIFF_ASSIGN_OR_RETURN(c.model_format, OptString(*mf, "name", where + ".modelFormat"));
     if (c.model_format.empty()) return InvalidArgument(where + ".modelFormat.name: required");
-    SKIFF_ASSIGN_OR_RETURN(c.model_format_version, OptString(*mf, "version", where + ".modelFormat"));
+    SKIFF_ASSIGN_OR_RETURN(c.model_format_version,
+                           OptString(*mf, "version", where + ".modelFormat"));
     SKIFF_ASSIGN_OR_RETURN(c.runtime, OptString(m, "runtime", where));
   } else {
     c.model_format = framework;
@@ -101,7 +105,8 @@ Status ParseModelSpec(const Json& m, const std::string& where, const std::string
   SKIFF_ASSIGN_OR_RETURN(c.protocol_version, OptString(m, "protocolVersion", where));
   if (!c.protocol_version.empty() && c.protocol_version != "v1" && c.protocol_version != "v2" &&
       c.protocol_version != "grpc-v1" && c.protocol_version != "grpc-v2") {
-    return InvalidArgument(where + ".protocolVersion: must be one of v1, v2, grpc-v1, grpc-v2 (got \"" +
+    return InvalidArgument(where +
+                           ".protocolVersion: must be one of v1, v2, grpc-v1, grpc-v2 (got \"" +
                            c.protocol_version + "\")");
   }
   SKIFF_ASSIGN_OR_RETURN(std::string uri, OptString(m, "storageUri", where));
@@ -150,7 +155,8 @@ Status ParseExtension(const Json& spec, const std::string& where, Component& c) 
                            "(use concurrency or rps)");
   }
   if (!c.scale_metric.empty() && c.scale_metric != "concurrency" && c.scale_metric != "rps") {
-    return InvalidArgument(where + ".scaleMetric: must be one of cpu, memory, concurrency, rps (got \"" +
+    return InvalidArgument(where +
+                           ".scaleMetric: must be one of cpu, memory, concurrency, rps (got \"" +
                            c.scale_metric + "\")");
   }
   {
@@ -158,7 +164,8 @@ Status ParseExtension(const Json& spec, const std::string& where, Component& c) 
     if (v) c.container_concurrency = *v;
   }
   SKIFF_ASSIGN_OR_RETURN(c.timeout_s, OptInt(spec, "timeout", where, 1, 3600));
-  SKIFF_ASSIGN_OR_RETURN(c.canary_traffic_percent, OptInt(spec, "canaryTrafficPercent", where, 0, 100));
+  SKIFF_ASSIGN_OR_RETURN(c.canary_traffic_percent,
+                         OptInt(spec, "canaryTrafficPercent", where, 0, 100));
   if (const Json* b = FindField(spec, "batcher"); b != nullptr && !b->is_null()) {
     const std::string bw = where + ".batcher";
     if (!b->is_object()) return InvalidArgument(bw + ": must be an object");
@@ -178,7 +185,8 @@ Status ParseExtension(const Json& spec, const std::string& where, Component& c) 
     SKIFF_ASSIGN_OR_RETURN(std::string mode, OptString(*l, "mode", lw));
     if (!mode.empty()) logger.mode = mode;
     if (logger.mode != "all" && logger.mode != "request" && logger.mode != "response") {
-      return InvalidArgument(lw + ".mode: must be one of all, request, response (got \"" + mode + "\")");
+      return InvalidArgument(lw + ".mode: must be one of all, request, response (got \"" + mode +
+                             "\")");
     }
     SKIFF_ASSIGN_OR_RETURN(logger.url, OptString(*l, "url", lw));
     c.logger = logger;
@@ -193,12 +201,14 @@ Status ResolveScaling(const Json& isvc_annotations, const Json& spec, const std:
   auto take = [&](const Json& from) {
     if (!from.is_object()) return;
     for (auto it = from.begin(); it != from.end(); ++it) {
-      if (it.key().rfind("autoscaling.knative.dev/", 0) == 0) a[it.key()] = ScalarToString(it.value());
+      if (it.key().rfind("autoscaling.knative.dev/", 0) == 0)
+        a[it.key()] = ScalarToString(it.value());
     }
   };
   take(isvc_annotations);
   if (const Json* ca = FindField(spec, "annotations")) take(*ca);
-  if (FindField(spec, "minReplicas") != nullptr || !a.contains(std::string(autoscale::kMinScaleAnnotation))) {
+  if (FindField(spec, "minReplicas") != nullptr ||
+      !a.contains(std::string(autoscale::kMinScaleAnnotation))) {
     a[std::string(autoscale::kMinScaleAnnotation)] = std::to_string(c.min_replicas);
   } else {
     // An annotation without the field: the annotation says what minReplicas is.
@@ -211,7 +221,8 @@ Status ResolveScaling(const Json& isvc_annotations, const Json& spec, const std:
     c.max_replicas = static_cast<int32_t>(
         std::max<int64_t>(0, std::atoll(StringField(a, autoscale::kMaxScaleAnnotation).c_str())));
   }
-  if (c.scale_target) a[std::string(autoscale::kTargetAnnotation)] = std::to_string(*c.scale_target);
+  if (c.scale_target)
+    a[std::string(autoscale::kTargetAnnotation)] = std::to_string(*c.scale_target);
   if (!c.scale_metric.empty()) a[std::string(autoscale::kMetricAnnotation)] = c.scale_metric;
   auto spec_or = autoscale::ResolveScalingSpec(a, c.container_concurrency);
   if (!spec_or.ok()) {
@@ -236,9 +247,11 @@ Result<Component> ParseComponent(const Json& spec, const Json& isvc_annotations,
   const Json* containers = FindField(spec, "containers");
   if (containers != nullptr) forms.push_back("containers");
   if (kind == "transformer") {
-    if (containers == nullptr) return InvalidArgument(where + ".containers: required for a transformer");
+    if (containers == nullptr)
+      return InvalidArgument(where + ".containers: required for a transformer");
     if (forms.size() > 1) {
-      return InvalidArgument(where + ": a transformer is custom containers only (found " + forms[0] + ")");
+      return InvalidArgument(where + ": a transformer is custom containers only (found " +
+                             forms[0] + ")");
     }
   } else if (forms.size() != 1) {
     std::string got;
@@ -255,7 +268,7 @@ Result<Component> ParseComponent(const Json& spec, const Json& isvc_annotations,
     for (const auto& e : c.container.value("env", Json::array())) {
       if (StringField(e, "name") == "STORAGE_URI" && !StringField(e, "value").empty()) {
         SKIFF_ASSIGN_OR_RETURN(c.storage, ParseStorageUri(StringField(e, "value"),
-                                                           where + ".containers.env.STORAGE_URI"));
+                                                          where + ".containers.env.STORAGE_URI"));
       }
     }
   } else {
@@ -269,19 +282,27 @@ Result<Component> ParseComponent(const Json& spec, const Json& isvc_annotations,
   SKIFF_RETURN_IF_ERROR(ResolveScaling(isvc_annotations, spec, where, c));
   Json fingerprint = spec;
   fingerprint.erase("canaryTrafficPercent");
-  c.revision_fingerprint = DumpJson({{"spec", fingerprint}, {"annotations", c.scaling_annotations}});
+  c.revision_fingerprint =
+      DumpJson({{"spec", fingerprint}, {"annotations", c.scaling_annotations}});
   return c;
 }
 
 const char* SchemeName(StorageScheme s) {
   switch (s) {
-    case StorageScheme::kNone: return "none";
-    case StorageScheme::kLocalPath: return "path";
-    case StorageScheme::kFile: return "file";
-    case StorageScheme::kPvc: return "pvc";
-    case StorageScheme::kHttp: return "http";
-    case StorageScheme::kHttps: return "https";
-    case StorageScheme::kRemote: return "remote";
+    case StorageScheme::kNone:
+      return "none";
+    case StorageScheme::kLocalPath:
+      return "path";
+    case StorageScheme::kFile:
+      return "file";
+    case StorageScheme::kPvc:
+      return "pvc";
+    case StorageScheme::kHttp:
+      return "http";
+    case StorageScheme::kHttps:
+      return "https";
+    case StorageScheme::kRemote:
+      return "remote";
   }
   return "?";
 }
@@ -301,7 +322,8 @@ Result<StorageUri> ParseStorageUri(std::string_view uri, std::string_view where)
     s.scheme = StorageScheme::kFile;
     s.path = std::string(uri.substr(7));
     if (s.path.empty() || s.path[0] != '/') {
-      return InvalidArgument(w + ": file:// needs an absolute path (file:///models/iris), got \"" + s.uri + "\"");
+      return InvalidArgument(w + ": file:// needs an absolute path (file:///models/iris), got \"" +
+                             s.uri + "\"");
     }
   } else if (starts("pvc://")) {
     s.scheme = StorageScheme::kPvc;
@@ -309,8 +331,10 @@ Result<StorageUri> ParseStorageUri(std::string_view uri, std::string_view where)
     size_t slash = rest.find('/');
     s.claim = rest.substr(0, slash);
     s.path = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (s.claim.empty()) return InvalidArgument(w + ": pvc:// needs a claim name (pvc://<claim>/<path>)");
-    if (s.path.find("..") != std::string::npos) return InvalidArgument(w + ": the path may not contain \"..\"");
+    if (s.claim.empty())
+      return InvalidArgument(w + ": pvc:// needs a claim name (pvc://<claim>/<path>)");
+    if (s.path.find("..") != std::string::npos)
+      return InvalidArgument(w + ": the path may not contain \"..\"");
   } else if (starts("http://") || starts("https://")) {
     s.scheme = starts("https://") ? StorageScheme::kHttps : StorageScheme::kHttp;
     if (uri.size() <= (s.scheme == StorageScheme::kHttps ? 8u : 7u)) {
@@ -320,9 +344,10 @@ Result<StorageUri> ParseStorageUri(std::string_view uri, std::string_view where)
              starts("hf://") || starts("oci://")) {
     s.scheme = StorageScheme::kRemote;
   } else {
-    return InvalidArgument(w + ": unsupported storage URI \"" + s.uri +
-                           "\" (supported: gs://, s3://, pvc://, file://, http://, https://, hdfs://, "
-                           "webhdfs://, hf://, oci://, or an absolute path)");
+    return InvalidArgument(
+        w + ": unsupported storage URI \"" + s.uri +
+        "\" (supported: gs://, s3://, pvc://, file://, http://, https://, hdfs://, "
+        "webhdfs://, hf://, oci://, or an absolute path)");
   }
   return s;
 }
@@ -345,8 +370,9 @@ Status HostRuntimeError(const Component& c) {
                               "http(s)://)");
   }
   if (c.custom && !c.container.contains("command")) {
-    return FailedPrecondition("container kserve-container: images are not run on this host; give "
-                              "the container a command (and args) to run as a host process");
+    return FailedPrecondition(
+        "container kserve-container: images are not run on this host; give "
+        "the container a command (and args) to run as a host process");
   }
   return OkStatus();
 }

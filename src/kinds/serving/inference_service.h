@@ -82,7 +82,7 @@ struct Component {
   int32_t min_replicas = 1;
   int32_t max_replicas = 0;  // 0: unbounded
   std::optional<int32_t> scale_target;
-  std::string scale_metric;          // "concurrency" | "rps" | "" (Knative's default)
+  std::string scale_metric;           // "concurrency" | "rps" | "" (Knative's default)
   int64_t container_concurrency = 0;  // 0: unlimited
   std::optional<int64_t> timeout_s;
   std::optional<int64_t> canary_traffic_percent;

@@ -66,16 +66,20 @@ TEST(InferenceServiceTest, ConformanceFormsNormalize) {
   EXPECT_EQ(xg->predictor.model_format, "xgboost");
   EXPECT_EQ(xg->predictor.protocol_version, "v2");
 
-  auto tf = ParseInferenceService(LoadDocs(CorpusDir() + "/08-autoscale-scaletarget-scalemetric.yaml")[0]);
+  auto tf = ParseInferenceService(
+      LoadDocs(CorpusDir() + "/08-autoscale-scaletarget-scalemetric.yaml")[0]);
   ASSERT_TRUE(tf.ok());
   EXPECT_EQ(tf->predictor.model_format, "tensorflow");
   EXPECT_EQ(StringField(tf->predictor.scaling_annotations, "autoscaling.knative.dev/target"), "1");
-  EXPECT_EQ(StringField(tf->predictor.scaling_annotations, "autoscaling.knative.dev/metric"), "concurrency");
+  EXPECT_EQ(StringField(tf->predictor.scaling_annotations, "autoscaling.knative.dev/metric"),
+            "concurrency");
   EXPECT_DOUBLE_EQ(tf->predictor.scaling.target, 0.7);  // 1 x 70 % utilization
   Status no_runtime = HostRuntimeError(tf->predictor);
-  EXPECT_NE(no_runtime.message().find("no host runtime for modelFormat tensorflow"), std::string::npos);
+  EXPECT_NE(no_runtime.message().find("no host runtime for modelFormat tensorflow"),
+            std::string::npos);
 
-  auto ann = ParseInferenceService(LoadDocs(CorpusDir() + "/07-autoscale-knative-annotation.yaml")[0]);
+  auto ann =
+      ParseInferenceService(LoadDocs(CorpusDir() + "/07-autoscale-knative-annotation.yaml")[0]);
   ASSERT_TRUE(ann.ok());
   EXPECT_DOUBLE_EQ(ann->predictor.scaling.target, 0.7);
 
@@ -105,37 +109,51 @@ TEST(InferenceServiceTest, ConformanceFormsNormalize) {
 }
 
 TEST(InferenceServiceTest, MalformedVariantsNameTheField) {
-  const std::string head = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n";
+  const std::string head =
+      "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n";
   struct Case {
     std::string spec;
     std::string error_prefix;
   };
   const Case cases[] = {
-      {"spec: {predictor: {minReplicas: -1, sklearn: {storageUri: /m}}}", "spec.predictor.minReplicas: must be >= 0"},
-      {"spec: {predictor: {maxReplicas: -2, sklearn: {storageUri: /m}}}", "spec.predictor.maxReplicas: must be >= 0"},
+      {"spec: {predictor: {minReplicas: -1, sklearn: {storageUri: /m}}}",
+       "spec.predictor.minReplicas: must be >= 0"},
+      {"spec: {predictor: {maxReplicas: -2, sklearn: {storageUri: /m}}}",
+       "spec.predictor.maxReplicas: must be >= 0"},
       {"spec: {predictor: {minReplicas: 3, maxReplicas: 2, sklearn: {storageUri: /m}}}",
        "spec.predictor.minReplicas: cannot be greater than maxReplicas"},
       {"spec: {predictor: {canaryTrafficPercent: 101, sklearn: {storageUri: /m}}}",
        "spec.predictor.canaryTrafficPercent: must be <= 100"},
-      {"spec: {predictor: {scaleMetric: cpu, sklearn: {storageUri: /m}}}", "spec.predictor.scaleMetric: \"cpu\""},
-      {"spec: {predictor: {scaleMetric: qps, sklearn: {storageUri: /m}}}", "spec.predictor.scaleMetric: must be one of"},
-      {"spec: {predictor: {scaleTarget: 0, sklearn: {storageUri: /m}}}", "spec.predictor.scaleTarget: must be >= 1"},
+      {"spec: {predictor: {scaleMetric: cpu, sklearn: {storageUri: /m}}}",
+       "spec.predictor.scaleMetric: \"cpu\""},
+      {"spec: {predictor: {scaleMetric: qps, sklearn: {storageUri: /m}}}",
+       "spec.predictor.scaleMetric: must be one of"},
+      {"spec: {predictor: {scaleTarget: 0, sklearn: {storageUri: /m}}}",
+       "spec.predictor.scaleTarget: must be >= 1"},
       {"spec: {predictor: {containerConcurrency: -1, sklearn: {storageUri: /m}}}",
        "spec.predictor.containerConcurrency: must be >= 0"},
-      {"spec: {predictor: {timeout: 0, sklearn: {storageUri: /m}}}", "spec.predictor.timeout: must be >= 1"},
+      {"spec: {predictor: {timeout: 0, sklearn: {storageUri: /m}}}",
+       "spec.predictor.timeout: must be >= 1"},
       {"spec: {predictor: {batcher: {maxBatchSize: 0}, sklearn: {storageUri: /m}}}",
        "spec.predictor.batcher.maxBatchSize: must be >= 1"},
-      {"spec: {predictor: {logger: {mode: some}, sklearn: {storageUri: /m}}}", "spec.predictor.logger.mode"},
-      {"spec: {predictor: {sklearn: {storageUri: ftp://x/m}}}", "spec.predictor.sklearn.storageUri: unsupported"},
-      {"spec: {predictor: {sklearn: {storageUri: 'file://relative'}}}", "spec.predictor.sklearn.storageUri: file://"},
-      {"spec: {predictor: {sklearn: {storageUri: 'pvc:///x'}}}", "spec.predictor.sklearn.storageUri: pvc://"},
+      {"spec: {predictor: {logger: {mode: some}, sklearn: {storageUri: /m}}}",
+       "spec.predictor.logger.mode"},
+      {"spec: {predictor: {sklearn: {storageUri: ftp://x/m}}}",
+       "spec.predictor.sklearn.storageUri: unsupported"},
+      {"spec: {predictor: {sklearn: {storageUri: 'file://relative'}}}",
+       "spec.predictor.sklearn.storageUri: file://"},
+      {"spec: {predictor: {sklearn: {storageUri: 'pvc:///x'}}}",
+       "spec.predictor.sklearn.storageUri: pvc://"},
       {"spec: {predictor: {sklearn: {}}}", "spec.predictor.sklearn.storageUri: required"},
       {"spec: {predictor: {sklearn: {storageUri: /m, protocolVersion: v3}}}",
        "spec.predictor.sklearn.protocolVersion"},
-      {"spec: {predictor: {model: {storageUri: /m}}}", "spec.predictor.model.modelFormat: required"},
-      {"spec: {predictor: {model: {modelFormat: {}, storageUri: /m}}}", "spec.predictor.model.modelFormat.name"},
+      {"spec: {predictor: {model: {storageUri: /m}}}",
+       "spec.predictor.model.modelFormat: required"},
+      {"spec: {predictor: {model: {modelFormat: {}, storageUri: /m}}}",
+       "spec.predictor.model.modelFormat.name"},
       {"spec: {predictor: {}}", "spec.predictor: exactly one of"},
-      {"spec: {predictor: {sklearn: {storageUri: /m}, xgboost: {storageUri: /m}}}", "spec.predictor: exactly one of"},
+      {"spec: {predictor: {sklearn: {storageUri: /m}, xgboost: {storageUri: /m}}}",
+       "spec.predictor: exactly one of"},
       {"spec: {predictor: {containers: [{name: a, command: [x]}, {name: b}]}}",
        "spec.predictor.containers: one container must be named"},
       {"spec: {predictor: {containers: [{name: kserve-container, command: x}]}}",
@@ -209,8 +227,10 @@ spec: {predictor: {sklearn: {storageUri: "file:///m"}}}
 
 TEST(InferenceServiceTest, CanaryPercentDoesNotChangeTheRevision) {
   auto spec = [](const std::string& extra) {
-    return Yaml("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n"
-                "spec: {predictor: {" + extra + "sklearn: {storageUri: /models/a}}}");
+    return Yaml(
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n"
+        "spec: {predictor: {" +
+        extra + "sklearn: {storageUri: /models/a}}}");
   };
   auto a = ParseInferenceService(spec(""));
   auto b = ParseInferenceService(spec("canaryTrafficPercent: 20, "));

@@ -114,7 +114,8 @@ void Batcher::Run(Batch& batch) {
   auto stacked = Tensor::FromValues<float>({batch.rows, features}, values);
   if (!stacked.ok()) return one_by_one();
   auto out = predict_(*stacked);
-  if (!out.ok() || RowsOf(*out) != batch.rows) return one_by_one();  // each request gets its own error
+  if (!out.ok() || RowsOf(*out) != batch.rows)
+    return one_by_one();  // each request gets its own error
   int64_t at = 0;
   for (Member* m : batch.members) {
     int64_t k = RowsOf(*m->rows);

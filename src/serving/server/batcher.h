@@ -26,7 +26,7 @@
 namespace skiff::serving {
 
 struct BatcherOptions {
-  int32_t max_batch_size = 32;                        // rows per runtime call
+  int32_t max_batch_size = 32;                          // rows per runtime call
   Duration max_latency = std::chrono::milliseconds(5);  // wait for a batch to fill
 };
 

@@ -41,7 +41,8 @@ TEST(BatcherTest, ConcurrentRequestsShareOneCallAndGetTheirOwnRows) {
   std::vector<std::optional<Result<Tensor>>> results(8);
   std::vector<std::thread> threads;
   for (int k = 0; k < 8; ++k) {
-    threads.emplace_back([&, k] { results[static_cast<size_t>(k)] = batcher.Predict(Rows(1, 10.0f * k)); });
+    threads.emplace_back(
+        [&, k] { results[static_cast<size_t>(k)] = batcher.Predict(Rows(1, 10.0f * k)); });
   }
   for (auto& t : threads) t.join();
   // The batch closes when its 8 rows are there (long before the 30 s latency).
