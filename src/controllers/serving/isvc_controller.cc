@@ -449,13 +449,23 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
 
     // (5-9) Replicas per revision.
     std::map<std::string, int64_t> percent;
-    for (const auto& t : traffic) percent[t.revision] += t.percent;
+    std::set<std::string> in_traffic;
+    for (const auto& t : traffic) {
+      percent[t.revision] += t.percent;
+      in_traffic.insert(t.revision);
+    }
     for (const auto& [n, rev] : revs) {
       const Json& r = recs[rev];
       const std::string rkey = RevisionKey(ns, name, rev);
       const bool activated = activations_.count(rkey) != 0;
-      const bool wanted = percent[rev] > 0 || (rev == latest && !latest_is_ready) || activated ||
-                          (scalers_.count(rkey) && scalers_[rkey].activation_floor_until > now_tp);
+      auto scaler = scalers_.find(rkey);
+      // A revision in the traffic list at 0 % (reached by its tag) that was activated keeps its
+      // autoscaler until that wants no replica.
+      const bool tagged_and_busy = in_traffic.count(rev) != 0 && scaler != scalers_.end() &&
+                                   scaler->second.for_activation && scaler->second.desired > 0;
+      const bool wanted =
+          percent[rev] > 0 || (rev == latest && !latest_is_ready) || activated || tagged_and_busy ||
+          (scaler != scalers_.end() && scaler->second.activation_floor_until > now_tp);
       int32_t want = 0;
       if (wanted) {
         Scaler& s = scalers_[rkey];
@@ -476,6 +486,13 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
           s.desired =
               std::max<int32_t>(initial, static_cast<int32_t>(pods_by_revision[rev].size()));
           s.next_decision = now_tp + spec->tick_interval;
+        }
+        s.for_activation = percent[rev] == 0 && (activated || s.for_activation);
+        // Knative's `Reachable`: a revision no route sends traffic to ignores min-scale.
+        if (s.autoscaler->spec().reachable == s.for_activation) {
+          autoscale::ScalingSpec spec = s.autoscaler->spec();
+          spec.reachable = !s.for_activation;
+          s.autoscaler->Update(spec);
         }
         if (activated) {
           activations_.erase(rkey);

@@ -43,7 +43,9 @@
 //   8 desired 0 (minReplicas 0, idle past the stable window and grace period): no Pods
 //   9 activation: `RevisionStats::RequestActivation` for a revision at zero enqueues the
 //     isvc at once and its next pass creates one Pod without waiting for a decision; the
-//     revision keeps at least one Pod for two decision intervals, until its samples show
+//     revision keeps at least one Pod for two decision intervals, until its samples show;
+//     a revision at 0 % reached by its tag keeps an autoscaler (unreachable: min-scale
+//     ignored, as Knative) until it wants no replica again
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 // The activation handler it installs on `RevisionStats` only posts to the loop.
@@ -138,6 +140,8 @@ class InferenceServiceController {
     int32_t desired = 0;
     TimePoint next_decision{};
     TimePoint activation_floor_until{};
+    // Kept only for activation (its revision has 0 % of the traffic, reached by its tag).
+    bool for_activation = false;
     std::string service_key;
   };
   void OnIsvcEvent(const store::WatchEvent& ev);

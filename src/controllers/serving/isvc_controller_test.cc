@@ -314,6 +314,29 @@ TEST_F(IsvcControllerTest, BatcherBecomesModelServerFlags) {
   EXPECT_EQ(cmd[13], "300");
 }
 
+TEST_F(IsvcControllerTest, ActivatedTaggedRevisionAtZeroPercentServesUntilIdle_5_9) {
+  const std::string window = "{autoscaling.knative.dev/window: '6s'}";
+  Apply(Isvc("", window));
+  MakeReady("digits-predictor-00001");
+  Apply(Isvc("    canaryTrafficPercent: 0\n    containerConcurrency: 3\n", window));
+  MakeReady("digits-predictor-00002");
+  EXPECT_EQ(Pods("digits-predictor-00002").size(), 0u);  // 0 %: no replicas
+  // A request by tag (`latest`) for the pinned-out canary: activation brings a replica that
+  // stays while the request is in flight, then goes when the revision is idle again.
+  const std::string rev = "default/digits/digits-predictor-00002";
+  stats_.RequestStarted(rev);
+  stats_.RequestActivation("default/digits", rev);
+  Spin();
+  EXPECT_EQ(Pods("digits-predictor-00002").size(), 1u);
+  MakeReady("digits-predictor-00002");
+  Advance(seconds(12));
+  EXPECT_EQ(Pods("digits-predictor-00002").size(), 1u);
+  stats_.RequestFinished(rev);
+  Advance(seconds(60));
+  EXPECT_EQ(Pods("digits-predictor-00002").size(), 0u);
+  EXPECT_EQ(Pods("digits-predictor-00001").size(), 1u);
+}
+
 TEST_F(IsvcControllerTest, FormatWithoutHostRuntimeSaysSoAndRunsNothing) {
   Apply(
       "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: flowers}\n"
