@@ -334,6 +334,8 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       // The same order as `HostRuntimeError` checks.
       if (!c.custom && kserve::HostModelServerFormat(c.model_format).empty()) {
         fail_reason = "NoSupportingRuntime";
+      } else if (!c.custom && c.storage.scheme == StorageScheme::kNone) {
+        fail_reason = "NoStorageUri";
       } else if (c.storage.scheme == StorageScheme::kRemote) {
         fail_reason = "StorageUnreachable";
       } else {
@@ -605,7 +607,7 @@ ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
       Json failure;
       if (!fail_reason.empty() &&
           (fail_reason == "NoSupportingRuntime" || fail_reason == "NoHostCommand" ||
-           fail_reason == "StorageUnreachable")) {
+           fail_reason == "NoStorageUri" || fail_reason == "StorageUnreachable")) {
         state = "FailedToLoad";
         transition = "InvalidSpec";
         failure = {{"reason", fail_reason == "NoSupportingRuntime" ? "NoSupportingRuntime"

@@ -274,9 +274,6 @@ Result<Component> ParseComponent(const Json& spec, const Json& isvc_annotations,
   } else {
     const std::string& f = forms[0];
     SKIFF_RETURN_IF_ERROR(ParseModelSpec(spec[f], where + "." + f, f == "model" ? "" : f, c));
-    if (c.storage.scheme == StorageScheme::kNone) {
-      return InvalidArgument(where + "." + f + ".storageUri: required for a model format");
-    }
   }
   SKIFF_RETURN_IF_ERROR(ParseExtension(spec, where, c));
   SKIFF_RETURN_IF_ERROR(ResolveScaling(isvc_annotations, spec, where, c));
@@ -362,6 +359,11 @@ Status HostRuntimeError(const Component& c) {
     return FailedPrecondition("no host runtime for modelFormat " + c.model_format +
                               " (this host serves sklearn and xgboost with skiff model-server, and "
                               "custom containers as host processes)");
+  }
+  if (!c.custom && c.storage.scheme == StorageScheme::kNone) {
+    // KServe allows it (a runtime image may carry the model); here the model comes from storage.
+    return FailedPrecondition("storageUri: required to serve modelFormat " + c.model_format +
+                              " on this host");
   }
   if (c.storage.scheme == StorageScheme::kRemote) {
     std::string scheme = c.storage.uri.substr(0, c.storage.uri.find(':'));

@@ -144,7 +144,6 @@ TEST(InferenceServiceTest, MalformedVariantsNameTheField) {
        "spec.predictor.sklearn.storageUri: file://"},
       {"spec: {predictor: {sklearn: {storageUri: 'pvc:///x'}}}",
        "spec.predictor.sklearn.storageUri: pvc://"},
-      {"spec: {predictor: {sklearn: {}}}", "spec.predictor.sklearn.storageUri: required"},
       {"spec: {predictor: {sklearn: {storageUri: /m, protocolVersion: v3}}}",
        "spec.predictor.sklearn.protocolVersion"},
       {"spec: {predictor: {model: {storageUri: /m}}}",
@@ -223,6 +222,17 @@ spec: {predictor: {sklearn: {storageUri: "file:///m"}}}
   ASSERT_TRUE(ann.ok());
   EXPECT_EQ(ann->predictor.min_replicas, 2);
   EXPECT_EQ(ann->predictor.scaling.min_scale, 2);
+}
+
+TEST(InferenceServiceTest, StorageUriIsOptionalButNeededToRunHere) {
+  // KServe accepts a model without storageUri (its runtime image may hold it).
+  auto isvc = ParseInferenceService(
+      Yaml("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n"
+           "spec: {predictor: {model: {modelFormat: {name: xgboost}}}}"));
+  ASSERT_TRUE(isvc.ok()) << isvc.status().ToString();
+  Status host = HostRuntimeError(isvc->predictor);
+  EXPECT_EQ(host.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(host.message().rfind("storageUri: required", 0), 0u) << host.message();
 }
 
 TEST(InferenceServiceTest, CanaryPercentDoesNotChangeTheRevision) {
