@@ -37,6 +37,8 @@ bench: build
 	@bench/pipelines/run.sh $(BUILD)/skiff
 	@bench/server/run.sh $(BUILD)/skiff
 	@bench/tuning/run.sh $(BUILD)
+	@bench/tuning/overhead.sh $(BUILD)/skiff
+	@SKIFF_BINARY=$(BUILD)/skiff bench/serving/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

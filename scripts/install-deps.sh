@@ -8,7 +8,7 @@ PKGS=(
   # build
   cmake ninja-build g++ ccache pkg-config
   # libraries (see docs/dependencies.md)
-  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libgtest-dev libpq-dev
+  nlohmann-json3-dev libyaml-dev libsqlite3-dev libssl-dev zlib1g-dev libgtest-dev libpq-dev
   # the PostgreSQL store's tests run against a throwaway server (scripts/pg-test-server.sh)
   postgresql
   # workloads and conformance stand-ins: busybox ash for alpine/busybox images, cowsay, jq,

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks `skiff model-server` (native XGBoost runtime, V2 infer, JSON) with `wrk -t2 -c32`,
-# next to nginx serving a static JSON file on the same machine, and prints req/s and p99 side by
-# side. Needs wrk, nginx (scripts/install-deps.sh) and Debian's /usr/bin/python3 with
-# python3-xgboost and python3-sklearn (to train the iris model).
+# directly at a replica and through the gateway of `skiff server`, next to nginx serving a
+# static JSON file on the same machine, and prints req/s, p50 and p99 side by side and the
+# gateway hop's added p50. The replica is a Pod the server's kubelet runs (readiness probe on
+# /v2/health/ready), routed by an InferenceService whose status the script writes as the serving
+# controller would. Needs wrk, nginx (scripts/install-deps.sh) and Debian's /usr/bin/python3
+# with python3-xgboost and python3-sklearn (to train the iris model).
 #
 #   bench/serving/run.sh [DURATION_S]      (SKIFF_BINARY defaults to build/skiff)
 set -euo pipefail
@@ -11,12 +14,27 @@ root=$(cd "$here/../.." && pwd)
 skiff=${SKIFF_BINARY:-$root/build/skiff}
 dur=${1:-10}
 workers=${WORKERS:-4}
-tmp=$(mktemp -d)
+# Not under /tmp: Pods get a private /tmp, and the replica Pod reads the model from here.
+tmp=$(mktemp -d -p /var/tmp skiff-bench-serving.XXXXXX)
 pids=()
+api=""
 cleanup() {
+  # The InferenceService first, through the API, so the kubelet stops its replica (the supervisor outlives
+  # the server by design); then the supervisor itself.
+  if [ -n "$api" ]; then
+    curl -sf -X DELETE "$api/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris" >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+      [ "$(curl -sf "$api/api/v1/namespaces/default/pods" | grep -c '"name"')" = "0" ] && break
+      sleep 0.1
+    done
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$tmp/home/run/supervisor.pid" ]; then kill "$(cat "$tmp/home/run/supervisor.pid")" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$tmp"
+}
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 trap cleanup EXIT
 
@@ -46,7 +64,7 @@ curl -sf -X POST -H 'Content-Type: application/json' \
 echo "# response: $(cat "$tmp/response.json")"
 
 # nginx with a temporary config, serving that response as a static file.
-nport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+nport=$(free_port)
 mkdir -p "$tmp/nginx/logs" "$tmp/www"
 cp "$tmp/response.json" "$tmp/www/infer.json"
 cat >"$tmp/nginx/nginx.conf" <<CONF
@@ -72,15 +90,63 @@ nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
 pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nport/infer.json" >/dev/null && break; sleep 0.1; done
 
-run_wrk() {  # prints "req/s p99"
+# `skiff server` with its gateway; the InferenceService's replica is a Pod that the serving
+# controller makes and the kubelet runs, on the port given in the Pod's annotations.
+sport=$(free_port)
+mkdir -p "$tmp/home"
+SKIFF_HOME="$tmp/home" "$skiff" server --port "$sport" >"$tmp/server.log" 2>&1 &
+pids+=($!)
+api="http://127.0.0.1:$sport"
+for _ in $(seq 100); do curl -sf "$api/healthz" >/dev/null && break; sleep 0.1; done
+isvc_path="$api/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
+curl -sf -X POST -H 'Content-Type: application/json' "$isvc_path" -d '{
+  "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+  "metadata": {"name": "iris", "namespace": "default"},
+  "spec": {"predictor": {"model": {"modelFormat": {"name": "xgboost"}, "storageUri": "file://'"$tmp/models/xgboost"'"}}}}' \
+  >/dev/null
+ok=""
+for _ in $(seq 300); do
+  if curl -sf -X POST -H 'Content-Type: application/json' \
+      -d '{"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4]}]}' \
+      "$api/v2/models/iris/infer" -o /dev/null; then ok=1; break; fi
+  sleep 0.1
+done
+if [ -z "$ok" ]; then
+  echo "the gateway never routed to the replica Pod; server log:" >&2
+  cat "$tmp/server.log" >&2
+  exit 1
+fi
+# The replica Pod the serving controller made; its port is in the Pod's annotations.
+rport=$(curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=serving.kserve.io%2Finferenceservice%3Diris" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["annotations"]["serving.skiff.dev/port"])')
+echo "# gateway: $api (replica Pod on port $rport, made by the serving controller, run by the kubelet)"
+
+to_ms() {  # wrk latency ("245.00us", "1.20ms", "1.01s") -> milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+run_wrk() {  # prints "req/s p50 p99 [errors]"
   wrk -t2 -c32 -d"${dur}s" --latency "$@" >"$tmp/wrk.txt"
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$tmp/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.txt")
-  errs=$(awk '/Non-2xx|Socket errors/' "$tmp/wrk.txt")
-  echo "$rps $p99 ${errs:+($errs)}"
+  errs=$(awk '/Non-2xx|Socket errors/' "$tmp/wrk.txt" | tr -s ' ' | tr '\n' ' ')
+  echo "$rps $p50 $p99 ${errs:+($errs)}"
 }
 skiff_res=$(run_wrk -s "$tmp/post.lua" "http://127.0.0.1:$port/v2/models/iris/infer")
+pod_res=$(run_wrk -s "$tmp/post.lua" "http://127.0.0.1:$rport/v2/models/iris/infer")
+gw_res=$(run_wrk -s "$tmp/post.lua" "$api/v2/models/iris/infer")
 nginx_res=$(run_wrk "http://127.0.0.1:$nport/infer.json")
-printf '%-48s %12s %10s\n' "target (wrk -t2 -c32, ${dur}s)" "req/s" "p99"
-printf '%-48s %12s %10s %s\n' "skiff model-server V2 infer (xgboost, $workers workers)" $skiff_res
-printf '%-48s %12s %10s %s\n' "nginx static JSON" $nginx_res
+printf '%-52s %12s %10s %10s\n' "target (wrk -t2 -c32, ${dur}s)" "req/s" "p50" "p99"
+printf '%-52s %12s %10s %10s %s\n' "skiff model-server V2 infer (xgboost, $workers workers)" $skiff_res
+printf '%-52s %12s %10s %10s %s\n' "same, replica Pod run by the kubelet, direct" $pod_res
+printf '%-52s %12s %10s %10s %s\n' "same replica Pod through the skiff server gateway" $gw_res
+printf '%-52s %12s %10s %10s %s\n' "nginx static JSON" $nginx_res
+direct_p50=$(to_ms "$(echo "$pod_res" | awk '{print $2}')")
+gw_p50=$(to_ms "$(echo "$gw_res" | awk '{print $2}')")
+awk -v d="$direct_p50" -v g="$gw_p50" 'BEGIN { printf "gateway hop adds %.3f ms at p50 (%.3f -> %.3f ms; target <= 0.3 ms)\n", g - d, d, g }'
+# The hop alone, without 32 connections queueing for the CPUs: one connection, one request at a
+# time.
+wrk_p50() { wrk -t1 -c1 -d"${dur}s" --latency -s "$tmp/post.lua" "$1" | awk '$1 == "50%" {print $2}'; }
+one_direct=$(to_ms "$(wrk_p50 "http://127.0.0.1:$rport/v2/models/iris/infer")")
+one_gw=$(to_ms "$(wrk_p50 "$api/v2/models/iris/infer")")
+awk -v d="$one_direct" -v g="$one_gw" 'BEGIN { printf "gateway hop adds %.3f ms at p50 with wrk -t1 -c1 (%.3f -> %.3f ms)\n", g - d, d, g }'

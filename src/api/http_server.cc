@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -190,6 +191,28 @@ std::string Chunk(std::string_view data) {
 
 class StreamImpl;
 
+// Work handed to the I/O thread. Shared with responders, which may outlive the server: once the
+// server stops, posts are dropped.
+struct PostQueue {
+  std::mutex mu;
+  std::vector<std::function<void()>> fns;  // GUARDED_BY(mu)
+  bool stopped = false;                    // GUARDED_BY(mu)
+  int wakefd = -1;
+
+  bool Post(std::function<void()> fn) {
+    std::lock_guard<std::mutex> l(mu);  // held for the write too: `Stop` closes `wakefd`
+    if (stopped) return false;
+    bool wake = fns.empty();            // else a wake-up is already pending
+    fns.push_back(std::move(fn));
+    if (wake) {
+      uint64_t one = 1;
+      ssize_t n = ::write(wakefd, &one, sizeof one);
+      (void)n;
+    }
+    return true;
+  }
+};
+
 struct HttpServer::Impl {
   struct Conn {
     int fd = -1;
@@ -203,6 +226,8 @@ struct HttpServer::Impl {
     bool sent_continue = false;  // 100 Continue for the current request
     bool want_write = false;
     std::shared_ptr<StreamImpl> stream;
+    // Set while a deferred request waits; raised when the connection closes first.
+    std::shared_ptr<std::atomic<bool>> deferred_gone;
   };
 
   HttpServerOptions opts;
@@ -211,13 +236,13 @@ struct HttpServer::Impl {
   std::thread io;
   std::vector<std::thread> workers;
   std::atomic<bool> stopping{false};
+  std::atomic<size_t> open_conns{0};
 
   // I/O thread only.
   std::unordered_map<uint64_t, Conn> conns;
   uint64_t next_id = 2;  // 0: the listener, 1: the wake-up fd
 
-  std::mutex post_mu;
-  std::vector<std::function<void()>> posted;  // GUARDED_BY(post_mu)
+  std::shared_ptr<PostQueue> posts = std::make_shared<PostQueue>();
 
   struct Job {
     uint64_t conn;
@@ -227,15 +252,7 @@ struct HttpServer::Impl {
   std::condition_variable job_cv;
   std::deque<Job> jobs;  // GUARDED_BY(job_mu)
 
-  void Post(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> l(post_mu);
-      posted.push_back(std::move(fn));
-    }
-    uint64_t one = 1;
-    ssize_t n = ::write(wakefd, &one, sizeof one);
-    (void)n;
-  }
+  void Post(std::function<void()> fn) { posts->Post(std::move(fn)); }
 
   void IoLoop();
   void Accept();
@@ -329,10 +346,50 @@ class StreamImpl : public HttpStream, public std::enable_shared_from_this<Stream
 
 namespace {
 
+class ResponderImpl : public HttpResponder {
+ public:
+  ResponderImpl(std::shared_ptr<PostQueue> posts, HttpServer::Impl* server, uint64_t conn, bool close,
+                std::shared_ptr<std::atomic<bool>> gone)
+      : posts_(std::move(posts)), server_(server), conn_(conn), close_(close), gone_(std::move(gone)) {}
+
+  ~ResponderImpl() override {
+    if (answered_.load()) return;
+    HttpResponse r;
+    r.status = 500;
+    r.body = "{\"error\": \"the handler dropped the request without answering\"}";
+    Respond(std::move(r));
+  }
+
+  bool Respond(HttpResponse resp) override {
+    if (answered_.exchange(true)) return false;
+    if (gone_->load()) return false;
+    HttpServer::Impl* server = server_;
+    uint64_t id = conn_;
+    bool close = close_;
+    std::shared_ptr<std::atomic<bool>> gone = gone_;
+    return posts_->Post([server, id, close, gone, resp = std::move(resp)]() mutable {
+      auto it = server->conns.find(id);
+      if (it == server->conns.end() || it->second.deferred_gone != gone) return;
+      it->second.deferred_gone.reset();
+      server->Respond(id, std::move(resp), close);
+    });
+  }
+
+  bool closed() const override { return gone_->load(); }
+
+ private:
+  std::shared_ptr<PostQueue> posts_;
+  HttpServer::Impl* server_;
+  uint64_t conn_;
+  bool close_;
+  std::shared_ptr<std::atomic<bool>> gone_;
+  std::atomic<bool> answered_{false};
+};
+
 class ExchangeImpl : public HttpExchange {
  public:
-  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close)
-      : server_(server), conn_(conn), close_(close) {}
+  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close, bool on_io_thread = false)
+      : server_(server), conn_(conn), close_(close), on_io_thread_(on_io_thread) {}
 
   std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
                                      std::vector<std::pair<std::string, std::string>> headers)
@@ -360,13 +417,39 @@ class ExchangeImpl : public HttpExchange {
     return stream_;
   }
 
+  std::shared_ptr<HttpResponder> Defer() override {
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    HttpServer::Impl* server = server_;
+    uint64_t id = conn_;
+    if (on_io_thread_) {
+      server->conns[id].deferred_gone = gone;
+      deferred_ = true;
+      return std::make_shared<ResponderImpl>(server_->posts, server_, conn_, close_, std::move(gone));
+    }
+    // Registered before any answer can be posted (the queue keeps order), so a client that
+    // leaves while the request waits raises `gone`.
+    server_->Post([server, id, gone] {
+      auto it = server->conns.find(id);
+      if (it == server->conns.end()) {
+        gone->store(true);
+        return;
+      }
+      it->second.deferred_gone = gone;
+    });
+    deferred_ = true;
+    return std::make_shared<ResponderImpl>(server_->posts, server_, conn_, close_, std::move(gone));
+  }
+
   bool streamed() const { return stream_ != nullptr; }
+  bool deferred() const { return deferred_; }
 
  private:
   HttpServer::Impl* server_;
   uint64_t conn_;
   bool close_;
+  bool on_io_thread_;
   std::shared_ptr<StreamImpl> stream_;
+  bool deferred_ = false;
 };
 
 }  // namespace
@@ -411,9 +494,11 @@ void HttpServer::Impl::CloseConn(uint64_t id) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   std::shared_ptr<StreamImpl> stream = std::move(it->second.stream);
+  if (it->second.deferred_gone) it->second.deferred_gone->store(true);
   epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.fd, nullptr);
   ::close(it->second.fd);
   conns.erase(it);
+  open_conns.fetch_sub(1);
   if (stream) stream->FinishOnIo(false);
 }
 
@@ -466,6 +551,15 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
   c.in.erase(0, consumed);
   c.busy = true;
   req.peer = c.peer;
+  if (opts.on_io_thread && opts.on_io_thread(req)) {
+    uint64_t id = c.id;
+    bool close = Lower(req.Header("connection")) == "close";
+    ExchangeImpl exchange(this, id, close, /*on_io_thread=*/true);
+    HttpResponse resp;
+    handler(req, resp, exchange);
+    if (!exchange.streamed() && !exchange.deferred()) Respond(id, std::move(resp), close);
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(job_mu);
     jobs.push_back({c.id, std::move(req)});
@@ -517,6 +611,7 @@ void HttpServer::Impl::Accept() {
       continue;
     }
     conns.emplace(c.id, std::move(c));
+    open_conns.fetch_add(1);
   }
 }
 
@@ -536,8 +631,8 @@ void HttpServer::Impl::IoLoop() {
         (void)r;
         std::vector<std::function<void()>> fns;
         {
-          std::lock_guard<std::mutex> l(post_mu);
-          fns.swap(posted);
+          std::lock_guard<std::mutex> l(posts->mu);
+          fns.swap(posts->fns);
         }
         for (auto& fn : fns) fn();
         continue;
@@ -569,7 +664,7 @@ void HttpServer::Impl::WorkerLoop() {
     ExchangeImpl exchange(this, job.conn, close);
     HttpResponse resp;
     handler(job.req, resp, exchange);
-    if (exchange.streamed()) continue;
+    if (exchange.streamed() || exchange.deferred()) continue;
     uint64_t id = job.conn;
     Post([this, id, resp = std::move(resp), close]() mutable { Respond(id, std::move(resp), close); });
   }
@@ -580,7 +675,16 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
 
 HttpServer::~HttpServer() { Stop(); }
 
+size_t HttpServer::connections() const { return impl_ ? impl_->open_conns.load() : 0; }
+
 Status HttpServer::Start() {
+  if (options_.raise_file_limit) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->opts = options_;
   impl->handler = handler_;
@@ -606,6 +710,7 @@ Status HttpServer::Start() {
   port_ = ntohs(addr.sin_port);
   impl->epfd = epoll_create1(EPOLL_CLOEXEC);
   impl->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  impl->posts->wakefd = impl->wakefd;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = 0;
@@ -628,6 +733,13 @@ void HttpServer::Stop() {
   impl_->Post([] {});
   for (auto& w : impl_->workers) w.join();
   impl_->io.join();
+  std::vector<std::function<void()>> dropped;  // may hold responders: destroy them unlocked
+  {
+    std::lock_guard<std::mutex> l(impl_->posts->mu);
+    impl_->posts->stopped = true;
+    dropped.swap(impl_->posts->fns);
+  }
+  dropped.clear();
   ::close(impl_->listen_fd);
   ::close(impl_->epfd);
   ::close(impl_->wakefd);

@@ -7,7 +7,10 @@
 //  * fill `HttpResponse` and return (the common case), or
 //  * call `HttpExchange::Stream()` for a chunked response that stays open (Kubernetes watches,
 //    `logs -f`): the returned `HttpStream` can be written from any thread until the client goes
-//    away or the stream is closed; `closed()` tells producers when to stop.
+//    away or the stream is closed; `closed()` tells producers when to stop, or
+//  * call `HttpExchange::Defer()` and answer later, from any thread, with the returned
+//    `HttpResponder` (a proxy waiting on an upstream, a request held until a replica starts):
+//    no worker thread waits meanwhile, so tens of thousands of requests can be pending at once.
 //
 // Thread-safety: `Start`/`Stop` from the owning thread; handlers run on worker threads;
 // `HttpStream` methods are thread-safe.
@@ -63,6 +66,17 @@ class HttpStream {
   virtual void OnClose(std::function<void()> cb) = 0;
 };
 
+// A response to be given later (see `HttpExchange::Defer`).
+class HttpResponder {
+ public:
+  virtual ~HttpResponder() = default;
+  // Sends `resp` (the first call only). False when the client had already gone or the response
+  // was already given; the response is then dropped.
+  virtual bool Respond(HttpResponse resp) = 0;
+  // True once the client's connection has closed (a held request need not be forwarded).
+  virtual bool closed() const = 0;
+};
+
 class HttpExchange {
  public:
   virtual ~HttpExchange() = default;
@@ -71,6 +85,10 @@ class HttpExchange {
   virtual std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
                                              std::vector<std::pair<std::string, std::string>>
                                                  headers = {}) = 0;
+  // Answers later: the handler returns at once and its `HttpResponse` is ignored; the
+  // connection waits (reading nothing further) until `Respond` is called. A responder dropped
+  // without answering gets a 500, so a client is never left hanging.
+  virtual std::shared_ptr<HttpResponder> Defer() = 0;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&, HttpExchange&)>;
@@ -81,6 +99,12 @@ struct HttpServerOptions {
   int workers = 4;
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024 * 1024;
+  // Requests for which this returns true are handled on the I/O thread itself, skipping the
+  // hand-off to a worker: only for handlers that never block (a proxy that defers at once).
+  // Called on the I/O thread.
+  std::function<bool(const HttpRequest&)> on_io_thread = nullptr;
+  // Raise the open-files soft limit to the hard limit at `Start` (each connection is a file).
+  bool raise_file_limit = true;
 };
 
 class HttpServer {
@@ -95,6 +119,8 @@ class HttpServer {
   // Closes the listener and every connection, and joins the threads. Idempotent.
   void Stop();
   int port() const { return port_; }
+  // Open client connections now (thread-safe; for tests and metrics).
+  size_t connections() const;
 
   struct Impl;
 

@@ -1,10 +1,16 @@
 #include "api/http_server.h"
 
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "api/test_client.h"
 
@@ -134,6 +140,269 @@ TEST(HttpServerTest, BindingAnAddressInUseFailsWithAClearError) {
   Status s = b.Start();
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find(std::to_string(a.port())), std::string::npos);
+}
+
+// Polls `cond` until it holds or `limit` passes (no fixed sleeps: the test waits only as long
+// as the machine needs).
+bool WaitFor(const std::function<bool()>& cond, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST(HttpServerTest, DeferredResponseIsSentLaterFromAnotherThreadAndTheConnectionStaysUsable) {
+  std::mutex mu;
+  std::shared_ptr<HttpResponder> held;
+  HttpServer server({"127.0.0.1", 0, 1}, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+    if (req.path == "/later") {
+      std::lock_guard<std::mutex> l(mu);
+      held = ex.Defer();
+      return;
+    }
+    resp.body = "now";
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("GET", "/later"));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return held != nullptr;
+  }));
+  // The only worker is free again: another connection is answered while the first waits.
+  Client other(server.port());
+  EXPECT_EQ(other.Do("GET", "/x").body, "now");
+  std::thread([&] {
+    HttpResponse r;
+    r.status = 202;
+    r.headers.push_back({"Retry-After", "1"});
+    r.body = "done";
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(held->Respond(std::move(r)));
+    EXPECT_FALSE(held->Respond(HttpResponse{}));  // once only
+  }).join();
+  Response r;
+  ASSERT_TRUE(c.ReadHead(&r));
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_EQ(r.body, "done");
+  EXPECT_EQ(c.Do("GET", "/next").body, "now");
+}
+
+TEST(HttpServerTest, HandlersChosenForTheIoThreadAnswerDirectlyOrDeferred) {
+  std::mutex mu;
+  std::shared_ptr<HttpResponder> held;
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.on_io_thread = [](const HttpRequest& req) { return req.path != "/worker"; };
+  std::thread::id io_thread;
+  HttpServer server(opts, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+    if (req.path == "/later") {
+      std::lock_guard<std::mutex> l(mu);
+      held = ex.Defer();
+      return;
+    }
+    if (req.path == "/now") io_thread = std::this_thread::get_id();
+    resp.body = (std::this_thread::get_id() == io_thread ? "io " : "worker ") + req.path;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client c(server.port());
+  EXPECT_EQ(c.Do("GET", "/now").body, "io /now");
+  EXPECT_EQ(c.Do("GET", "/worker").body, "worker /worker");
+  ASSERT_TRUE(c.Send("GET", "/later"));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return held != nullptr;
+  }));
+  HttpResponse r;
+  r.body = "later";
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(held->Respond(std::move(r)));
+  }
+  Response got;
+  ASSERT_TRUE(c.ReadHead(&got));
+  EXPECT_EQ(got.body, "later");
+  EXPECT_EQ(c.Do("GET", "/now").body, "io /now");
+}
+
+TEST(HttpServerTest, DeferredResponderReportsAClientThatLeftAndADroppedOneAnswers500) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<HttpResponder>> held;
+  HttpServer server({"127.0.0.1", 0, 1}, [&](const HttpRequest&, HttpResponse&, HttpExchange& ex) {
+    std::lock_guard<std::mutex> l(mu);
+    held.push_back(ex.Defer());
+  });
+  ASSERT_TRUE(server.Start().ok());
+  auto count = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    return held.size();
+  };
+  {
+    Client gone(server.port());
+    ASSERT_TRUE(gone.Send("GET", "/a"));
+    ASSERT_TRUE(WaitFor([&] { return count() == 1; }));
+  }
+  std::shared_ptr<HttpResponder> first;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    first = held[0];
+  }
+  ASSERT_TRUE(WaitFor([&] { return first->closed(); }));
+  EXPECT_FALSE(first->Respond(HttpResponse{}));
+
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("GET", "/b"));
+  ASSERT_TRUE(WaitFor([&] { return count() == 2; }));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    held.clear();  // the handler's owner drops the request
+  }
+  first.reset();
+  Response r;
+  ASSERT_TRUE(c.ReadHead(&r));
+  EXPECT_EQ(r.status, 500);
+}
+
+// The client side of the many-connections test, run in a child process so that its sockets do
+// not count against the server's open-files limit. Talks to the parent through two pipes:
+// reads the port, opens `n` connections and writes 'C'; on 'G' sends one request on each and
+// writes 'S'; then reads every response and writes the number that were "200 ... held".
+[[noreturn]] void ManyConnectionsClient(int from_parent, int to_parent, int n) {
+  int port = 0;
+  if (::read(from_parent, &port, sizeof port) != sizeof port) _exit(2);
+  std::vector<int> fds;
+  fds.reserve(static_cast<size_t>(n));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) _exit(3);
+    fds.push_back(fd);
+  }
+  char c = 'C';
+  if (::write(to_parent, &c, 1) != 1 || ::read(from_parent, &c, 1) != 1 || c != 'G') _exit(4);
+  const char req[] = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int fd : fds) {
+    if (::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof req - 1)) _exit(5);
+  }
+  c = 'S';
+  if (::write(to_parent, &c, 1) != 1) _exit(6);
+  int ep = epoll_create1(0);
+  for (size_t i = 0; i < fds.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+  }
+  std::vector<std::string> got(fds.size());
+  int done = 0, good = 0;
+  epoll_event evs[256];
+  while (done < n) {
+    int k = epoll_wait(ep, evs, 256, 60000);
+    if (k <= 0) break;
+    for (int j = 0; j < k; ++j) {
+      size_t i = evs[j].data.u64;
+      char buf[512];
+      ssize_t r = ::recv(fds[i], buf, sizeof buf, 0);
+      if (r <= 0) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], nullptr);
+        ++done;
+        continue;
+      }
+      got[i].append(buf, static_cast<size_t>(r));
+      if (got[i].size() >= 4 && got[i].compare(got[i].size() - 4, 4, "held") == 0) {
+        if (got[i].rfind("HTTP/1.1 200", 0) == 0) ++good;
+        epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], nullptr);
+        ++done;
+      }
+    }
+  }
+  if (::write(to_parent, &good, sizeof good) != sizeof good) _exit(7);
+  _exit(0);
+}
+
+TEST(HttpServerTest, HoldsTenThousandIdleConnectionsThenTenThousandDeferredRequestsAtOnce) {
+  const int n = 10000;
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max < static_cast<rlim_t>(n + 100)) GTEST_SKIP() << "open-files hard limit " << rl.rlim_max;
+  int down[2], up[2];
+  ASSERT_EQ(::pipe(down), 0);
+  ASSERT_EQ(::pipe(up), 0);
+  // Forked before the server starts its threads, so the child is a plain single-threaded process.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(down[1]);
+    ::close(up[0]);
+    ManyConnectionsClient(down[0], up[1], n);
+  }
+  ::close(down[0]);
+  ::close(up[1]);
+
+  std::mutex mu;
+  std::vector<std::shared_ptr<HttpResponder>> held;  // GUARDED_BY(mu)
+  HttpServer server({"127.0.0.1", 0, 2}, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+    if (req.path == "/hold") {
+      auto r = ex.Defer();
+      std::lock_guard<std::mutex> l(mu);
+      held.push_back(std::move(r));
+      return;
+    }
+    resp.body = "pong";
+  });
+  ASSERT_TRUE(server.Start().ok());
+  int port = server.port();
+  ASSERT_EQ(::write(down[1], &port, sizeof port), static_cast<ssize_t>(sizeof port));
+  char c = 0;
+  ASSERT_EQ(::read(up[0], &c, 1), 1);
+  ASSERT_EQ(c, 'C');
+  ASSERT_TRUE(WaitFor([&] { return server.connections() >= static_cast<size_t>(n); }))
+      << server.connections() << " connections";
+  {
+    // With 10,000 idle connections open, a new one is served at once.
+    Client probe(server.port());
+    EXPECT_EQ(probe.Do("GET", "/ping").body, "pong");
+  }
+  c = 'G';
+  ASSERT_EQ(::write(down[1], &c, 1), 1);
+  ASSERT_EQ(::read(up[0], &c, 1), 1);
+  auto held_count = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    return held.size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return held_count() == static_cast<size_t>(n); })) << held_count() << " held";
+  {
+    // Two workers, 10,000 requests held: the workers are free, so this one is answered too.
+    Client probe(server.port());
+    EXPECT_EQ(probe.Do("GET", "/ping").body, "pong");
+  }
+  std::vector<std::shared_ptr<HttpResponder>> all;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    all.swap(held);
+  }
+  std::thread answerer([&all] {
+    for (auto& r : all) {
+      HttpResponse resp;
+      resp.content_type = "text/plain";
+      resp.body = "held";
+      r->Respond(std::move(resp));
+    }
+  });
+  answerer.join();
+  int good = 0;
+  ASSERT_EQ(::read(up[0], &good, sizeof good), static_cast<ssize_t>(sizeof good));
+  EXPECT_EQ(good, n);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  ::close(down[1]);
+  ::close(up[0]);
 }
 
 }  // namespace

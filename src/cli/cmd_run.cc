@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
 #include "cli/progress.h"
+#include "cli/run_experiment.h"
 #include "cli/run_training.h"
 #include "common/fs.h"
 #include "common/ids.h"
@@ -41,6 +42,7 @@ struct Submission {
   std::vector<Json> support;    // ConfigMaps, templates, ... to apply first
   std::vector<Json> workflows;  // to create
   std::vector<Json> training;   // Kubeflow training jobs to create
+  std::vector<Json> experiments;  // Katib Experiments to create
 };
 
 // Applies `-p name=value` overrides to a Workflow spec's arguments.
@@ -91,6 +93,10 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
       auto job = training::ParseTrainingJob(d);
       if (!job.ok()) return InvalidArgument(where + ": " + kind + " " + StringField(d["metadata"], "name") + ": " + job.status().message());
       sub.training.push_back(d);
+    } else if (kind == "Experiment") {
+      Status v = controllers::ValidateExperiment(d);
+      if (!v.ok()) return InvalidArgument(where + ": Experiment " + StringField(d["metadata"], "name") + ": " + v.message());
+      sub.experiments.push_back(d);
     } else if (kind == "CronWorkflow") {
       Json wf = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}};
       Json meta = d.value("spec", Json::object()).value("workflowMetadata", Json::object());
@@ -111,7 +117,7 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
       sub.support.push_back(d);
     }
   }
-  if (!sub.training.empty()) return sub;
+  if (!sub.training.empty() || !sub.experiments.empty()) return sub;
   // A file of templates only: submit the first WorkflowTemplate, as `argo submit --from` does.
   if (sub.workflows.empty()) {
     for (const auto& d : sub.support) {
@@ -339,6 +345,20 @@ int CmdRun(const Argv& argv) {
   for (const auto& obj : sub->support) {
     Status s = ApplyObject(rt->store(), obj);
     if (!s.ok()) return Fail(s.WithPrefix(StringField(obj, "kind") + " " + StringField(obj["metadata"], "name")), 1);
+  }
+  if (!sub->experiments.empty()) {
+    if (sub->experiments.size() > 1 || !sub->training.empty() || !sub->workflows.empty()) {
+      return Fail(InvalidArgument(args.positional()[0] + ": skiff run takes one Experiment per file"));
+    }
+    auto created = rt->store().Create(sub->experiments[0]);
+    if (!created.ok()) return Fail(created.status(), created.status().code() == StatusCode::kAlreadyExists ? 2 : 1);
+    std::string ns = StringField((*created)["metadata"], "namespace");
+    std::string name = StringField((*created)["metadata"], "name");
+    if (args.Has("--detach")) {
+      std::printf("experiment/%s\n", name.c_str());
+      return 0;
+    }
+    return FollowExperiment(*rt, ns, name, output == "wide" ? "" : output, args.Has("--quiet"));
   }
   if (!sub->training.empty()) {
     if (sub->training.size() > 1 || !sub->workflows.empty()) {

@@ -19,9 +19,11 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
+#include "cli/trial_metrics_api.h"
 #include "common/metrics.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "engine/dag/executor.h"
+#include "serving/gateway/gateway.h"
 #include "serving/stats/stats.h"
 
 namespace skiff::cli {
@@ -195,11 +197,35 @@ int CmdServer(const Argv& argv) {
                           local::Kubelet::LogPath(home, uid, container, true));
   };
   api::KubeApi kube(ko);
-  api::HttpServer server(ho, [&kube](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) {
-    kube.Handle(q, r, e);
+  // The serving data plane: V1/V2 inference paths and InferenceService hosts go to the gateway,
+  // everything else to the Kubernetes API. One RevisionStats (declared above, before the
+  // runtime whose controller samples it) joins it to the serving controller.
+  serving::GatewayOptions go;
+  go.stats = &revision_stats;
+  go.metrics = &metrics;
+  serving::Gateway gateway(go);
+  s = gateway.Start();
+  if (!s.ok()) return Fail(s, 1);
+  if (store::Informer* inf = (*rt)->informer()) {
+    for (const char* kind : {"InferenceService", "Pod"}) {
+      inf->AddHandler(kind, [&gateway](const store::WatchEvent& ev) { gateway.OnStoreEvent(ev); });
+    }
+  }
+  s = gateway.Seed(st);
+  if (!s.ok()) return Fail(s, 1);
+  ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
+  TrialMetricsApi trial_metrics(st, auth ? &tokens : nullptr);  // Katib's Push collector
+  api::HttpServer server(ho, [&kube, &gateway, &trial_metrics](const api::HttpRequest& q, api::HttpResponse& r,
+                                                               api::HttpExchange& e) {
+    if (gateway.Claims(q)) {
+      gateway.Handle(q, r, e);
+    } else if (!trial_metrics.Handle(q, r)) {
+      kube.Handle(q, r, e);
+    }
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
+  (*rt)->set_server_url("http://" + std::string(IsLoopback(ho.host) ? "127.0.0.1" : ho.host) + ":" + std::to_string(server.port()));
   std::printf("skiff server listening on http://%s:%d (data: %s, store: %s, auth: %s)\n", ho.host.c_str(),
               server.port(), home.c_str(), store_spec.empty() ? "sqlite" : "postgresql",
               auth ? "tokens" : "none");
@@ -216,6 +242,7 @@ int CmdServer(const Argv& argv) {
   loop.Run();
   loop.Unwatch(g_stop_pipe[0]);
   server.Stop();
+  gateway.Stop();
   std::fprintf(stderr, "skiff server stopped\n");
   return 0;
 }

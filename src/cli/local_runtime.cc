@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "api/url_fetch.h"
+#include "cli/trial_metrics_api.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -86,10 +87,7 @@ Status LocalRuntime::StartControllers() {
   cron_queue.resync_period = std::chrono::minutes(5);  // heals a missed event; schedules use timers
   cron_workflows_ = std::make_unique<controllers::CronWorkflowController>(*store_, loop_, *informer_,
                                                                           SystemClock::Get(), cron_queue);
-  controllers::ExperimentControllerOptions eo;
-  eo.log_path = [home = home_](const std::string& pod_uid, const std::string& container) {
-    return local::Kubelet::LogPath(home, pod_uid, container, false);
-  };
+  auto eo = KatibControllerOptions(home_, ko.isolate, [this] { return server_url_; });
   experiments_ = std::make_unique<controllers::ExperimentController>(*store_, loop_, *informer_, std::move(eo));
   // Training replicas share this machine: each gets its own port on 127.0.0.1. Host names
   // (resolved through the Pods' hostAliases) instead of 127.0.0.1 with SKIFF_TRAINING_HOSTNAMES=1.

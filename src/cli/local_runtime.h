@@ -61,6 +61,8 @@ class LocalRuntime {
   Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
+  // Where Trials push metrics ("http://127.0.0.1:PORT"): set before the loop runs.
+  void set_server_url(std::string url) { server_url_ = std::move(url); }
 
  private:
   explicit LocalRuntime(std::string home) : home_(std::move(home)) {}
@@ -70,6 +72,7 @@ class LocalRuntime {
   std::unique_ptr<metadata::ArtifactStore> artifacts_;
   EventLoop loop_;
   int lock_fd_ = -1;
+  std::string server_url_;
   std::unique_ptr<store::Informer> informer_;
   std::unique_ptr<local::Kubelet> kubelet_;
   std::unique_ptr<controllers::WorkflowController> workflows_;

@@ -1,11 +1,12 @@
 #include "common/json.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <cmath>
 #include <cstdlib>
-#include <regex>
+#include <cerrno>
 #include <sstream>
+#include <unordered_map>
 
 namespace skiff {
 namespace {
@@ -14,16 +15,50 @@ bool IsNullScalar(const std::string& s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
 
-// Returns true and sets `out` if `s` is a YAML 1.2 core-schema int or float.
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsOctDigit(char c) { return c >= '0' && c <= '7'; }
+bool IsHexDigit(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// True if every character of `s` from `i` on satisfies `pred` and there is at least one.
+template <typename Pred>
+bool AllFrom(const std::string& s, size_t i, Pred pred) {
+  if (i >= s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (!pred(s[i])) return false;
+  }
+  return true;
+}
+
+// YAML 1.2 core-schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsCoreFloat(const std::string& s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t int_digits = 0;
+  while (i < s.size() && IsDigit(s[i])) ++i, ++int_digits;
+  size_t frac_digits = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++frac_digits;
+    if (int_digits == 0 && frac_digits == 0) return false;
+  } else if (int_digits == 0) {
+    return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    return AllFrom(s, i, IsDigit);
+  }
+  return i == s.size();
+}
+
+// Returns true and sets `out` if `s` is a YAML 1.2 core-schema int or float. (Hand-written
+// matching: std::regex made this the most expensive part of reading a large workflow.)
 bool ParseNumber(const std::string& s, Json& out) {
   if (s.empty()) return false;
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kOct("0o[0-7]+");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   char c = s[0];
-  if (!(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'))) return false;
-  if (std::regex_match(s, kInt)) {
+  if (!(c == '-' || c == '+' || c == '.' || IsDigit(c))) return false;
+  const size_t sign = (c == '-' || c == '+') ? 1 : 0;
+  if (AllFrom(s, sign, IsDigit)) {  // [-+]?[0-9]+
     errno = 0;
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
@@ -34,15 +69,15 @@ bool ParseNumber(const std::string& s, Json& out) {
     }
     return true;
   }
-  if (std::regex_match(s, kOct)) {
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && AllFrom(s, 2, IsOctDigit)) {
     out = static_cast<int64_t>(std::strtoll(s.c_str() + 2, nullptr, 8));
     return true;
   }
-  if (std::regex_match(s, kHex)) {
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && AllFrom(s, 2, IsHexDigit)) {
     out = static_cast<int64_t>(std::strtoll(s.c_str() + 2, nullptr, 16));
     return true;
   }
-  if (std::regex_match(s, kFloat)) {
+  if (IsCoreFloat(s)) {
     out = std::strtod(s.c_str(), nullptr);
     return true;
   }
@@ -66,41 +101,151 @@ Json ResolvePlainScalar(const std::string& s) {
   return Json(s);
 }
 
-Json YamlToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return Json(nullptr);
-    case YAML::NodeType::Scalar: {
-      const std::string& tag = node.Tag();
-      const std::string& v = node.Scalar();
-      if (tag == "!" || tag == "tag:yaml.org,2002:str") return Json(v);
-      if (tag == "?" || tag.empty()) return ResolvePlainScalar(v);
-      if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float") {
-        Json n;
-        if (ParseNumber(v, n)) return n;
-        return Json(v);
-      }
-      if (tag == "tag:yaml.org,2002:bool") return ResolvePlainScalar(v);
-      if (tag == "tag:yaml.org,2002:null") return Json(nullptr);
-      return Json(v);
+// A scalar's value by its tag (expanded by libyaml: `!!int` is "tag:yaml.org,2002:int"); plain
+// scalars without a tag are resolved by the core schema, quoted and block ones are strings.
+Json ScalarValue(const yaml_event_t& ev) {
+  std::string v(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
+  const char* tag = reinterpret_cast<const char*>(ev.data.scalar.tag);
+  if (tag == nullptr) {
+    if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(v);
+    return Json(std::move(v));
+  }
+  std::string_view t(tag);
+  if (t == "tag:yaml.org,2002:int" || t == "tag:yaml.org,2002:float") {
+    Json n;
+    if (ParseNumber(v, n)) return n;
+    return Json(std::move(v));
+  }
+  if (t == "tag:yaml.org,2002:bool") return ResolvePlainScalar(v);
+  if (t == "tag:yaml.org,2002:null") return Json(nullptr);
+  return Json(std::move(v));  // "!", "!!str" and application tags
+}
+
+// YAML merge keys (`<<: *base` or `<<: [*a, *b]`), as go-yaml reads them for Kubernetes and
+// Argo: keys written in the mapping win over merged ones; earlier sources win over later ones.
+void MergeInto(Json& obj, const Json& source) {
+  if (source.is_object()) {
+    for (const auto& [k, v] : source.items()) {
+      if (!obj.contains(k)) obj[k] = v;
     }
-    case YAML::NodeType::Sequence: {
-      Json arr = Json::array();
-      for (const auto& item : node) arr.push_back(YamlToJson(item));
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      Json obj = Json::object();
-      for (const auto& kv : node) {
-        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
-        obj[key] = YamlToJson(kv.second);
-      }
-      return obj;
+  } else if (source.is_array()) {
+    for (const auto& s : source) {
+      if (s.is_object()) MergeInto(obj, s);
     }
   }
-  return Json(nullptr);
 }
+
+// Builds JSON documents from libyaml's parse events: one stack of open collections, anchors
+// kept as values for aliases.
+class YamlBuilder {
+ public:
+  // Consumes one event (an alias to an unknown anchor is an error).
+  Status Add(const yaml_event_t& ev) {
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        done_ = true;
+        return OkStatus();
+      case YAML_DOCUMENT_START_EVENT:
+        anchors_.clear();
+        has_root_ = false;
+        return OkStatus();
+      case YAML_DOCUMENT_END_EVENT:
+        if (has_root_ && !root_.is_null()) docs_.push_back(std::move(root_));
+        root_ = Json();
+        has_root_ = false;
+        return OkStatus();
+      case YAML_SCALAR_EVENT: {
+        Json value = ScalarValue(ev);
+        std::string raw(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
+        const bool merge_key = raw == "<<" && ev.data.scalar.tag == nullptr &&
+                               ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        Remember(ev.data.scalar.anchor, value);
+        return Place(std::move(value), std::move(raw), merge_key);
+      }
+      case YAML_ALIAS_EVENT: {
+        std::string name = reinterpret_cast<const char*>(ev.data.alias.anchor);
+        auto it = anchors_.find(name);
+        if (it == anchors_.end()) return InvalidArgument("unknown anchor \"" + name + "\"");
+        return Place(it->second, it->second.is_string() ? it->second.get<std::string>() : it->second.dump(),
+                     false);
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        stack_.push_back(Frame::Open(Json::array(), Anchor(ev.data.sequence_start.anchor)));
+        return OkStatus();
+      case YAML_MAPPING_START_EVENT:
+        stack_.push_back(Frame::Open(Json::object(), Anchor(ev.data.mapping_start.anchor)));
+        return OkStatus();
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame f = std::move(stack_.back());
+        stack_.pop_back();
+        for (const auto& m : f.merges) MergeInto(f.value, m);
+        if (!f.anchor.empty()) anchors_[f.anchor] = f.value;
+        std::string raw = f.value.dump();
+        return Place(std::move(f.value), std::move(raw), false);
+      }
+      default:
+        return OkStatus();
+    }
+  }
+  bool done() const { return done_; }
+  std::vector<Json> TakeDocuments() { return std::move(docs_); }
+
+ private:
+  struct Frame {
+    Json value;
+    std::string anchor;
+    bool have_key = false;
+    bool key_is_merge = false;
+    std::string key;
+    std::vector<Json> merges;
+
+    static Frame Open(Json empty, std::string anchor) {
+      Frame f;
+      f.value = std::move(empty);
+      f.anchor = std::move(anchor);
+      return f;
+    }
+  };
+  static std::string Anchor(const yaml_char_t* a) {
+    return a == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(a));
+  }
+  void Remember(const yaml_char_t* anchor, const Json& value) {
+    if (anchor != nullptr) anchors_[reinterpret_cast<const char*>(anchor)] = value;
+  }
+  // Puts a finished node where it belongs: the document root, the next item of a sequence, or
+  // a mapping's key (scalars by their text; others by their JSON) or value.
+  Status Place(Json value, std::string key_text, bool merge_key) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      has_root_ = true;
+      return OkStatus();
+    }
+    Frame& top = stack_.back();
+    if (top.value.is_array()) {
+      top.value.push_back(std::move(value));
+    } else if (!top.have_key) {
+      top.key = std::move(key_text);
+      top.key_is_merge = merge_key;
+      top.have_key = true;
+    } else {
+      if (top.key_is_merge && (value.is_object() || value.is_array())) {
+        top.merges.push_back(std::move(value));
+      } else {
+        top.value[top.key] = std::move(value);
+      }
+      top.have_key = false;
+    }
+    return OkStatus();
+  }
+
+  std::vector<Frame> stack_;
+  std::unordered_map<std::string, Json> anchors_;
+  std::vector<Json> docs_;
+  Json root_;
+  bool has_root_ = false;
+  bool done_ = false;
+};
 
 // True if a plain (unquoted) YAML scalar with this text would read back as the same string.
 bool PlainSafe(const std::string& s) {
@@ -263,20 +408,33 @@ Result<Json> ParseJson(std::string_view text) {
 }
 
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
-  std::vector<Json> docs;
-  try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
-    for (const auto& n : nodes) {
-      if (!n.IsDefined() || n.IsNull()) continue;
-      docs.push_back(YamlToJson(n));
+  yaml_parser_t parser;
+  if (yaml_parser_initialize(&parser) == 0) return Internal("cannot initialize the YAML parser");
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  YamlBuilder builder;
+  Status st = OkStatus();
+  while (!builder.done()) {
+    yaml_event_t ev;
+    if (yaml_parser_parse(&parser, &ev) == 0) {
+      std::ostringstream os;
+      os << "invalid YAML: line " << (parser.problem_mark.line + 1) << ", column "
+         << (parser.problem_mark.column + 1) << ": " << (parser.problem ? parser.problem : "syntax error");
+      if (parser.context != nullptr) os << " (" << parser.context << ")";
+      st = InvalidArgument(os.str());
+      break;
     }
-  } catch (const YAML::Exception& e) {
-    std::ostringstream os;
-    os << "invalid YAML: line " << (e.mark.line + 1) << ", column " << (e.mark.column + 1) << ": "
-       << e.msg;
-    return InvalidArgument(os.str());
+    st = builder.Add(ev);
+    const yaml_mark_t mark = ev.start_mark;
+    yaml_event_delete(&ev);
+    if (!st.ok()) {
+      st = InvalidArgument("invalid YAML: line " + std::to_string(mark.line + 1) + ", column " +
+                           std::to_string(mark.column + 1) + ": " + st.message());
+      break;
+    }
   }
-  return docs;
+  yaml_parser_delete(&parser);
+  if (!st.ok()) return st;
+  return builder.TakeDocuments();
 }
 
 Result<Json> ParseYaml(std::string_view text) {

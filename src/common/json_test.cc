@@ -71,3 +71,34 @@ TEST(JsonTest, ScalarToStringPrintsLikeGo) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+// Plain scalars typed as the YAML 1.2 core schema: numbers only where the whole text is one.
+TEST(YamlTest, CoreSchemaNumbersAndLookalikes) {
+  auto typed = [](const std::string& text) {
+    auto doc = ParseYaml("v: " + text);
+    EXPECT_TRUE(doc.ok()) << text;
+    return doc.ok() ? (*doc)["v"] : Json();
+  };
+  EXPECT_EQ(typed("42"), Json(42));
+  EXPECT_EQ(typed("-7"), Json(-7));
+  EXPECT_EQ(typed("+7"), Json(7));
+  EXPECT_EQ(typed("0o17"), Json(15));
+  EXPECT_EQ(typed("0x1F"), Json(31));
+  EXPECT_EQ(typed("1.5"), Json(1.5));
+  EXPECT_EQ(typed("1."), Json(1.0));
+  EXPECT_EQ(typed(".5"), Json(0.5));
+  EXPECT_EQ(typed("-2.5e3"), Json(-2500.0));
+  EXPECT_EQ(typed("1E-2"), Json(0.01));
+  EXPECT_TRUE(typed(".inf").is_number_float());
+  EXPECT_TRUE(typed("99999999999999999999").is_number_float());  // beyond int64: a double
+  for (const char* s : {"+", ".", "1.2.3", "e5", "1e", "1e+", "0x", "0o8", "0xG", "1_000",
+                        "12ab", "--1", "1-2", "0o", ".e1", "+.5x"}) {
+    EXPECT_EQ(typed(s), Json(s)) << s;
+  }
+}
+
+}  // namespace
+}  // namespace skiff

@@ -1,5 +1,7 @@
 #include "controllers/metadata/lineage_recorder.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace skiff::controllers {
@@ -7,6 +9,10 @@ namespace skiff::controllers {
 namespace {
 
 constexpr const char* kWorkflowLabel = "workflows.argoproj.io/workflow";
+// Where the recorder keeps the resource version it has recorded through (a store record).
+constexpr const char* kCursorCollection = "lineage-recorder";
+constexpr const char* kCursorOwner = "pods";
+constexpr const char* kCursorKey = "cursor";
 
 bool Terminal(const Json& pod) {
   std::string phase = StringField(pod.value("status", Json::object()), "phase");
@@ -116,19 +122,32 @@ Status LineageRecorder::Flush() {
   std::vector<Json> pods = std::move(queued_);
   queued_.clear();
   std::vector<metadata::ExecutionWrite> batch;
-  std::unordered_map<std::string, Json> workflows;  // "ns/name" -> workflow (or null)
   for (const auto& pod : pods) {
     const Json& md = pod["metadata"];
     std::string ns = StringField(md, "namespace");
     std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
-    auto [it, fresh] = workflows.emplace(ns + "/" + wf, Json());
+    // Only the fields that name the pipeline are kept, once per workflow: reading a large
+    // workflow (its whole spec) again on every flush cost more than recording its steps.
+    auto [it, fresh] = workflow_heads_.emplace(ns + "/" + wf, Json());
     if (fresh) {
+      if (workflow_heads_.size() > 4096) {  // a long-lived server: keep the cache bounded
+        workflow_heads_.clear();
+        it = workflow_heads_.emplace(ns + "/" + wf, Json()).first;
+      }
       auto got = store_.Get({"Workflow", ns, wf});
-      if (got.ok()) it->second = std::move(*got);
+      if (got.ok()) {
+        Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
+        const Json& gmd = got->value("metadata", Json::object());
+        if (gmd.contains("generateName")) head["metadata"]["generateName"] = gmd["generateName"];
+        const Json& gspec = got->value("spec", Json::object());
+        if (gspec.contains("workflowTemplateRef")) head["spec"]["workflowTemplateRef"] = gspec["workflowTemplateRef"];
+        it->second = std::move(head);
+      }
     }
     batch.push_back(ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_));
   }
   Status s = lineage_.Record(batch);
+  if (s.ok() && queued_.empty()) s = SaveCursor();
   if (!s.ok()) {
     // Keep them for the next flush: lineage must not silently miss steps.
     for (auto& p : pods) queued_.push_back(std::move(p));
@@ -139,15 +158,41 @@ Status LineageRecorder::Flush() {
 
 Status LineageRecorder::Start() {
   informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
+    seen_rv_ = std::max(seen_rv_, ev.resource_version);
     if (ev.type != store::EventType::kDeleted) OnPod(ev.object);
   });
-  // Catch up with steps that ended while no recorder ran.
-  store::ListOptions lo;
-  lo.label_selector = kWorkflowLabel;
-  SKIFF_ASSIGN_OR_RETURN(auto pods, store_.List("Pod", "", lo));
-  for (const auto& pod : pods.items) {
+  // Catch up with steps that ended while no recorder ran: from the event log after the cursor
+  // the last recorder saved when it can (a `skiff run` then reads nothing when no Pod changed),
+  // else from every workflow Pod in the store.
+  if (auto cursor = store_.GetRecord(kCursorCollection, kCursorOwner, kCursorKey); cursor.ok()) {
+    saved_rv_ = cursor->value("resourceVersion", int64_t{0});
+  }
+  std::vector<Json> candidates;
+  bool from_log = false;
+  if (saved_rv_ > 0) {
+    store::WatchOptions wo;
+    wo.kind = "Pod";
+    auto events = store_.EventsSince(saved_rv_, wo);
+    if (events.ok()) {
+      from_log = true;
+      for (auto& ev : *events) {
+        seen_rv_ = std::max(seen_rv_, ev.resource_version);
+        if (ev.type != store::EventType::kDeleted) candidates.push_back(std::move(ev.object));
+      }
+    }
+  }
+  if (!from_log) {
+    store::ListOptions lo;
+    lo.label_selector = kWorkflowLabel;
+    SKIFF_ASSIGN_OR_RETURN(auto pods, store_.List("Pod", "", lo));
+    seen_rv_ = std::max(seen_rv_, pods.resource_version);
+    candidates = std::move(pods.items);
+  }
+  for (const auto& pod : candidates) {
     if (!Terminal(pod)) continue;
     const Json& md = pod["metadata"];
+    if (StringField(md.value("labels", Json::object()), kWorkflowLabel).empty()) continue;
+    if (recorded_.count(StringField(md, "uid"))) continue;
     SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
     if (has) {
       recorded_.insert(StringField(md, "uid"));
@@ -155,6 +200,18 @@ Status LineageRecorder::Start() {
     }
     OnPod(pod);
   }
+  if (queued_.empty()) return SaveCursor();
+  return OkStatus();
+}
+
+Status LineageRecorder::SaveCursor() {
+  // Every terminal workflow Pod whose last change is at or before `seen_rv_` is recorded now:
+  // later changes (a running Pod ending) come with higher versions.
+  if (seen_rv_ <= saved_rv_) return OkStatus();
+  auto r = store_.Commit({store::Write::PutRecord(kCursorCollection, kCursorOwner, kCursorKey,
+                                                  Json{{"resourceVersion", seen_rv_}})});
+  if (!r.ok()) return r.status();
+  saved_rv_ = seen_rv_;
   return OkStatus();
 }
 

@@ -8,13 +8,18 @@
 //
 //   1 Pod event, terminal, not yet recorded -> queued
 //   2 queued -> written in one batch every `flush_interval` (one lineage transaction)
-//   3 start -> every terminal workflow Pod in the store not yet recorded is queued (catch-up
-//     after a crash: lineage is derived data, recomputed from what the store holds)
+//   3 start -> every terminal workflow Pod not yet recorded is queued (catch-up after a crash:
+//     lineage is derived data, recomputed from what the store holds). The Pods looked at are
+//     those changed after the saved cursor (from the store's event log), or every workflow Pod
+//     when there is no cursor or the log no longer reaches back to it.
+//   4 the queue is empty after a flush (or a catch-up) -> the cursor (a store record) moves to
+//     the newest Pod version seen
 //
 // Threading: runs on one EventLoop; events come from a store Informer.
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -44,6 +49,8 @@ class LineageRecorder {
 
  private:
   void OnPod(const Json& pod);
+  // Saves `seen_rv_` as the catch-up cursor when it moved (only while nothing is queued).
+  Status SaveCursor();
 
   store::Store& store_;
   EventLoop& loop_;
@@ -53,7 +60,11 @@ class LineageRecorder {
   Duration flush_interval_;
   std::vector<Json> queued_;
   std::unordered_set<std::string> recorded_;  // pod uids written or queued by this process
+  // "ns/workflow" -> the workflow's generateName and workflowTemplateRef (null: not found).
+  std::unordered_map<std::string, Json> workflow_heads_;
   EventLoop::TimerId timer_ = 0;
+  int64_t seen_rv_ = 0;   // the newest Pod event (or listing) this recorder has looked at
+  int64_t saved_rv_ = 0;  // the cursor in the store
 };
 
 }  // namespace skiff::controllers

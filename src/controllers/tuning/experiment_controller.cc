@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "common/fs.h"
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
+#include "controllers/tuning/experiment_internal.h"
 #include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
 #include "engine/tuning/sampler.h"
@@ -17,13 +17,7 @@
 
 namespace skiff::controllers {
 
-namespace {
-
-namespace tuning = ::skiff::tuning;
-
-// Kinds a Trial's run object may have that the controller watches for progress.
-constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
-                                     "PaddleJob",  "MPIJob",     "Workflow"};
+namespace katib {
 
 void SetCondition(Json& status, const std::string& type, const std::string& value,
                   const std::string& reason, const std::string& message, const std::string& now) {
@@ -51,6 +45,14 @@ void SetCondition(Json& status, const std::string& type, const std::string& valu
 const char* const kTrialFinalConditions[] = {"Succeeded", "Failed", "MetricsUnavailable",
                                              "EarlyStopped", "Killed"};
 
+std::optional<double> ParseDouble(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0') return std::nullopt;
+  return v;
+}
+
 // The Trial's final condition type, or "" while it runs.
 std::string TrialOutcome(const Json& trial) {
   const Json status = trial.value("status", Json::object());
@@ -60,6 +62,38 @@ std::string TrialOutcome(const Json& trial) {
   return "";
 }
 
+// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
+Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
+  Json metrics = Json::array();
+  for (const auto& n : names) {
+    auto it = reports.find(n);
+    if (it == reports.end() || it->second.empty()) continue;
+    const std::vector<std::string>& values = it->second;
+    std::string lo = values.front(), hi = values.front();
+    for (const auto& v : values) {
+      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
+      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
+    }
+    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
+  }
+  return {{"metrics", std::move(metrics)}};
+}
+
+}  // namespace katib
+
+namespace {
+
+using katib::Observation;
+using katib::ParseDouble;
+using katib::SetCondition;
+using katib::TrialOutcome;
+
+namespace tuning = ::skiff::tuning;
+
+// Kinds a Trial's run object may have that the controller watches for progress.
+constexpr const char* kRunKinds[] = {"Job",        "PyTorchJob", "TFJob",   "XGBoostJob",
+                                     "PaddleJob",  "MPIJob",     "Workflow"};
+
 uint64_t Fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {
@@ -67,14 +101,6 @@ uint64_t Fnv1a(std::string_view s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-std::optional<double> ParseDouble(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') return std::nullopt;
-  return v;
 }
 
 // Everything the Experiment's spec says, parsed.
@@ -91,7 +117,8 @@ struct ExperimentSpec {
   std::optional<int64_t> max_trials;
   std::optional<int64_t> max_failed;
   Json trial_template;
-  std::vector<std::string> filters;
+  CollectorSpec collector;
+  std::string resume_policy = "Never";
 };
 
 Result<ExperimentSpec> ParseExperimentSpec(const Json& spec) {
@@ -154,11 +181,12 @@ Result<ExperimentSpec> ParseExperimentSpec(const Json& spec) {
     return InvalidArgument("spec.trialTemplate.trialSpec: required (trialSource configMap is "
                            "not supported)");
   }
-  const Json mc = spec.value("metricsCollectorSpec", Json::object());
-  const Json source = mc.value("source", Json::object());
-  const Json filter = source.value("filter", Json::object());
-  for (const auto& f : filter.value("metricsFormat", Json::array())) {
-    if (f.is_string()) out.filters.push_back(f.get<std::string>());
+  SKIFF_ASSIGN_OR_RETURN(out.collector,
+                         ParseCollectorSpec(spec.value("metricsCollectorSpec", Json())));
+  out.resume_policy = StringField(spec, "resumePolicy", "Never");
+  if (out.resume_policy != "Never" && out.resume_policy != "LongRunning" &&
+      out.resume_policy != "FromVolume") {
+    return InvalidArgument("spec.resumePolicy: must be Never, LongRunning or FromVolume");
   }
   return out;
 }
@@ -180,22 +208,23 @@ void Substitute(Json& v, const std::map<std::string, std::string>& vars) {
   }
 }
 
-// Adds KATIB_TRIAL_NAME to every container named `primary` anywhere in `v`.
-void AddTrialEnv(Json& v, const std::string& primary, const std::string& trial) {
+// Adds `env` (KATIB_TRIAL_NAME, ...) to every container named `primary` anywhere in `v`.
+void AddTrialEnv(Json& v, const std::string& primary,
+                 const std::vector<std::pair<std::string, std::string>>& env) {
   if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (it.key() == "containers" && it.value().is_array()) {
         for (auto& c : it.value()) {
           if (!c.is_object() || StringField(c, "name") != primary) continue;
           if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
-          c["env"].push_back({{"name", "KATIB_TRIAL_NAME"}, {"value", trial}});
+          for (const auto& [k, val] : env) c["env"].push_back({{"name", k}, {"value", val}});
         }
       } else {
-        AddTrialEnv(it.value(), primary, trial);
+        AddTrialEnv(it.value(), primary, env);
       }
     }
   } else if (v.is_array()) {
-    for (auto& e : v) AddTrialEnv(e, primary, trial);
+    for (auto& e : v) AddTrialEnv(e, primary, env);
   }
 }
 
@@ -207,7 +236,8 @@ Json ObjectiveJson(const Json& spec) { return spec.value("objective", Json::obje
 
 // The Trial for suggestion `assignment`, with its rendered run object in spec.runSpec.
 Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& trial_name,
-              const tuning::Assignment& assignment, const std::map<std::string, std::string>& labels) {
+              const tuning::Assignment& assignment, const std::map<std::string, std::string>& labels,
+              const std::string& server_url) {
   const Json& meta = exp["metadata"];
   const std::string ns = StringField(meta, "namespace");
   const std::string exp_name = StringField(meta, "name");
@@ -229,7 +259,19 @@ Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& tria
   vars["trialSpec.APIVersion"] = StringField(run, "apiVersion");
   Substitute(run, vars);
   const std::string primary = PrimaryContainer(es.trial_template);
-  AddTrialEnv(run, primary, trial_name);
+  std::vector<std::pair<std::string, std::string>> env = {{"KATIB_TRIAL_NAME", trial_name}};
+  if (!server_url.empty()) {
+    // Where a Trial reports with `curl` (the Push collector); see api/trial_metrics.h.
+    env.emplace_back("SKIFF_SERVER", server_url);
+    env.emplace_back("KATIB_METRICS_URL", server_url + "/apis/kubeflow.org/v1beta1/namespaces/" +
+                                              ns + "/trials/" + trial_name + "/metrics");
+  }
+  AddTrialEnv(run, primary, env);
+  if (es.collector.kind == CollectorKind::kFile) {
+    // Katib's webhook mounts a volume at the metrics file's directory; here it also keeps the
+    // file after the Pod ends (its private root goes then), for the controller to read.
+    AddMetricsVolume(run, primary, es.collector.file_path.substr(0, es.collector.file_path.rfind('/')));
+  }
   if (!run.contains("metadata") || !run["metadata"].is_object()) run["metadata"] = Json::object();
   run["metadata"]["name"] = trial_name;
   run["metadata"]["namespace"] = ns;
@@ -270,22 +312,6 @@ std::optional<double> ObservedValue(const Json& trial, const std::string& name,
   return std::nullopt;
 }
 
-// Katib's observation: {metrics: [{name, min, max, latest}]} for the metrics reported.
-Json Observation(const MetricReports& reports, const std::vector<std::string>& names) {
-  Json metrics = Json::array();
-  for (const auto& n : names) {
-    auto it = reports.find(n);
-    if (it == reports.end() || it->second.empty()) continue;
-    const std::vector<std::string>& values = it->second;
-    std::string lo = values.front(), hi = values.front();
-    for (const auto& v : values) {
-      if (*ParseDouble(v) < *ParseDouble(lo)) lo = v;
-      if (*ParseDouble(v) > *ParseDouble(hi)) hi = v;
-    }
-    metrics.push_back({{"name", n}, {"min", lo}, {"max", hi}, {"latest", values.back()}});
-  }
-  return {{"metrics", std::move(metrics)}};
-}
 
 std::vector<double> Numbers(const std::vector<std::string>& values) {
   std::vector<double> out;
@@ -297,35 +323,20 @@ std::vector<double> Numbers(const std::vector<std::string>& values) {
 
 }  // namespace
 
-MetricReports ParseMetricsLog(const std::string& log, const std::vector<std::string>& names,
-                              const std::vector<std::string>& filters) {
-  std::vector<std::regex> res;
-  for (const auto& f : filters.empty() ? std::vector<std::string>{kKatibDefaultMetricsFilter}
-                                       : filters) {
-    try {
-      res.emplace_back(f);
-    } catch (const std::regex_error&) {
-      // An invalid filter matches nothing (the webhook would have rejected it).
-    }
+Status ValidateExperiment(const Json& experiment) {
+  SKIFF_ASSIGN_OR_RETURN(ExperimentSpec es,
+                         ParseExperimentSpec(experiment.value("spec", Json::object())));
+  tuning::SamplerOptions so;
+  so.goal = es.goal;
+  {
+    SKIFF_ASSIGN_OR_RETURN(auto sampler, tuning::MakeSampler(es.algorithm, es.space, so));
+    (void)sampler;
   }
-  std::set<std::string> wanted(names.begin(), names.end());
-  MetricReports out;
-  std::istringstream in(log);
-  std::string line;
-  while (std::getline(in, line)) {
-    for (const auto& re : res) {
-      for (auto it = std::sregex_iterator(line.begin(), line.end(), re);
-           it != std::sregex_iterator(); ++it) {
-        const auto& m = *it;
-        if (m.size() < 3) continue;
-        std::string name = m[1].str();
-        std::string value = m[2].str();
-        if (!wanted.count(name) || !ParseDouble(value)) continue;
-        out[name].push_back(value);
-      }
-    }
+  if (es.early_stopping) {
+    SKIFF_ASSIGN_OR_RETURN(auto rule, tuning::MakeEarlyStoppingRule(*es.early_stopping, es.goal));
+    (void)rule;
   }
-  return out;
+  return OkStatus();
 }
 
 ExperimentController::ExperimentController(store::Store& store, EventLoop& loop,
@@ -345,10 +356,17 @@ Status ExperimentController::Start() {
   informer_.AddHandler("Experiment", [this](const store::WatchEvent& ev) {
     std::string key = QueueKey(ev.object);
     if (ev.type == store::EventType::kDeleted) {
+      spec_generation_.erase(key);
       queue_.Drop(key);
-    } else {
-      queue_.Add(key);
+      return;
     }
+    // A write of the status alone (this controller's own, every pass) asks for nothing new;
+    // spec changes (generation) and the Trials' events do.
+    const int64_t generation = IntField(ev.object["metadata"], "generation", 0);
+    auto [it, added] = spec_generation_.emplace(key, generation);
+    if (!added && ev.type == store::EventType::kModified && it->second == generation) return;
+    it->second = generation;
+    queue_.Add(key);
   });
   informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
     std::string key = QueueKey(ev.object);
@@ -361,6 +379,13 @@ Status ExperimentController::Start() {
   });
   for (const char* kind : kRunKinds) {
     informer_.AddHandler(kind, [this](const store::WatchEvent& ev) { OnOwnedEvent(ev, "Trial"); });
+  }
+  informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
+    IndexPod(ev.object, ev.type == store::EventType::kDeleted);
+  });
+  {
+    SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
+    for (const auto& p : pods.items) IndexPod(p, false);
   }
   for (const char* kind : {"Experiment", "Trial"}) {
     SKIFF_ASSIGN_OR_RETURN(store::ListResult list, store_.List(kind, ""));
@@ -413,7 +438,23 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
     auto r = store_.Commit(std::move(writes));
     return r.ok() ? OkStatus() : r.status();
   };
-  if (finished) return ReconcileResult::Ok();
+  if (finished) {
+    // (8) resumePolicy LongRunning / FromVolume: raising maxTrialCount on an Experiment that
+    // ended by reaching it continues it, the sampler rebuilt from the kept suggestion records.
+    const Json spec = exp.value("spec", Json::object());
+    const Json* ended = FindCondition(status, "Succeeded");
+    const int64_t done = IntField(status, "trialsSucceeded", 0) + IntField(status, "trialsFailed", 0) +
+                         IntField(status, "trialsKilled", 0) + IntField(status, "trialsEarlyStopped", 0);
+    const bool restart = StringField(spec, "resumePolicy", "Never") != "Never" &&
+                         HasTrueCondition(status, "Succeeded") && ended != nullptr &&
+                         StringField(*ended, "reason") == "ExperimentMaxTrialsReached" &&
+                         IntField(spec, "maxTrialCount", 0) > done;
+    if (!restart) return ReconcileResult::Ok();
+    SetCondition(status, "Succeeded", "False", "ExperimentRestarting",
+                 "Experiment is restarting because maxTrialCount was raised", now);
+    status.erase("completionTime");
+    LogInfo("experiment restarting", {{"experiment", ns + "/" + name}});
+  }
 
   if (!status.contains("startTime")) status["startTime"] = now;
   SetCondition(status, "Created", "True", "ExperimentCreated", "Experiment is created", now);
@@ -575,6 +616,7 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
   std::vector<std::string> kill;
   std::vector<std::pair<std::string, std::string>> run_deletes;  // kind, name
   Duration requeue{0};
+  const std::string server_url = options_.server_url ? options_.server_url() : "";
   if (end_type.empty() && rule && !running_names.empty()) {
     // (Trial 5) Early stopping, judged on the objective's reports so far.
     requeue = options_.early_stopping_poll;
@@ -585,10 +627,9 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
       if (it == trials.end()) continue;
       const Json tspec = it->second->value("spec", Json::object());
       const Json run = tspec.value("runSpec", Json::object());
-      auto log = RunLog(ns, StringField(run, "kind"), ht.name,
-                        StringField(tspec, "primaryContainerName", "training-container"));
-      if (!log.ok()) return ReconcileResult::Error(log.status());
-      MetricReports reports = ParseMetricsLog(*log, names, es.filters);
+      auto collected = CollectReports(*it->second, es.collector, names);
+      if (!collected.ok()) return ReconcileResult::Error(collected.status());
+      MetricReports& reports = *collected;
       ht.intermediate = Numbers(reports[es.objective_metric]);
       if (ht.intermediate.empty() || !rule->ShouldStop(ht, history)) continue;
       Json t = *it->second;
@@ -632,7 +673,8 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
         writes.push_back(store::Write::PutRecord(
             kKatibSuggestionRecords, uid, trial_name,
             {{"index", index}, {"parameterAssignments", assignments}, {"labels", labels}}));
-        writes.push_back(store::Write::Create(NewTrial(exp, es, trial_name, s.assignment, s.labels)));
+        writes.push_back(store::Write::Create(
+            NewTrial(exp, es, trial_name, s.assignment, s.labels, server_url)));
         running_list.push_back(trial_name);
         ++index;
       }
@@ -693,6 +735,31 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
     const Json run = it->second->value("spec", Json::object()).value("runSpec", Json::object());
     run_deletes.emplace_back(StringField(run, "kind"), trial_name);
   }
+  // The Suggestion resource mirrors every suggestion made so far (Katib's `status.suggestions`).
+  Json suggestions = Json::array();
+  for (const auto& [index, trial_name] : order) {
+    const Json& rec = records->at(trial_name);
+    suggestions.push_back({{"name", trial_name},
+                           {"parameterAssignments", rec.value("parameterAssignments", Json::array())},
+                           {"labels", rec.value("labels", Json::object())}});
+  }
+  for (const auto& w : writes) {
+    if (w.op != store::Write::Op::kPutRecord || w.collection != kKatibSuggestionRecords ||
+        w.record_key == "~state") {
+      continue;
+    }
+    suggestions.push_back({{"name", w.record_key},
+                           {"parameterAssignments", w.record.value("parameterAssignments", Json::array())},
+                           {"labels", w.record.value("labels", Json::object())}});
+  }
+  if (Status ms = MirrorSuggestion(exp, status, suggestions, !end_type.empty(), writes); !ms.ok()) {
+    return ReconcileResult::Error(ms);
+  }
+  if (!end_type.empty() && es.resume_policy == "Never") {
+    // (9) resumePolicy Never: the suggestion state goes with the finished Experiment (Katib
+    // deletes the suggestion service); the Suggestion resource keeps what was suggested.
+    writes.push_back(store::Write::DeleteRecords(kKatibSuggestionRecords, uid));
+  }
   Status s = commit_status(std::move(writes));
   if (!s.ok()) return ReconcileResult::Error(s);
   for (const auto& [kind, run_name] : run_deletes) {
@@ -703,152 +770,6 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
     LogInfo("experiment finished", {{"experiment", ns + "/" + name}, {"reason", end_reason}});
   }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
-  return ReconcileResult::Ok();
-}
-
-Result<std::string> ExperimentController::RunLog(const std::string& ns,
-                                                 const std::string& run_kind,
-                                                 const std::string& run_name,
-                                                 const std::string& primary) {
-  auto pods = store_.List("Pod", ns);
-  if (!pods.ok()) return pods.status();
-  std::vector<const Json*> mine;
-  for (const auto& p : pods->items) {
-    const Json& pm = p["metadata"];
-    bool owned = false;
-    for (const auto& ref : pm.value("ownerReferences", Json::array())) {
-      if (StringField(ref, "name") == run_name && StringField(ref, "kind") == run_kind) owned = true;
-    }
-    const Json labels = pm.value("labels", Json::object());
-    if (StringField(labels, "job-name") == run_name ||
-        StringField(labels, "training.kubeflow.org/job-name") == run_name) {
-      owned = true;
-    }
-    if (owned) mine.push_back(&p);
-  }
-  // Prefer Pods that succeeded (a Job's failed attempts printed partial metrics).
-  std::vector<const Json*> chosen;
-  for (const Json* p : mine) {
-    if (StringField(p->value("status", Json::object()), "phase") == "Succeeded") {
-      chosen.push_back(p);
-    }
-  }
-  if (chosen.empty()) chosen = mine;
-  std::sort(chosen.begin(), chosen.end(), [](const Json* a, const Json* b) {
-    return StringField((*a)["metadata"], "creationTimestamp") <
-           StringField((*b)["metadata"], "creationTimestamp");
-  });
-  std::string log;
-  if (!options_.log_path) return log;
-  for (const Json* p : chosen) {
-    auto text = ReadFile(options_.log_path(StringField((*p)["metadata"], "uid"), primary));
-    if (text.ok()) log += *text + "\n";
-  }
-  return log;
-}
-
-ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
-                                                     const std::string& name) {
-  auto got = store_.Get({"Trial", ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(QueueKey("Trial", ns, name));
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& trial = *got;
-  if (!TrialOutcome(trial).empty()) return ReconcileResult::Ok();
-  const std::string now = FormatRfc3339(clock_.Now());
-  const Json spec = trial.value("spec", Json::object());
-  Json status = trial.value("status", Json::object());
-  if (!status.is_object()) status = Json::object();
-  Json run = spec.value("runSpec", Json::object());
-  const std::string run_kind = StringField(run, "kind");
-  std::vector<store::Write> writes;
-
-  auto finish = [&](const std::string& type, const std::string& reason, const std::string& msg) {
-    SetCondition(status, "Running", "False", reason, msg, now);
-    SetCondition(status, type, "True", reason, msg, now);
-    status["completionTime"] = now;
-  };
-
-  auto existing = store_.Get({run_kind, ns, name});
-  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-    return ReconcileResult::Error(existing.status());
-  }
-  if (!existing.ok()) {
-    if (HasTrueCondition(status, "Created")) {
-      finish("Failed", "TrialFailed", "Trial's " + run_kind + " was deleted");
-    } else {
-      // (1) Create the run object, owned by the Trial, with the Trial's status.
-      Json& meta = run["metadata"];
-      meta["ownerReferences"] = Json::array({{{"apiVersion", "kubeflow.org/v1beta1"},
-                                              {"kind", "Trial"},
-                                              {"name", name},
-                                              {"uid", StringField(trial["metadata"], "uid")},
-                                              {"controller", true},
-                                              {"blockOwnerDeletion", true}}});
-      if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
-      meta["labels"][kKatibTrialLabel] = name;
-      const Json tlabels = trial["metadata"].value("labels", Json::object());
-      if (tlabels.contains(kKatibExperimentLabel)) {
-        meta["labels"][kKatibExperimentLabel] = tlabels[kKatibExperimentLabel];
-      }
-      status["startTime"] = now;
-      SetCondition(status, "Created", "True", "TrialCreated", "Trial is created", now);
-      SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
-      writes.push_back(store::Write::Create(std::move(run)));
-    }
-  } else {
-    const Json rstatus = existing->value("status", Json::object());
-    if (HasTrueCondition(rstatus, "Failed")) {
-      finish("Failed", "TrialFailed", "Trial has failed");  // (3)
-    } else if (HasTrueCondition(rstatus, "Complete") || HasTrueCondition(rstatus, "Succeeded")) {
-      // (2) Collect metrics from the primary container of the Pods the run object owns.
-      std::vector<std::string> names;
-      const Json objective = spec.value("objective", Json::object());
-      const std::string objective_name = StringField(objective, "objectiveMetricName");
-      names.push_back(objective_name);
-      for (const auto& m : objective.value("additionalMetricNames", Json::array())) {
-        if (m.is_string()) names.push_back(m.get<std::string>());
-      }
-      std::vector<std::string> filters;
-      const Json mc = spec.value("metricsCollector", Json::object());
-      for (const auto& f : mc.value("source", Json::object())
-                               .value("filter", Json::object())
-                               .value("metricsFormat", Json::array())) {
-        if (f.is_string()) filters.push_back(f.get<std::string>());
-      }
-      const std::string primary = StringField(spec, "primaryContainerName", "training-container");
-      auto log = RunLog(ns, run_kind, name, primary);
-      if (!log.ok()) return ReconcileResult::Error(log.status());
-      MetricReports reports = ParseMetricsLog(*log, names, filters);
-      if (!reports.count(objective_name)) {
-        finish("MetricsUnavailable", "TrialMetricsUnavailable",
-               "Metrics are not available: " + objective_name + " was not reported");
-      } else {
-        status["observation"] = Observation(reports, names);
-        Json values = Json::array();
-        for (const auto& v : reports[objective_name]) values.push_back(v);
-        writes.push_back(store::Write::PutRecord(kKatibTrialReportRecords,
-                                                 StringField(trial["metadata"], "uid"),
-                                                 "objective", {{"values", values}}));
-        finish("Succeeded", "TrialSucceeded", "Trial has succeeded");
-      }
-    } else if (!HasTrueCondition(status, "Running")) {
-      SetCondition(status, "Running", "True", "TrialRunning", "Trial is running", now);
-    }
-  }
-  if (status != trial.value("status", Json::object())) {
-    Json updated = trial;
-    updated["status"] = status;
-    writes.insert(writes.begin(), store::Write::UpdateStatus(std::move(updated)));
-  }
-  if (!writes.empty()) {
-    auto r = store_.Commit(std::move(writes));
-    if (!r.ok()) return ReconcileResult::Error(r.status());
-  }
   return ReconcileResult::Ok();
 }
 

@@ -1,7 +1,7 @@
 // The Katib Experiment controller (`kubeflow.org/v1beta1` Experiment and Trial, Katib v1beta1
 // semantics): asks the tuning engine (`engine/tuning`) for parameter assignments, runs each as a
 // Trial whose run object is the Experiment's `trialTemplate.trialSpec`, collects the objective
-// from the primary container's stdout, and finishes the Experiment in Katib's order.
+// with the Experiment's metrics collector, and finishes the Experiment in Katib's order.
 //
 // Experiment states (numbers are used by tests):
 //   1 new --spec parses--> Running: conditions Created (ExperimentCreated) and Running
@@ -24,6 +24,16 @@
 //       (ExperimentSuggestionEndReached)
 //   On 4-7 Running becomes False, completionTime is set, and Trials still running are Killed
 //   (their run objects deleted). Checks run in that order (Katib's).
+//   8 Succeeded (ExperimentMaxTrialsReached) --resumePolicy LongRunning or FromVolume, and
+//       maxTrialCount raised above the finished Trials--> Running: Succeeded=False (reason
+//       ExperimentRestarting), completionTime removed; the next pass (3) continues the sampler
+//       from the kept suggestion records.
+//   9 on 4-7 with resumePolicy Never (the default): the suggestion records are deleted in the
+//       same commit (Katib deletes the suggestion service); 8 never applies.
+//   Every pass keeps a `Suggestion` named like the Experiment (owned by it): spec.algorithm,
+//   spec.requests, status.suggestionCount, status.suggestions [{name (the Trial),
+//   parameterAssignments, labels}], conditions Created, Running (False and Succeeded=True once
+//   a Never Experiment ends), written in the same commit as the Experiment's status.
 //   Status: trials, trialsSucceeded, trialsFailed (includes MetricsUnavailable),
 //   trialsMetricsUnavailable, trialsKilled, trialsEarlyStopped, trialsRunning, the trial name
 //   lists, and currentOptimalTrial {bestTrialName, parameterAssignments, observation}.
@@ -31,9 +41,16 @@
 // Trial states:
 //   1 new --> Created (TrialCreated) + Running (TrialRunning), startTime; its run object
 //       (`spec.runSpec`, named like the Trial, owned by it) created in the same commit
-//   2 Running --run object Complete/Succeeded=True--> the primary container's log is parsed
-//       with the StdOut collector's filter (default Katib's `([\w|-]+)\s*=\s*(number)`);
-//       objective found: Succeeded (TrialSucceeded) with status.observation.metrics
+//   2 Running --run object Complete/Succeeded=True--> the reports are collected per
+//       `metricsCollectorSpec.collector.kind` (metrics_collector.h): StdOut, the primary
+//       container's log with the filter (default Katib's `([\w|-]+)\s*=\s*(number)`); File,
+//       the file at `source.fileSystemPath.path` in each Pod (TEXT like StdOut, or JSON lines),
+//       found through `pod_file_path` in the `metrics-volume` emptyDir the Trial's primary
+//       container was given at the file's directory; Push, the observation logs Trials POST to
+//       the server (`KATIB_METRICS_URL`, `SKIFF_SERVER` in the primary container's env);
+//       PrometheusMetric, the observation logs scraped from `source.httpGet` every
+//       `scrape_interval` while the Trial runs (and once more at the end); None, nothing.
+//       Objective found (or None): Succeeded (TrialSucceeded) with status.observation.metrics
 //       [{name, min, max, latest}]; missing: MetricsUnavailable (TrialMetricsUnavailable)
 //   3 Running --run object Failed=True, or deleted--> Failed (TrialFailed)
 //   4 Running --its Experiment finished--> Killed (TrialKilled), run object deleted
@@ -56,21 +73,24 @@
 // Metric strategies default as Katib's webhook does: every metric without one takes the
 // objective's (min for minimize, max for maximize).
 //
-// Not implemented: the File/TensorFlowEvent/Prometheus/Custom collectors (a
-// non-StdOut collector is treated as StdOut), resumePolicy, PBT/Hyperband checkpoint copying,
+// Not implemented: the TensorFlowEvent and Custom collectors (the Experiment fails, naming
+// `spec.metricsCollectorSpec.collector.kind`), PBT/Hyperband checkpoint copying, and
 // `successCondition`/`failureCondition` expressions (conditions Complete/Succeeded/Failed are
-// read instead), and the mirror of the suggestions in a Suggestion resource.
+// read instead). FromVolume behaves as LongRunning: the suggestion state is in the store,
+// which is on disk already.
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/event_loop.h"
 #include "controllers/runtime/work_queue.h"
+#include "controllers/tuning/metrics_collector.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -80,24 +100,25 @@ inline constexpr const char* kKatibSuggestionRecords = "katib-suggestions";
 inline constexpr const char* kKatibTrialReportRecords = "katib-trial-reports";
 inline constexpr const char* kKatibExperimentLabel = "katib.kubeflow.org/experiment";
 inline constexpr const char* kKatibTrialLabel = "katib.kubeflow.org/trial";
-// Katib's default StdOut metrics filter.
-inline constexpr const char* kKatibDefaultMetricsFilter =
-    R"(([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?))";
 
 struct ExperimentControllerOptions {
   // Where the log of `container` in the Pod with `pod_uid` is (the kubelet's LogPath).
   std::function<std::string(const std::string& pod_uid, const std::string& container)> log_path;
+  // Where the file a Pod's containers see at `path` is on the host (the File collector).
+  std::function<std::string(const Json& pod, const std::string& path)> pod_file_path;
+  // The base URL of the server Trials push metrics to ("http://127.0.0.1:8080"), read when a
+  // Trial is created; null or "" = no Push endpoint (no `KATIB_METRICS_URL` in the Trial).
+  std::function<std::string()> server_url;
+  // GET http://host:port/path with a short timeout, returning the body (PrometheusMetric).
+  std::function<Result<std::string>(const std::string& host, int port, const std::string& path)>
+      http_get;
   // How often running Trials' logs are read for early stopping.
   Duration early_stopping_poll = std::chrono::seconds(2);
 };
 
-// One metric's reports in order, as text (the way the trial printed them).
-using MetricReports = std::map<std::string, std::vector<std::string>>;
-
-// Finds `name=value` pairs in `log` with `filters` (regexes whose groups 1 and 2 are the name and
-// the value; empty = Katib's default), keeping the names in `names`.
-MetricReports ParseMetricsLog(const std::string& log, const std::vector<std::string>& names,
-                              const std::vector<std::string>& filters = {});
+// Checks an Experiment's spec as the controller will (search space, algorithm, early stopping,
+// objective, collector, resumePolicy, trialTemplate); the error names the field's path.
+Status ValidateExperiment(const Json& experiment);
 
 class ExperimentController {
  public:
@@ -117,13 +138,33 @@ class ExperimentController {
   ReconcileResult ReconcileExperiment(const std::string& ns, const std::string& name);
   ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
   void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
-  // The primary container's log in the Pods of a Trial's run object (succeeded Pods only when
-  // there are any), oldest Pod first.
-  Result<std::string> RunLog(const std::string& ns, const std::string& run_kind,
-                             const std::string& run_name, const std::string& primary);
+  // The Pods of a Trial's run object (succeeded Pods only when there are any), oldest first.
+  // Defined in trials.cc, with `ReconcileTrial` and `IndexPod`.
+  Result<std::vector<Json>> RunPods(const std::string& ns, const std::string& run_kind,
+                                    const std::string& run_name);
+  // The Trial's metric reports so far, from its collector (metrics_collector.h): the primary
+  // container's log (StdOut), the metrics file (File), or the observation logs pushed to the
+  // server or scraped (Push, PrometheusMetric). Defined in trials.cc.
+  Result<MetricReports> CollectReports(const Json& trial, const CollectorSpec& collector,
+                                       const std::vector<std::string>& names);
+  // PrometheusMetric: scrapes the Trial's running Pods once, keeping what it finds as an
+  // observation log record. Defined in trials.cc.
+  Status Scrape(const Json& trial, const CollectorSpec& collector,
+                const std::vector<std::string>& names);
+  // The `Suggestion` mirroring an Experiment's suggestions (writes appended to `writes` when
+  // it changed). Defined in trials.cc.
+  Status MirrorSuggestion(const Json& exp, const Json& exp_status, const Json& suggestions,
+                          bool finished, std::vector<store::Write>& writes);
+
+  // Pods by the name of the run object they belong to ("ns/name": owner reference or the
+  // `job-name` / `training.kubeflow.org/job-name` label), kept from Pod events so that
+  // collecting a Trial's metrics reads its own Pods rather than every Pod of the namespace.
+  void IndexPod(const Json& pod, bool deleted);
 
   store::Store& store_;
   store::Informer& informer_;
+  std::map<std::string, std::set<std::string>> pods_by_run_;
+  std::map<std::string, int64_t> spec_generation_;  // Experiment key -> generation last queued
   ExperimentControllerOptions options_;
   const Clock& clock_;
   WorkQueue queue_;

@@ -23,6 +23,10 @@ class ExperimentControllerTest : public ControllerTestBase<ExperimentController>
     o.log_path = [dir](const std::string& uid, const std::string& container) {
       return JoinPath(dir, uid + "." + container + ".stdout");
     };
+    o.pod_file_path = [dir](const Json& pod, const std::string& path) {
+      return JoinPath(dir, "files/" + pod["metadata"]["uid"].get<std::string>() + path);
+    };
+    o.server_url = [] { return std::string("http://127.0.0.1:9"); };
     return std::make_unique<ExperimentController>(*store_, loop_, *informer_, o, clock_);
   }
   void AfterOpen() override { Spin(); }
@@ -76,6 +80,29 @@ class ExperimentControllerTest : public ControllerTestBase<ExperimentController>
                                                   {"status", "True"}}})}};
     ASSERT_TRUE(store_->UpdateStatus(job).ok());
     Spin();
+  }
+  // Plays the kubelet for the File collector: the Trial's Pod wrote `text` at `path`.
+  void FinishJobWithFile(const std::string& name, const std::string& path, const std::string& text) {
+    AddPod(name, "accuracy=0.0001\n", "Succeeded");  // stdout that must not be read
+    std::string uid = Get("Pod", name + "-0")["metadata"]["uid"].get<std::string>();
+    if (!text.empty()) {
+      ASSERT_TRUE(MakeDirs(JoinPath(dir_, "files/" + uid + DirName(path))).ok());
+      ASSERT_TRUE(WriteFile(JoinPath(dir_, "files/" + uid + path), text).ok());
+    }
+    Json job = Get("Job", name);
+    job["status"] = {{"conditions", Json::array({{{"type", "Complete"}, {"status", "True"}}})}};
+    ASSERT_TRUE(store_->UpdateStatus(job).ok());
+    Spin();
+  }
+  Json SuggestionRecords() {
+    auto r = store_->GetRecords(kKatibSuggestionRecords,
+                                Get("Experiment", "exp")["metadata"]["uid"].get<std::string>());
+    EXPECT_TRUE(r.ok());
+    Json out = Json::object();
+    if (r.ok()) {
+      for (const auto& [k, v] : *r) out[k] = v;
+    }
+    return out;
   }
   void AddPod(const std::string& name, const std::string& log, const std::string& phase) {
     Json job = Get("Job", name);
@@ -200,7 +227,7 @@ TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
     EXPECT_EQ(c["command"][3], "--layers=" + a["layers"]);
     EXPECT_EQ(c["command"][4], "--opt=" + a["optimizer"]);
     EXPECT_EQ(c["command"][5], "--name=" + name);
-    ASSERT_EQ(c["env"].size(), 1u);
+    ASSERT_EQ(c["env"].size(), 3u);  // + SKIFF_SERVER, KATIB_METRICS_URL (a server is known)
     EXPECT_EQ(c["env"][0]["name"], "KATIB_TRIAL_NAME");
     EXPECT_EQ(c["env"][0]["value"], name);
     EXPECT_FALSE(job["spec"]["template"]["spec"]["containers"][1].contains("env"));
@@ -389,6 +416,179 @@ TEST_F(ExperimentControllerTest, MedianStopEarlyStopsAWorseRunningTrial) {
   EXPECT_TRUE(Get("Job", running[1]).is_null()) << "its Job is deleted";
   Json status = ExpStatus();
   EXPECT_EQ(status["trialsEarlyStopped"], 1) << status.dump();
+}
+
+TEST_F(ExperimentControllerTest, FileCollectorReadsJsonLinesFromTheTrialsMetricsVolume_T2) {
+  Create(ExperimentYaml(R"(  parallelTrialCount: 2
+  maxTrialCount: 2
+  metricsCollectorSpec:
+    collector: {kind: File}
+    source: {fileSystemPath: {path: /var/log/katib/metrics.json, kind: File, format: JSON}}
+)"));
+  std::vector<std::string> running = RunningTrials();
+  ASSERT_EQ(running.size(), 2u);
+  // Katib's webhook shape: an emptyDir at the file's directory in the primary container only.
+  Json pod = Get("Job", running[0])["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["containers"][0]["volumeMounts"][0]["mountPath"], "/var/log/katib") << pod.dump();
+  EXPECT_EQ(pod["containers"][0]["volumeMounts"][0]["name"], kKatibMetricsVolume);
+  EXPECT_FALSE(pod["containers"][1].contains("volumeMounts"));
+  EXPECT_TRUE(pod["volumes"][0].contains("emptyDir"));
+  FinishJobWithFile(running[0], "/var/log/katib/metrics.json",
+                    "{\"accuracy\": 0.5, \"loss\": \"0.3\", \"timestamp\": 2}\n"
+                    "{\"accuracy\": \"0.25\", \"timestamp\": 1}\n");
+  Json t = Get("Trial", running[0]);
+  ASSERT_TRUE(IsTrue(t, "Succeeded")) << t["status"].dump();
+  Json m = t["status"]["observation"]["metrics"];
+  EXPECT_EQ(m[0]["name"], "accuracy");
+  EXPECT_EQ(m[0]["latest"], "0.5");  // by timestamp, not file order
+  EXPECT_EQ(m[0]["min"], "0.25");
+  EXPECT_EQ(m[1]["latest"], "0.3");
+  // No file: MetricsUnavailable, counted as failed.
+  FinishJobWithFile(running[1], "/var/log/katib/metrics.json", "");
+  EXPECT_TRUE(IsTrue(Get("Trial", running[1]), "MetricsUnavailable"));
+  EXPECT_EQ(ExpStatus()["trialsMetricsUnavailable"], 1);
+}
+
+TEST_F(ExperimentControllerTest, FileCollectorTextUsesTheFilter_T2) {
+  Create(ExperimentYaml(R"(  parallelTrialCount: 1
+  maxTrialCount: 1
+  metricsCollectorSpec:
+    collector: {kind: File}
+    source:
+      fileSystemPath: {path: /katib/mnist.log, kind: File}
+      filter: {metricsFormat: ["{metricName: ([\\w|-]+), metricValue: ((-?\\d+)(\\.\\d+)?)}"]}
+)"));
+  ASSERT_EQ(RunningTrials().size(), 1u);
+  std::string name = RunningTrials()[0];
+  FinishJobWithFile(name, "/katib/mnist.log",
+                    "2024-01-01T00:00:00Z {metricName: accuracy, metricValue: 0.75}\n"
+                    "accuracy=0.99\n{metricName: accuracy, metricValue: 0.5}\n");
+  Json t = Get("Trial", name);
+  ASSERT_TRUE(IsTrue(t, "Succeeded")) << t["status"].dump();
+  EXPECT_EQ(t["status"]["observation"]["metrics"][0]["max"], "0.75");
+  EXPECT_EQ(t["status"]["observation"]["metrics"][0]["latest"], "0.5");
+}
+
+TEST_F(ExperimentControllerTest, PushCollectorReadsObservationLogsAndInjectsTheUrl_T2) {
+  Create(ExperimentYaml("  parallelTrialCount: 1\n  maxTrialCount: 1\n  metricsCollectorSpec: {collector: {kind: Push}}\n"));
+  ASSERT_EQ(RunningTrials().size(), 1u);
+  std::string name = RunningTrials()[0];
+  std::map<std::string, std::string> env;
+  const Json job = Get("Job", name);
+  for (const auto& e : job["spec"]["template"]["spec"]["containers"][0]["env"]) {
+    env[e["name"].get<std::string>()] = e["value"].get<std::string>();
+  }
+  EXPECT_EQ(env["KATIB_TRIAL_NAME"], name);
+  EXPECT_EQ(env["SKIFF_SERVER"], "http://127.0.0.1:9");
+  EXPECT_EQ(env["KATIB_METRICS_URL"],
+            "http://127.0.0.1:9/apis/kubeflow.org/v1beta1/namespaces/default/trials/" + name + "/metrics");
+  std::string uid = Get("Trial", name)["metadata"]["uid"].get<std::string>();
+  TimePoint t0 = clock_.Now();
+  for (auto [dt, v] : {std::pair{2, "0.8"}, std::pair{1, "0.6"}}) {
+    Json rec = *ParseObservationLog({{"accuracy", v}}, t0);
+    ASSERT_TRUE(store_->Commit({store::Write::PutRecord(kKatibObservationRecords, uid,
+                                                        ObservationKey(t0 + std::chrono::seconds(dt)), rec)})
+                    .ok());
+  }
+  FinishJob(name, "accuracy=0.99\n");  // stdout is not the collector
+  Json t = Get("Trial", name);
+  ASSERT_TRUE(IsTrue(t, "Succeeded")) << t["status"].dump();
+  EXPECT_EQ(t["status"]["observation"]["metrics"][0]["latest"], "0.8");
+  EXPECT_EQ(t["status"]["observation"]["metrics"][0]["min"], "0.6");
+}
+
+TEST_F(ExperimentControllerTest, NoneCollectorSucceedsWithoutMetrics_T2) {
+  Create(ExperimentYaml("  parallelTrialCount: 1\n  maxTrialCount: 1\n  metricsCollectorSpec: {collector: {kind: None}}\n"));
+  std::string name = RunningTrials()[0];
+  FinishJob(name, "accuracy=0.5\n");
+  Json t = Get("Trial", name);
+  EXPECT_TRUE(IsTrue(t, "Succeeded")) << t["status"].dump();
+  EXPECT_FALSE(t["status"].contains("observation"));
+  EXPECT_TRUE(IsTrue(Get("Experiment", "exp"), "Succeeded"));
+}
+
+TEST_F(ExperimentControllerTest, UnsupportedCollectorFailsTheExperimentNamingTheField_2) {
+  Create(ExperimentYaml("  metricsCollectorSpec: {collector: {kind: TensorFlowEvent}}\n"));
+  Json c = Condition(Get("Experiment", "exp"), "Failed");
+  ASSERT_TRUE(c.is_object());
+  EXPECT_NE(c["message"].get<std::string>().find("spec.metricsCollectorSpec.collector.kind"),
+            std::string::npos);
+  Create(R"(apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: bad-resume, namespace: default}
+spec: {resumePolicy: Sometimes, objective: {type: maximize, objectiveMetricName: a},
+       algorithm: {algorithmName: random}, parameters: [{name: x, parameterType: int, feasibleSpace: {min: "1", max: "2"}}],
+       trialTemplate: {trialSpec: {apiVersion: batch/v1, kind: Job}}}
+)");
+  c = Condition(Get("Experiment", "bad-resume"), "Failed");
+  ASSERT_TRUE(c.is_object());
+  EXPECT_NE(c["message"].get<std::string>().find("spec.resumePolicy"), std::string::npos);
+}
+
+TEST_F(ExperimentControllerTest, LongRunningContinuesWhenMaxTrialCountIsRaised_8) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 2\n  resumePolicy: LongRunning\n"));
+  for (const auto& n : RunningTrials()) FinishJob(n, "accuracy=0.5\n");
+  Json exp = Get("Experiment", "exp");
+  ASSERT_TRUE(IsTrue(exp, "Succeeded"));
+  EXPECT_EQ(SuggestionRecords().size(), 2u) << "LongRunning keeps the suggestion state";
+  Json first = Get("Trial", "exp-0");
+  exp["spec"]["maxTrialCount"] = 4;
+  ASSERT_TRUE(store_->Update(exp).ok());
+  Spin();
+  exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Running")) << exp["status"].dump();
+  EXPECT_FALSE(IsTrue(exp, "Succeeded"));
+  EXPECT_EQ(Condition(exp, "Succeeded")["reason"], "ExperimentRestarting");
+  EXPECT_FALSE(exp["status"].contains("completionTime"));
+  std::vector<std::string> running = RunningTrials();
+  EXPECT_EQ(running, (std::vector<std::string>{"exp-2", "exp-3"}));
+  EXPECT_NE(Assignments(Get("Trial", "exp-2")), Assignments(first)) << "the sampler continues";
+  for (const auto& n : running) FinishJob(n, "accuracy=0.7\n");
+  exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Succeeded")) << exp["status"].dump();
+  EXPECT_EQ(exp["status"]["trials"], 4);
+  EXPECT_EQ(exp["status"]["trialsSucceeded"], 4);
+  EXPECT_EQ(Trials().size(), 4u);
+  // Its Suggestion stays Running: it may be resumed again.
+  Json sug = Get("Suggestion", "exp");
+  EXPECT_TRUE(IsTrue(sug, "Running"));
+  EXPECT_EQ(sug["status"]["suggestionCount"], 4);
+}
+
+TEST_F(ExperimentControllerTest, NeverDropsTheSuggestionStateAndDoesNotResume_9) {
+  Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 2\n"));
+  EXPECT_EQ(SuggestionRecords().size(), 2u);
+  for (const auto& n : RunningTrials()) FinishJob(n, "accuracy=0.5\n");
+  Json exp = Get("Experiment", "exp");
+  ASSERT_TRUE(IsTrue(exp, "Succeeded"));
+  EXPECT_TRUE(SuggestionRecords().empty()) << SuggestionRecords().dump();
+  exp["spec"]["maxTrialCount"] = 4;
+  ASSERT_TRUE(store_->Update(exp).ok());
+  Spin();
+  EXPECT_TRUE(IsTrue(Get("Experiment", "exp"), "Succeeded"));
+  EXPECT_EQ(Trials().size(), 2u);
+  Json sug = Get("Suggestion", "exp");
+  EXPECT_TRUE(IsTrue(sug, "Succeeded")) << sug.dump();
+  EXPECT_EQ(sug["status"]["suggestions"].size(), 2u) << "what was suggested stays visible";
+}
+
+TEST_F(ExperimentControllerTest, SuggestionMirrorsEveryTrialsAssignments_3) {
+  Create(ExperimentYaml("  parallelTrialCount: 3\n  maxTrialCount: 5\n"));
+  Json sug = Get("Suggestion", "exp");
+  ASSERT_TRUE(sug.is_object());
+  EXPECT_EQ(sug["spec"]["algorithm"]["algorithmName"], "random");
+  EXPECT_EQ(sug["spec"]["requests"], 3);
+  EXPECT_EQ(sug["metadata"]["ownerReferences"][0]["kind"], "Experiment");
+  EXPECT_TRUE(IsTrue(sug, "Created"));
+  EXPECT_TRUE(IsTrue(sug, "Running"));
+  FinishJob(RunningTrials()[0], "accuracy=0.5\n");
+  sug = Get("Suggestion", "exp");
+  ASSERT_EQ(sug["status"]["suggestionCount"], 4);
+  for (const auto& s : sug["status"]["suggestions"]) {
+    Json t = Get("Trial", s["name"].get<std::string>());
+    ASSERT_TRUE(t.is_object()) << s.dump();
+    EXPECT_EQ(s["parameterAssignments"], t["spec"]["parameterAssignments"]);
+  }
 }
 
 }  // namespace
