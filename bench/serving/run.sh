@@ -19,12 +19,12 @@ tmp=$(mktemp -d -p /var/tmp skiff-bench-serving.XXXXXX)
 pids=()
 api=""
 cleanup() {
-  # The replica Pod first, through the API, so the kubelet stops it (the supervisor outlives
+  # The InferenceService first, through the API, so the kubelet stops its replica (the supervisor outlives
   # the server by design); then the supervisor itself.
   if [ -n "$api" ]; then
-    curl -sf -X DELETE "$api/api/v1/namespaces/default/pods/iris-predictor-00001-bench" >/dev/null 2>&1 || true
+    curl -sf -X DELETE "$api/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris" >/dev/null 2>&1 || true
     for _ in $(seq 100); do
-      curl -sf "$api/api/v1/namespaces/default/pods/iris-predictor-00001-bench" >/dev/null 2>&1 || break
+      [ "$(curl -sf "$api/api/v1/namespaces/default/pods" | grep -c '"name"')" = "0" ] && break
       sleep 0.1
     done
   fi
@@ -90,10 +90,9 @@ nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
 pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nport/infer.json" >/dev/null && break; sleep 0.1; done
 
-# `skiff server` with its gateway; the replica is a Pod its kubelet runs, on a port given in
-# the Pod's annotations (the contract the serving controller follows).
+# `skiff server` with its gateway; the InferenceService's replica is a Pod that the serving
+# controller makes and the kubelet runs, on the port given in the Pod's annotations.
 sport=$(free_port)
-rport=$(free_port)
 mkdir -p "$tmp/home"
 SKIFF_HOME="$tmp/home" "$skiff" server --port "$sport" >"$tmp/server.log" 2>&1 &
 pids+=($!)
@@ -104,24 +103,6 @@ curl -sf -X POST -H 'Content-Type: application/json' "$isvc_path" -d '{
   "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
   "metadata": {"name": "iris", "namespace": "default"},
   "spec": {"predictor": {"model": {"modelFormat": {"name": "xgboost"}, "storageUri": "file://'"$tmp/models/xgboost"'"}}}}' \
-  >/dev/null
-curl -sf -X PUT -H 'Content-Type: application/json' "$isvc_path/iris/status" -d '{
-  "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-  "metadata": {"name": "iris", "namespace": "default"},
-  "status": {"url": "http://iris.default.example.com",
-             "components": {"predictor": {"traffic": [
-               {"revisionName": "iris-predictor-00001", "percent": 100, "latestRevision": true}]}}}}' >/dev/null
-curl -sf -X POST -H 'Content-Type: application/json' "$api/api/v1/namespaces/default/pods" -d '{
-  "apiVersion": "v1", "kind": "Pod",
-  "metadata": {"name": "iris-predictor-00001-bench", "namespace": "default",
-    "labels": {"serving.kserve.io/inferenceservice": "iris", "component": "predictor",
-               "serving.knative.dev/revision": "iris-predictor-00001"},
-    "annotations": {"serving.skiff.dev/port": "'"$rport"'", "serving.skiff.dev/container-concurrency": "0",
-                    "serving.skiff.dev/timeout-seconds": "60"}},
-  "spec": {"restartPolicy": "Always", "containers": [{"name": "kserve-container", "image": "skiff",
-    "command": ["'"$skiff"'", "model-server", "--model-name", "iris", "--model-dir", "'"$tmp/models/xgboost"'",
-                "--port", "'"$rport"'", "--workers", "'"$workers"'"],
-    "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": '"$rport"'}, "periodSeconds": 1}}]}}' \
   >/dev/null
 ok=""
 for _ in $(seq 300); do
@@ -135,7 +116,10 @@ if [ -z "$ok" ]; then
   cat "$tmp/server.log" >&2
   exit 1
 fi
-echo "# gateway: $api (replica Pod on port $rport, run by the kubelet)"
+# The replica Pod the serving controller made; its port is in the Pod's annotations.
+rport=$(curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=serving.kserve.io%2Finferenceservice%3Diris" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["annotations"]["serving.skiff.dev/port"])')
+echo "# gateway: $api (replica Pod on port $rport, made by the serving controller, run by the kubelet)"
 
 to_ms() {  # wrk latency ("245.00us", "1.20ms", "1.01s") -> milliseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'

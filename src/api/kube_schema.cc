@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "kinds/serving/inference_service.h"
+
 namespace skiff::api {
 
 namespace {
@@ -248,6 +250,19 @@ std::vector<Column> ColumnsFor(const kinds::KindInfo& k) {
                     }});
     cols.push_back({"Status", "string", "Last true condition", 0,
                     [](const Json& o, TimePoint) { return Json(LastCondition(o)); }});
+    cols.push_back(age);
+  } else if (k.kind == "InferenceService") {
+    // KServe's additionalPrinterColumns.
+    auto col = [](const char* name, const char* desc, int priority, std::string kserve::PrinterRow::*field) {
+      return Column{name, "string", desc, priority,
+                    [field](const Json& o, TimePoint) { return Json(kserve::PrinterColumns(o).*field); }};
+    };
+    cols.push_back(col("URL", "The InferenceService's URL", 0, &kserve::PrinterRow::url));
+    cols.push_back(col("Ready", "The Ready condition", 0, &kserve::PrinterRow::ready));
+    cols.push_back(col("Prev", "Percent of traffic on the previous revision", 0, &kserve::PrinterRow::prev));
+    cols.push_back(col("Latest", "Percent of traffic on the latest revision", 0, &kserve::PrinterRow::latest));
+    cols.push_back(col("PrevRolledoutRevision", "", 1, &kserve::PrinterRow::previous_rolledout_revision));
+    cols.push_back(col("LatestReadyRevision", "", 1, &kserve::PrinterRow::latest_ready_revision));
     cols.push_back(age);
   } else if (k.kind == "Namespace") {
     cols.push_back({"Status", "string", "Phase", 0, [](const Json& o, TimePoint) {

@@ -3,9 +3,11 @@
 // the model is loaded, readiness answers 503. SIGINT/SIGTERM stop it.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "api/http_server.h"
@@ -18,7 +20,7 @@ namespace skiff::cli {
 
 int CmdModelServer(const Argv& argv) {
   Args args({"--model-name", "--model-dir", "--format", "--port", "--host", "--workers", "--model-version",
-             "--python"},
+             "--python", "--max-batch-size", "--max-latency-ms"},
             {});
   Status s = args.Parse(argv);
   if (!s.ok()) return Fail(s);
@@ -27,7 +29,8 @@ int CmdModelServer(const Argv& argv) {
   if (name.empty() || dir.empty()) {
     return Fail(InvalidArgument(
         "usage: skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn] "
-        "[--port 8080] [--host 127.0.0.1] [--workers 4] [--model-version 1] [--python /usr/bin/python3]"));
+        "[--port 8080] [--host 127.0.0.1] [--workers 4] [--model-version 1] [--python /usr/bin/python3] "
+        "[--max-batch-size N --max-latency-ms M]"));
   }
   auto format = serving::ParseModelFormat(args.Get("--format"));
   if (!format) return Fail(InvalidArgument("--format: must be xgboost or sklearn"));
@@ -37,6 +40,18 @@ int CmdModelServer(const Argv& argv) {
   ho.workers = std::atoi(args.Get("--workers", "4").c_str());
   if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
   if (ho.workers < 1) return Fail(InvalidArgument("--workers: must be at least 1"));
+  std::optional<serving::BatcherOptions> batching;
+  if (args.Has("--max-batch-size") || args.Has("--max-latency-ms")) {
+    serving::BatcherOptions bo;
+    bo.max_batch_size = std::atoi(args.Get("--max-batch-size", "32").c_str());
+    int latency = std::atoi(args.Get("--max-latency-ms", "5000").c_str());
+    if (bo.max_batch_size < 1) return Fail(InvalidArgument("--max-batch-size: must be at least 1"));
+    if (latency < 1) return Fail(InvalidArgument("--max-latency-ms: must be at least 1"));
+    bo.max_latency = std::chrono::milliseconds(latency);
+    batching = bo;
+    // A batch fills from concurrent requests, each holding an HTTP worker while it waits.
+    ho.workers = std::max(ho.workers, std::min(bo.max_batch_size, 64));
+  }
   // Check the path and format before binding, so that a typo fails fast with exit code 2.
   auto loc = serving::LocateModel(dir, *format);
   if (!loc.ok()) return Fail(loc.status());
@@ -54,6 +69,7 @@ int CmdModelServer(const Argv& argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   serving::ModelServer model_server(name, args.Get("--model-version", "1"));
+  if (batching) model_server.EnableBatching(*batching);
   api::HttpServer server(ho, [&model_server](const api::HttpRequest& req, api::HttpResponse& resp,
                                              api::HttpExchange&) { model_server.Handle(req, resp); });
   s = server.Start();

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends/local/kubelet.h"
+#include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -54,6 +55,11 @@ std::vector<std::string> PodRow(const Json& pod) {
   if (phase == "Succeeded") phase = "Completed";
   return {StringField(pod["metadata"], "name"), std::to_string(ready) + "/" + std::to_string(total), phase,
           std::to_string(restarts), Age(pod)};
+}
+
+std::vector<std::string> IsvcRow(const Json& o) {
+  kserve::PrinterRow r = kserve::PrinterColumns(o);
+  return {StringField(o["metadata"], "name"), r.url, r.ready, r.prev, r.latest, Age(o)};
 }
 
 Result<std::unique_ptr<LocalRuntime>> OpenRuntime() { return LocalRuntime::Open(SkiffHome()); }
@@ -160,6 +166,8 @@ int CmdGet(const Argv& argv) {
       std::fputs(RenderWorkflow(*obj, NodesFromWorkflowJson(*obj), SystemClock::Get().Now(), false).c_str(), stdout);
     } else if (kind == "Pod") {
       PrintTable({{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}, PodRow(*obj)});
+    } else if (kind == kserve::kKind) {
+      PrintTable({{"NAME", "URL", "READY", "PREV", "LATEST", "AGE"}, IsvcRow(*obj)});
     } else {
       PrintTable({{"NAME", "AGE"}, {name, Age(*obj)}});
     }
@@ -191,6 +199,9 @@ int CmdGet(const Argv& argv) {
   } else if (kind == "Pod") {
     rows.push_back({"NAME", "READY", "STATUS", "RESTARTS", "AGE"});
     for (const auto& p : list->items) rows.push_back(PodRow(p));
+  } else if (kind == kserve::kKind) {
+    rows.push_back({"NAME", "URL", "READY", "PREV", "LATEST", "AGE"});
+    for (const auto& o : list->items) rows.push_back(IsvcRow(o));
   } else {
     rows.push_back({"NAME", "AGE"});
     for (const auto& o : list->items) rows.push_back({StringField(o["metadata"], "name"), Age(o)});
@@ -228,6 +239,13 @@ int CmdApply(const Argv& argv) {
         if (!job.ok()) {
           return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " +
                                       job.status().message()));
+        }
+      }
+      if (kind == kserve::kKind) {
+        auto isvc = kserve::ParseInferenceService(d);
+        if (!isvc.ok()) {
+          return Fail(InvalidArgument(f + ": " + kind + " " + StringField(d["metadata"], "name") + ": " +
+                                      isvc.status().message()));
         }
       }
       if (namespaced && StringField(d["metadata"], "namespace").empty()) {

@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "api/kube_api.h"
 #include "backends/local/kubelet.h"
+#include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -100,6 +101,19 @@ void DeclareServerMetrics(Metrics& m, LocalRuntime& rt) {
       });
     }
   }
+  // InferenceService revisions: replicas wanted by the autoscaler and ready.
+  m.Declare("skiff_isvc_desired_replicas", Metrics::Type::kGauge, "Replicas the autoscaler wants, per revision.");
+  m.Declare("skiff_isvc_ready_replicas", Metrics::Type::kGauge, "Ready replicas, per revision.");
+  if (controllers::InferenceServiceController* ic = rt.inference_services()) {
+    m.AddCollector([ic](Metrics& self) {
+      self.Clear("skiff_isvc_desired_replicas");
+      self.Clear("skiff_isvc_ready_replicas");
+      for (const auto& [rev, r] : ic->ReplicaSnapshot()) {
+        self.Set("skiff_isvc_desired_replicas", {{"revision", rev}}, r.desired);
+        self.Set("skiff_isvc_ready_replicas", {{"revision", rev}}, r.ready);
+      }
+    });
+  }
   controllers::WorkflowController* wc = rt.workflows();
   m.AddCollector([wc](Metrics& self) {
     if (wc != nullptr) self.Set("skiff_workflow_queue_depth", {}, static_cast<double>(wc->queue_depth()));
@@ -119,6 +133,10 @@ Status ValidateForStore(const Json& obj) {
     auto job = training::ParseTrainingJob(obj);
     if (!job.ok()) return job.status();
   }
+  if (kind == kserve::kKind) {
+    auto isvc = kserve::ParseInferenceService(obj);
+    if (!isvc.ok()) return isvc.status();
+  }
   return OkStatus();
 }
 
@@ -137,6 +155,10 @@ int CmdServer(const Argv& argv) {
                                 ": refusing to listen beyond loopback without authentication "
                                 "(add --auth and create tokens with `skiff token create`)"));
   }
+  // The serving contract: ONE RevisionStats for the gateway (which reports requests) and the
+  // InferenceService controller (which samples it for its autoscalers). Declared before the
+  // runtime, so it outlives the controller.
+  serving::RevisionStats revision_stats(SystemClock::Get());
   std::string home = SkiffHome();
   std::string store_spec = args.Get("--store");
   if (const char* env = std::getenv("SKIFF_STORE"); env != nullptr && store_spec.empty()) store_spec = env;
@@ -149,6 +171,7 @@ int CmdServer(const Argv& argv) {
                                    " (see " + home + "/controller.lock)"),
                 1);
   }
+  (*rt)->SetServing(&revision_stats, ho.port > 0 ? "127.0.0.1:" + std::to_string(ho.port) : "");
   Status s = (*rt)->StartControllers();
   if (!s.ok()) return Fail(s, 1);
 
@@ -175,8 +198,8 @@ int CmdServer(const Argv& argv) {
   };
   api::KubeApi kube(ko);
   // The serving data plane: V1/V2 inference paths and InferenceService hosts go to the gateway,
-  // everything else to the Kubernetes API. One RevisionStats joins it to the serving controller.
-  serving::RevisionStats revision_stats(SystemClock::Get());
+  // everything else to the Kubernetes API. One RevisionStats (declared above, before the
+  // runtime whose controller samples it) joins it to the serving controller.
   serving::GatewayOptions go;
   go.stats = &revision_stats;
   go.metrics = &metrics;

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "controllers/pipeline/workflow_controller.h"
 #include "kinds/registry.h"
+#include "kinds/serving/inference_service.h"
 
 namespace skiff::cli {
 
@@ -65,6 +66,11 @@ std::string DescribeText(const Json& obj) {
   Json nodes = status.value("nodes", Json::object());
   status.erase("nodes");
   if (!status.empty()) out += "Status:\n" + Indent(ToYaml(status), "  ");
+  if (StringField(obj, "kind") == kserve::kKind) {
+    // What the serving controller makes of it: formats, host runtimes, storage, scaling.
+    auto isvc = kserve::ParseInferenceService(obj);
+    out += "Plan:\n" + Indent(isvc.ok() ? ToYaml(kserve::DescribePlan(*isvc)) : "invalid: " + isvc.status().message(), "  ");
+  }
   if (!nodes.empty()) {
     std::vector<std::vector<std::string>> rows = {{"NODE", "TYPE", "PHASE", "STARTED", "MESSAGE"}};
     std::vector<Json> sorted;
@@ -117,9 +123,27 @@ std::string EventsText(const Json& events) {
 }
 
 int CmdDescribe(const Argv& argv) {
-  Args args({"--namespace"}, {}, {{"-n", "--namespace"}});
+  Args args({"--namespace", "-f"}, {}, {{"-n", "--namespace"}, {"--filename", "-f"}});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
+  if (args.Has("-f")) {
+    // A file not applied yet: each document as it would be stored (no status, no events).
+    for (const auto& f : args.GetAll("-f")) {
+      auto docs = LoadDocuments(f);
+      if (!docs.ok()) return Fail(docs.status());
+      for (const auto& d : *docs) {
+        if (StringField(d, "kind") == kserve::kKind) {
+          auto isvc = kserve::ParseInferenceService(d);
+          if (!isvc.ok()) {
+            return Fail(InvalidArgument(f + ": InferenceService " + StringField(d.value("metadata", Json::object()), "name") +
+                                        ": " + isvc.status().message()));
+          }
+        }
+        std::printf("%s", DescribeText(d).c_str());
+      }
+    }
+    return 0;
+  }
   std::vector<std::string> pos = args.positional();
   std::string res = pos.empty() ? "" : pos[0], name = pos.size() > 1 ? pos[1] : "";
   if (size_t slash = res.find('/'); slash != std::string::npos) {

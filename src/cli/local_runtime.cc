@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "api/url_fetch.h"
 #include "cli/trial_metrics_api.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -33,6 +34,7 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 }
 
 LocalRuntime::~LocalRuntime() {
+  isvcs_.reset();
   training_.reset();
   if (recorder_) recorder_->Flush().IgnoreError();  // steps that ended in the last moments
   recorder_.reset();
@@ -95,6 +97,19 @@ Status LocalRuntime::StartControllers() {
   }
   training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
                                                                 training_opts);
+  // InferenceServices: replicas run this binary's model server; http:// models come through
+  // the project's HTTP client into the data dir's model cache.
+  controllers::IsvcControllerOptions isvc_opts;
+  isvc_opts.data_dir = home_;
+  isvc_opts.skiff_binary = SelfExePath();
+  isvc_opts.stats = serving_stats_;
+  isvc_opts.gateway_address = gateway_address_;
+  isvc_opts.http_head = [](const std::string& url) -> Result<controllers::RemoteObjectInfo> {
+    SKIFF_ASSIGN_OR_RETURN(api::UrlHead h, api::HeadUrl(url));
+    return controllers::RemoteObjectInfo{h.status, h.etag, h.content_length};
+  };
+  isvc_opts.http_download = api::DownloadUrl;
+  isvcs_ = std::make_unique<controllers::InferenceServiceController>(*store_, loop_, *informer_, std::move(isvc_opts));
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
@@ -103,6 +118,7 @@ Status LocalRuntime::StartControllers() {
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
   SKIFF_RETURN_IF_ERROR(experiments_->Start());
   SKIFF_RETURN_IF_ERROR(training_->Start());
+  SKIFF_RETURN_IF_ERROR(isvcs_->Start());
   // Lineage is derived data: a recorder that cannot start must not stop the controllers.
   if (auto ls = lineage(); ls.ok()) {
     recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_);

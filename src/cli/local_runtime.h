@@ -14,6 +14,7 @@
 #include "controllers/batch/job_controller.h"
 #include "controllers/metadata/lineage_recorder.h"
 #include "controllers/pipeline/workflow_controller.h"
+#include "controllers/serving/isvc_controller.h"
 #include "controllers/schedule/cron_controller.h"
 #include "controllers/tuning/experiment_controller.h"
 #include "controllers/training/training_controller.h"
@@ -43,8 +44,18 @@ class LocalRuntime {
   // Takes the controller lock without waiting; false if another process holds it.
   Result<bool> TryBecomeController();
   bool is_controller() const { return lock_fd_ >= 0; }
+  // Before `StartControllers`: the per-revision request counts the gateway reports (shared by
+  // the gateway and the InferenceService controller; owned by the caller) and the server's own
+  // address for transformers ("127.0.0.1:8080"). Without them InferenceServices still run, but
+  // no traffic is ever counted.
+  void SetServing(serving::RevisionStats* stats, std::string gateway_address) {
+    serving_stats_ = stats;
+    gateway_address_ = std::move(gateway_address);
+  }
   // Starts the informer, kubelet and controllers (requires the lock).
   Status StartControllers();
+  // Null until `StartControllers`.
+  controllers::InferenceServiceController* inference_services() { return isvcs_.get(); }
   controllers::WorkflowController* workflows() { return workflows_.get(); }
   // `<home>/lineage.db`, opened on first use.
   Result<metadata::LineageStore*> lineage();
@@ -69,6 +80,9 @@ class LocalRuntime {
   std::unique_ptr<controllers::CronWorkflowController> cron_workflows_;
   std::unique_ptr<controllers::ExperimentController> experiments_;
   std::unique_ptr<controllers::TrainingController> training_;
+  serving::RevisionStats* serving_stats_ = nullptr;
+  std::string gateway_address_;
+  std::unique_ptr<controllers::InferenceServiceController> isvcs_;
   std::unique_ptr<metadata::LineageStore> lineage_;
   std::unique_ptr<controllers::LineageRecorder> recorder_;
 };

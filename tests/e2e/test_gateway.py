@@ -1,8 +1,8 @@
 """The serving gateway of a real `skiff server`: replica Pods run by the server's kubelet
 (`skiff model-server` with XGBoost models trained here on sklearn's digits, readiness probe on
-/v2/health/ready), an InferenceService whose status this test writes through the API as the
-serving controller would (traffic 90/10 across two revisions, tags), and clients speaking KServe
-V1/V2 to the server's port. Needs Debian's /usr/bin/python3 with python3-xgboost and
+/v2/health/ready), made by the serving controller from an InferenceService (revision 2 as a
+10 % canary, tags, then rolled back so that the canary has no replica and a request by its tag
+activates it), and clients speaking KServe V1/V2 to the server's port. Needs Debian's /usr/bin/python3 with python3-xgboost and
 python3-sklearn."""
 
 import http.client
@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import unittest
 import urllib.request
@@ -26,15 +25,6 @@ ISVC_PATH = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservice
 def have_xgboost():
     return subprocess.run(["/usr/bin/python3", "-c", "import xgboost, sklearn"],
                           capture_output=True).returncode == 0
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @unittest.skipUnless(have_xgboost(), "python3-xgboost / python3-sklearn are not installed")
@@ -54,12 +44,11 @@ class GatewayTest(SkiffTestCase):
         self.url = "http://127.0.0.1:%d" % self.port
 
     def tearDown(self):
-        # Delete the replica Pods first, so the kubelet stops their processes (the supervisor
+        # Delete the InferenceServices first, so the kubelet stops their replicas (the supervisor
         # outlives the server by design, and killing it would orphan them).
         try:
-            for pod in self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
-                name = pod["metadata"]["name"]
-                self.api("DELETE", "/api/v1/namespaces/default/pods/" + name)
+            for isvc in self.api("GET", ISVC_PATH)["items"]:
+                self.api("DELETE", ISVC_PATH + "/" + isvc["metadata"]["name"])  # its Pods go with it
             deadline = time.time() + 30
             while time.time() < deadline and self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
                 time.sleep(0.1)
@@ -82,36 +71,36 @@ class GatewayTest(SkiffTestCase):
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
-    def put_isvc(self, traffic, create=True):
+    def put_isvc(self, model, canary=None, create=False):
+        """The InferenceService as a user writes it; the controller makes revisions and Pods."""
+        predictor = {"minReplicas": 1,
+                     # Small requests: replicas must fit the local node's CPUs (a 2-core host).
+                     "model": {"modelFormat": {"name": "xgboost"},
+                               "storageUri": "file://" + os.path.join(self.models, model),
+                               "resources": {"requests": {"cpu": "100m"}}}}
+        if canary is not None:
+            predictor["canaryTrafficPercent"] = canary
         obj = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-               "metadata": {"name": "digits", "namespace": "default"},
-               "spec": {"predictor": {"model": {"modelFormat": {"name": "xgboost"}}}}}
+               "metadata": {"name": "digits", "namespace": "default"}, "spec": {"predictor": predictor}}
         if create:
             self.api("POST", ISVC_PATH, obj)
+            return
         current = self.api("GET", ISVC_PATH + "/digits")
-        current["status"] = {"url": "http://digits.default.example.com",
-                             "address": {"url": "http://digits.default.example.com"},
-                             "components": {"predictor": {"traffic": traffic}}}
-        self.api("PUT", ISVC_PATH + "/digits/status", current)
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        self.api("PUT", ISVC_PATH + "/digits", obj)
 
-    def put_pod(self, revision, model_dir, version):
-        port = free_port()
-        self.api("POST", "/api/v1/namespaces/default/pods", {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": revision + "-a", "namespace": "default",
-                         "labels": {"serving.kserve.io/inferenceservice": "digits", "component": "predictor",
-                                    "serving.knative.dev/revision": revision},
-                         "annotations": {"serving.skiff.dev/port": str(port),
-                                         "serving.skiff.dev/container-concurrency": "0",
-                                         "serving.skiff.dev/timeout-seconds": "60"}},
-            "spec": {"restartPolicy": "Always", "containers": [{
-                "name": "kserve-container", "image": "skiff",
-                "command": [os.path.abspath(SKIFF), "model-server", "--model-name", "digits", "--model-dir",
-                            model_dir, "--model-version", version, "--port", str(port), "--workers", "2"],
-                # Small requests: three replicas must fit the local node's CPUs (a 2-core host).
-                "resources": {"requests": {"cpu": "100m"}},
-                "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": port}, "periodSeconds": 1}}]}})
-        return port
+    def wait_status(self, what, fn, limit=90):
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            st = self.api("GET", ISVC_PATH + "/digits").get("status", {})
+            if fn(st):
+                return st
+            time.sleep(0.2)
+        self.fail("timed out waiting for " + what)
+
+    def revision_pods(self, revision):
+        sel = urllib.request.quote("serving.knative.dev/revision=" + revision)
+        return self.api("GET", "/api/v1/namespaces/default/pods?labelSelector=" + sel)["items"]
 
     # --- inference helpers ---
     def v2_body(self):
@@ -144,11 +133,16 @@ class GatewayTest(SkiffTestCase):
         self.fail("the gateway never served %s; server stderr: %s" % (headers, self.server.stderr.name))
 
     def test_predictions_canary_tags_activation_and_metrics(self):
-        rev1, rev2, rev3 = "digits-predictor-00001", "digits-predictor-00002", "digits-predictor-00003"
-        self.put_pod(rev1, os.path.join(self.models, "rev1"), "1")
-        self.put_pod(rev2, os.path.join(self.models, "rev2"), "2")
-        self.put_isvc([{"revisionName": rev2, "percent": 10, "latestRevision": True, "tag": "latest"},
-                       {"revisionName": rev1, "percent": 90, "latestRevision": False, "tag": "prev"}])
+        rev1, rev2 = "digits-predictor-00001", "digits-predictor-00002"
+        self.put_isvc("rev1", create=True)
+        self.wait_status("revision 1 ready", lambda st: st.get("components", {}).get("predictor", {})
+                         .get("latestReadyRevision") == rev1)
+        self.put_isvc("rev2", canary=10)
+        st = self.wait_status("revision 2 ready", lambda st: st.get("components", {}).get("predictor", {})
+                              .get("latestReadyRevision") == rev2)
+        self.assertEqual(sorted((t["revisionName"], t["percent"], t.get("tag")) for t in
+                                st["components"]["predictor"]["traffic"]),
+                         [(rev1, 90, "prev"), (rev2, 10, "latest")])
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.wait_routable(conn, {"Knative-Serving-Tag": "prev"})
         self.wait_routable(conn, {"Knative-Serving-Tag": "latest"})
@@ -180,36 +174,20 @@ class GatewayTest(SkiffTestCase):
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(body), {"error": "Model with name nope does not exist."})
 
-        # A revision with no replica: requests are held, then forwarded when its Pod is ready.
-        self.put_isvc([{"revisionName": rev3, "percent": 100, "latestRevision": True}], create=False)
-        results = {}
-        deadline = time.time() + 30
-        while time.time() < deadline:  # the gateway applies the new status asynchronously
-            status, _, _ = self.post(conn, "/v2/models/digits/infer", self.v2_body(), {"Knative-Serving-Tag": "prev"})
-            if status == 404:
-                break
-            time.sleep(0.05)
-
-        def held_request():
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=90)
-            results["status"], _, results["body"] = self.post(c, "/v2/models/digits/infer", self.v2_body())
-
-        t = threading.Thread(target=held_request)
-        t.start()
-        deadline = time.time() + 30
-        text = ""
-        while time.time() < deadline:
-            text = urllib.request.urlopen(self.url + "/metrics").read().decode()
-            if re.search(r'skiff_serving_queue_length\{[^}]*revision="%s"\} 1\n' % rev3, text):
-                break
-            time.sleep(0.05)
-        self.assertRegex(text, r'skiff_serving_queue_length\{[^}]*revision="%s"\} 1\n' % rev3)
-        created = time.time()
-        self.put_pod(rev3, os.path.join(self.models, "rev2"), "3")
-        t.join(90)
-        self.assertEqual(results.get("status"), 200, results)
-        self.assertEqual(self.which_model(json.loads(results["body"])["outputs"][0]["data"]), "rev2")
-        print("held request answered %.2fs after its Pod was created" % (time.time() - created))
+        # Roll back (canary 0 %): the canary loses its replica. A request by its tag is held
+        # while the gateway asks the controller to activate the revision, then forwarded.
+        self.put_isvc("rev2", canary=0)
+        deadline = time.time() + 60
+        while time.time() < deadline and self.revision_pods(rev2):
+            time.sleep(0.1)
+        self.assertEqual(self.revision_pods(rev2), [])
+        asked = time.time()
+        status, _, body = self.post(conn, "/v2/models/digits/infer", self.v2_body(), {"Knative-Serving-Tag": "latest"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.which_model(json.loads(body)["outputs"][0]["data"]), "rev2")
+        print("request to a revision without replicas answered after %.2fs (activation)" % (time.time() - asked))
+        text = urllib.request.urlopen(self.url + "/metrics").read().decode()
+        self.assertRegex(text, r'skiff_isvc_ready_replicas\{revision="default/digits/%s"\} 1' % rev2)
 
         text = urllib.request.urlopen(self.url + "/metrics").read().decode()
         self.assertRegex(text, r'skiff_serving_requests_total\{namespace="default",inferenceservice="digits",'

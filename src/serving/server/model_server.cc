@@ -26,6 +26,10 @@ ModelServer::ModelServer(std::string model_name, std::string version)
 
 void ModelServer::SetRuntime(std::unique_ptr<Runtime> runtime) {
   owned_ = std::move(runtime);
+  if (batching_) {
+    Runtime* rt = owned_.get();
+    batcher_ = std::make_unique<Batcher>([rt](const Tensor& rows) { return rt->Predict(rows); }, *batching_);
+  }
   runtime_.store(owned_.get());
 }
 
@@ -93,7 +97,7 @@ Status ModelServer::V1Predict(const api::HttpRequest& req, api::HttpResponse& re
   if (rt == nullptr) return ModelNotReady(name_);
   SKIFF_ASSIGN_OR_RETURN(V1Request v1, ParseV1Request(req.body));
   SKIFF_ASSIGN_OR_RETURN(Tensor batch, InstancesToTensor(v1.instances, DataType::kFp32));
-  SKIFF_ASSIGN_OR_RETURN(Tensor out, rt->Predict(batch));
+  SKIFF_ASSIGN_OR_RETURN(Tensor out, batcher_ ? batcher_->Predict(batch) : rt->Predict(batch));
   resp.status = 200;
   resp.content_type = "application/json";
   resp.body = EncodeV1Response(TensorToPredictions(out));

@@ -9,10 +9,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/http_server.h"
 #include "serving/runtime/runtime.h"
+#include "serving/server/batcher.h"
 
 namespace skiff::serving {
 
@@ -21,8 +23,12 @@ class ModelServer {
   // `version` is the one version the model answers to under /versions/{v}.
   ModelServer(std::string model_name, std::string version = "1");
 
+  // Before `SetRuntime`: V1 `instances` requests are batched (KServe's batcher).
+  void EnableBatching(BatcherOptions options) { batching_ = options; }
   // Installs the loaded model; from now on the model (and the server) are ready.
   void SetRuntime(std::unique_ptr<Runtime> runtime);
+  // Null unless batching is enabled and the model is loaded.
+  const Batcher* batcher() const { return batcher_.get(); }
   bool ready() const { return runtime_.load() != nullptr; }
 
   void Handle(const api::HttpRequest& req, api::HttpResponse& resp);
@@ -36,6 +42,8 @@ class ModelServer {
   std::string name_;
   std::string version_;
   std::unique_ptr<Runtime> owned_;
+  std::optional<BatcherOptions> batching_;
+  std::unique_ptr<Batcher> batcher_;
   std::atomic<Runtime*> runtime_{nullptr};
 };
 

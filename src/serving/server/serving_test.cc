@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -250,6 +251,42 @@ TEST_F(ServingTest, XGBoostReadinessV1V2JsonAndBinary) {
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(Json::parse(r.body).contains("error"));
   EXPECT_EQ(c.Do("POST", "/v2/models/iris/infer", "{not json").status, 400);
+}
+
+TEST_F(ServingTest, BatcherServesConcurrentV1RequestsSplitByIndex) {
+#ifdef SKIFF_TEST_NO_XGBOOST
+  GTEST_SKIP() << "built without libxgboost-dev: no XGBoost runtime";
+#endif
+  const Json& rows = expected_->at("x");
+  const Json& want = expected_->at("xgboost");
+  const size_t n = rows.size();
+  // A batch closes when it holds every row sent at once, long before the latency.
+  ServerProcess p({"model-server", "--model-name", "iris", "--model-dir", *dir_ + "/xgboost", "--port", "0",
+                   "--max-batch-size", std::to_string(n), "--max-latency-ms", "20000"});
+  int port = p.Port();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(p.WaitReady());
+  std::vector<std::string> bodies(n);
+  std::vector<int> codes(n, 0);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      Client c(port);
+      auto r = c.Do("POST", "/v1/models/iris:predict", Json{{"instances", Json::array({rows[i]})}}.dump());
+      codes[i] = r.status;
+      bodies[i] = r.body;
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("figure: %zu concurrent one-row V1 requests through the batcher: %.1f ms\n", n, secs * 1000);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(codes[i], 200) << bodies[i];
+    Json pred = Json::parse(bodies[i])["predictions"];
+    ASSERT_EQ(pred.size(), 1u);
+    for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(pred[0][k].get<double>(), want[i][k].get<double>(), 1e-5) << i;
+  }
 }
 
 TEST_F(ServingTest, SklearnThroughPythonHelper) {
