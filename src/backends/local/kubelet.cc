@@ -1196,11 +1196,19 @@ void Kubelet::WriteStatus(PodRun& run, const Json* outputs_annotation) {
 // Like the kubelet's status manager, intermediate states (scheduled, running, waiting for
 // resources) are written in batches a moment later: a step that finishes within that moment
 // costs one status write instead of three. Final states are written at once (WriteStatus).
-void Kubelet::QueueStatus(PodRun& run) {
-  if (run.status_queued) return;
-  run.status_queued = true;
-  queued_statuses_.push_back(run.uid);
-  if (queued_statuses_.size() == 1) flush_timer_ = loop_.After(kStatusBatchDelay, [this] { FlushStatuses(); });
+void Kubelet::QueueStatus(PodRun& run, bool now) {
+  if (!run.status_queued) {
+    run.status_queued = true;
+    queued_statuses_.push_back(run.uid);
+    if (queued_statuses_.size() == 1 && !now) {
+      flush_timer_ = loop_.After(kStatusBatchDelay, [this] { FlushStatuses(); });
+    }
+  }
+  if (now) {
+    if (flush_timer_ != 0) loop_.Cancel(flush_timer_);
+    flush_timer_ = 0;
+    FlushStatuses();
+  }
 }
 
 void Kubelet::FlushStatuses() {

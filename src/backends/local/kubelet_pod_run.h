@@ -44,6 +44,7 @@ struct Kubelet::ContainerRun {
   int generation = 0;
   bool started = true;             // startupProbe succeeded (true without one)
   bool ready = true;               // readinessProbe verdict (and started)
+  bool was_ready = false;          // ready at least once since the container (re)started
   std::string probe_kill_message;  // set when a failed probe made the kubelet kill it
   Probe* FindProbe(ProbeKind kind) {
     for (auto& p : probes) {
@@ -78,6 +79,11 @@ struct Kubelet::PodRun {
   // spec.hostAliases (ip, hostnames), also used to resolve probe hosts.
   std::vector<std::pair<std::string, std::vector<std::string>>> host_aliases;
   bool warned_unisolated = false;  // the status says that /etc/hosts could not be private
+  // Annotation `probes.skiff.dev/initial-readiness-period-ms`: until a container is first
+  // ready, its readiness probe runs this often instead of every periodSeconds (Knative's
+  // queue-proxy probes a starting container the same way), so a replica that scales from zero
+  // is routable as soon as it answers. 0 = off.
+  int64_t initial_readiness_period_ms = 0;
   // Gang admission (annotations `scheduling.skiff.dev/gang`, `.../gang-size`): `gang` is
   // "<namespace>/<group>"; once the gang has formed, `gang_unit` names the supervisor gang its
   // regular containers join and `gang_processes` is that gang's size in processes.

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 #include "backends/local/kubelet.h"
@@ -61,6 +62,18 @@ constexpr const char* kProbePrefix = "probe/";
 }  // namespace
 
 Status Kubelet::ParseProbes(PodRun& run) {
+  constexpr const char* kInitialReadinessPeriod = "probes.skiff.dev/initial-readiness-period-ms";
+  const std::string fast = StringField(
+      run.pod["metadata"].value("annotations", Json::object()), kInitialReadinessPeriod);
+  if (!fast.empty()) {
+    char* end = nullptr;
+    long long ms = std::strtoll(fast.c_str(), &end, 10);
+    if (end == fast.c_str() || *end != '\0' || ms < 1 || ms > 60000) {
+      return InvalidArgument(std::string("metadata.annotations[") + kInitialReadinessPeriod +
+                             "]: must be a whole number of milliseconds between 1 and 60000");
+    }
+    run.initial_readiness_period_ms = ms;
+  }
   for (auto& c : run.containers) {
     if (c.kind == ContainerRun::Kind::kInit) continue;
     for (ProbeKind kind : {ProbeKind::kStartup, ProbeKind::kLiveness, ProbeKind::kReadiness}) {
@@ -84,6 +97,7 @@ void Kubelet::StartProbes(PodRun& run, ContainerRun& c) {
   StopProbes(c);
   c.started = c.FindProbe(ProbeKind::kStartup) == nullptr;
   c.ready = c.FindProbe(ProbeKind::kReadiness) == nullptr;
+  c.was_ready = false;
   for (auto& p : c.probes) {
     p.state = ProbeState(p.spec.success_threshold, p.spec.failure_threshold,
                          p.kind == ProbeKind::kLiveness);
@@ -306,7 +320,12 @@ void Kubelet::OnProbeResult(const std::string& uid, const std::string& container
       if (changed) {
         c->ready = p->state.verdict();
         if (!c->ready) RecordEvent(run, "Warning", "Unhealthy", failed, c->name);
-        QueueStatus(run);
+        // Becoming ready is written at once: someone (a gateway, a rollout) waits for it.
+        QueueStatus(run, /*now=*/c->ready);
+        if (c->ready) c->was_ready = true;
+      }
+      if (!c->ready && !c->was_ready && run.initial_readiness_period_ms > 0) {
+        next = std::min(next, Millis(run.initial_readiness_period_ms));
       }
       break;
   }

@@ -324,6 +324,62 @@ spec:
   EXPECT_EQ(ContainerStatus("web")["restartCount"], 0);
 }
 
+// With probes.skiff.dev/initial-readiness-period-ms a starting container is probed every few
+// milliseconds until it is first ready: here readiness comes long before the 300 s period.
+TEST_F(KubeletTest, InitialReadinessPeriodProbesAStartingContainerUntilItIsReady) {
+  StartKubelet();
+  std::string shared = Shared();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata:
+  name: fast
+  namespace: default
+  annotations: {probes.skiff.dev/initial-readiness-period-ms: "20"}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "while [ ! -e /shared/go ]; do sleep 0.05; done; touch /shared/ready; sleep 600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+    readinessProbe:
+      exec: {command: [test, -e, /shared/ready]}
+      periodSeconds: 300
+)" + SharedVolume(shared));
+  ASSERT_TRUE(RunUntil([&] { return Phase("fast") == "Running"; }));
+  EXPECT_EQ(ContainerStatus("fast")["ready"], false);
+  ASSERT_TRUE(WriteFile(JoinPath(shared, "go"), "").ok());
+  // The first probe ran (and failed) at start; the next would be 300 s later without the
+  // annotation, past this wait.
+  ASSERT_TRUE(RunUntil([&] { return ContainerStatus("fast").value("ready", false); }, std::chrono::seconds(60)))
+      << Pod("fast").dump();
+  EXPECT_EQ(Condition("fast", "Ready")["status"], "True");
+}
+
+TEST_F(KubeletTest, InitialReadinessPeriodMustBeMilliseconds) {
+  StartKubelet();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata:
+  name: badfast
+  namespace: default
+  annotations: {probes.skiff.dev/initial-readiness-period-ms: "soon"}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "sleep 1"]
+    readinessProbe:
+      exec: {command: ["true"]}
+)");
+  ASSERT_TRUE(RunUntil([&] { return Phase("badfast") == "Failed"; })) << Pod("badfast").dump();
+  EXPECT_NE(Pod("badfast").dump().find("initial-readiness-period-ms"), std::string::npos);
+}
+
 TEST_F(KubeletTest, FailingLivenessExecProbeRestartsTheContainer) {
   StartKubelet();
   CreatePod(R"(

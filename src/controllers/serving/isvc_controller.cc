@@ -689,7 +689,11 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
       {kPortAnnotation, std::to_string(port)},
       {kConcurrencyAnnotation, std::to_string(IntField(rev_record, "containerConcurrency", 0))},
       {kTimeoutAnnotation,
-       std::to_string(IntField(rev_record, "timeoutSeconds", kDefaultTimeoutSeconds))}};
+       std::to_string(IntField(rev_record, "timeoutSeconds", kDefaultTimeoutSeconds))},
+      // Until it is first ready the replica is probed every 10 ms (as Knative's queue-proxy
+      // probes a starting container), so a revision scaling from zero serves as soon as the
+      // model is loaded rather than at the next 1 s probe period.
+      {"probes.skiff.dev/initial-readiness-period-ms", "10"}};
   const Json& written = rev_record.value("container", Json::object());
   Json container = Json::object();
   container["name"] = kserve::kServerContainer;
