@@ -95,6 +95,7 @@ Status LocalRuntime::StartControllers() {
   if (const char* names = std::getenv("SKIFF_TRAINING_HOSTNAMES"); names != nullptr && std::string(names) == "1") {
     training_opts.loopback = false;
   }
+  training_opts.checkpoint_root = JoinPath(home_, "jobs");
   training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
                                                                 training_opts);
   // The informer records the current version first, so nothing written between it and the

@@ -9,13 +9,15 @@ they only use the injected values (HostNamesTest runs one that way)."""
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import time
 import unittest
 import urllib.request
 
-from skiffenv import SkiffTestCase
+from skiffenv import SKIFF, SkiffTestCase
 from test_server import ServerTestCase
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "training")
@@ -140,6 +142,44 @@ class FaultTest(SkiffTestCase):
         pod = json.loads(self.skiff("get", "pod", "retry-worker-0", "-o", "json", check=0).stdout)
         self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
         self.assertEqual(condition(self.job("retry"), "Succeeded")["status"], "True")
+
+    @unittest.skipUnless(has_module("torch") and has_module("sklearn"), "python3-torch/sklearn missing")
+    def test_sigkilled_worker_is_recreated_and_resumes_from_its_checkpoint(self):
+        """examples/training/pytorch-checkpoint.yaml: worker 1 is SIGKILLed mid-training; the
+        ExitCode policy recreates it (one restart recorded against backoffLimit 3), it resumes
+        from the checkpoint in SKIFF_CHECKPOINT_DIR and the job completes with a falling loss."""
+        run = subprocess.Popen([SKIFF, "run", os.path.join(EXAMPLES, "pytorch-checkpoint.yaml")],
+                               env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ckdir = os.path.join(self.home, "jobs", "default", "pytorch-checkpoint", "checkpoints")
+            pid_file = os.path.join(ckdir, "worker-1.pid")
+
+            def trained_a_few_epochs():
+                if not os.path.exists(pid_file):
+                    return False
+                log = self.skiff("logs", "pytorch-checkpoint-worker-1").stdout
+                return re.search(r"^epoch=([3-9]|\d\d) ", log, re.M) is not None
+            self.wait_until(trained_a_few_epochs, timeout=240, interval=0.2)
+            with open(pid_file) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+            out, err = run.communicate(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        self.assertEqual(run.returncode, 0, "stdout:%s\nstderr:%s" % (out, err))
+        self.assertIn("PyTorchJob/pytorch-checkpoint Succeeded", out)
+        # The recreated replica started from its last checkpoint, not from scratch.
+        log = self.skiff("logs", "pytorch-checkpoint-worker-1", check=0).stdout
+        resumed = re.search(r"^resumed at epoch=(\d+)", log, re.M)
+        self.assertIsNotNone(resumed, log)
+        self.assertGreater(int(resumed.group(1)), 0)
+        first, last = map(float, re.search(r"loss ([\d.]+) -> ([\d.]+) over 40 epochs", log).groups())
+        self.assertLess(last, 0.7 * first)
+        # The untouched worker ran once, from epoch 0.
+        self.assertIn("started at epoch=0", self.skiff("logs", "pytorch-checkpoint-worker-0", check=0).stdout)
+        pod = json.loads(self.skiff("get", "pod", "pytorch-checkpoint-worker-1", "-o", "json", check=0).stdout)
+        self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
+        self.assertTrue(os.path.exists(os.path.join(ckdir, "worker-1.pt")))
 
     def test_exit_1_fails_the_job_at_once(self):
         script = "echo attempt >> /shared/attempts; exit 1"

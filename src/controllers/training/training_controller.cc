@@ -150,6 +150,29 @@ struct Plan {
   int32_t gang_size;
 };
 
+// The job's checkpoint folder, mounted at its own path into every container (see
+// `TrainingControllerOptions::checkpoint_root`). A template that already has a volume of that
+// name keeps its own.
+void AddCheckpointVolume(const Plan& p, Json& spec) {
+  const std::string dir =
+      p.options.checkpoint_root + "/" + p.job.ns + "/" + p.job.name + "/checkpoints";
+  if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = Json::array();
+  for (const auto& v : spec["volumes"]) {
+    if (StringField(v, "name") == kCheckpointVolume) return;
+  }
+  spec["volumes"].push_back(
+      {{"name", kCheckpointVolume}, {"hostPath", {{"path", dir}, {"type", "DirectoryOrCreate"}}}});
+  for (const char* field : {"initContainers", "containers"}) {
+    if (!spec.contains(field) || !spec[field].is_array()) continue;
+    for (auto& c : spec[field]) {
+      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array())
+        c["volumeMounts"] = Json::array();
+      c["volumeMounts"].push_back({{"name", kCheckpointVolume}, {"mountPath", dir}});
+      AppendEnv(c, {{kCheckpointDirEnv, dir, Json()}});
+    }
+  }
+}
+
 Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts) {
   const TrainingJob& job = p.job;
   Json tmpl = r.pod_template;
@@ -208,6 +231,7 @@ Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts
           {{"name", "mpi-job-config"}, {"mountPath", training::kMpiConfigMountPath}});
     }
   }
+  if (!p.options.checkpoint_root.empty()) AddCheckpointVolume(p, spec);
   if (p.options.local_network) {
     // Every replica name resolves to this machine (applied by the local kubelet's per-Pod
     // /etc/hosts).

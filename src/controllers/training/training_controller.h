@@ -70,7 +70,16 @@ struct TrainingControllerOptions {
   // Returns a free TCP port not in `taken`; `hint` makes the choice deterministic per replica.
   // Default: probes 127.0.0.1 with bind(2) from a hash-derived start in [20000, 60000).
   std::function<Result<int32_t>(uint64_t hint, const std::set<int32_t>& taken)> allocate_port;
+  // Local only: when set, every replica gets the job's checkpoint folder
+  // `<checkpoint_root>/<ns>/<job>/checkpoints` (a hostPath volume mounted at the same path in
+  // every container, so it is the same path with and without mount namespaces) and its path in
+  // `SKIFF_CHECKPOINT_DIR`. The folder outlives the job like a PVC: a job applied again under
+  // the same name resumes from it. Empty: nothing is added (Kubernetes).
+  std::string checkpoint_root;
 };
+
+inline constexpr const char* kCheckpointDirEnv = "SKIFF_CHECKPOINT_DIR";
+inline constexpr const char* kCheckpointVolume = "skiff-checkpoints";
 
 class TrainingController {
  public:

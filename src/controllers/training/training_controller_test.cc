@@ -17,8 +17,10 @@ using std::chrono::seconds;
 
 class TrainingControllerTest : public ControllerTestBase<TrainingController> {
  protected:
+  // Options a test sets before calling `Open()` again.
+  TrainingControllerOptions opts_;
   std::unique_ptr<TrainingController> MakeController() override {
-    TrainingControllerOptions opts;
+    TrainingControllerOptions opts = opts_;
     // Deterministic ports: the next one not taken from 30000.
     opts.allocate_port = [](uint64_t, const std::set<int32_t>& taken) -> Result<int32_t> {
       int32_t p = 30000;
@@ -202,6 +204,38 @@ TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_
   EXPECT_EQ(Status()["replicaStatuses"]["Worker"]["failed"], 1);
   // cleanPodPolicy defaults to None for PyTorchJob: the Pods stay.
   EXPECT_TRUE(Exists("Pod", "j-master-0"));
+}
+
+TEST_F(TrainingControllerTest, EveryReplicaMountsTheJobCheckpointFolder_1) {
+  opts_.checkpoint_root = JoinPath(dir_, "jobs");
+  Open();
+  Create(PyTorch(""));
+  const std::string dir = JoinPath(dir_, "jobs/default/j/checkpoints");
+  for (const char* name : {"j-master-0", "j-worker-0", "j-worker-1"}) {
+    Json pod = Get("Pod", name);
+    EXPECT_EQ(Env(pod, "SKIFF_CHECKPOINT_DIR"), dir) << name;
+    Json vol;
+    for (const auto& v : pod["spec"]["volumes"]) {
+      if (v["name"] == "skiff-checkpoints") vol = v;
+    }
+    ASSERT_FALSE(vol.is_null()) << name;
+    EXPECT_EQ(vol["hostPath"]["path"], dir);
+    bool mounted = false;
+    for (const auto& m : pod["spec"]["containers"][0]["volumeMounts"]) {
+      mounted |= m["name"] == "skiff-checkpoints" && m["mountPath"] == dir;
+    }
+    EXPECT_TRUE(mounted) << name;
+  }
+  // A recreated replica gets the same folder: that is what it resumes from.
+  SetPhase("j-worker-1", "Failed", 1, 0);
+  EXPECT_EQ(Env(Get("Pod", "j-worker-1"), "SKIFF_CHECKPOINT_DIR"), dir);
+}
+
+TEST_F(TrainingControllerTest, WithoutACheckpointRootNothingIsAdded_1) {
+  Create(PyTorch(""));
+  Json pod = Get("Pod", "j-worker-0");
+  EXPECT_EQ(Env(pod, "SKIFF_CHECKPOINT_DIR"), "<unset>");
+  EXPECT_FALSE(pod["spec"].contains("volumes"));
 }
 
 TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {
