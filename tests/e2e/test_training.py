@@ -230,6 +230,50 @@ class ServerTrainingTest(ServerTestCase):
         self.assertEqual(condition(job, "Suspended")["reason"], "PyTorchJobResumed")
         self.assertEqual(job["status"]["replicaStatuses"]["Worker"]["succeeded"], 2)
 
+    def logs(self, pod):
+        return self.kubectl("logs", pod, check=None).stdout
+
+    @unittest.skipUnless(has_module("torch"), "python3-torch missing")
+    def test_elastic_pytorchjob_scales_with_torchrun_rendezvous(self):
+        """examples/training/pytorch-elastic.yaml: torchrun forms the group from the PET_*
+        variables (c10d rendezvous on 127.0.0.1); scaling Worker.replicas 2 -> 3 -> 2 on the
+        running job creates and deletes a worker and torchrun re-forms the group at each size;
+        training resumes from rank 0's checkpoint and the job succeeds when a worker does."""
+        self.kubectl("apply", "-f", os.path.join(EXAMPLES, "pytorch-elastic.yaml"))
+        job = "pytorch-elastic"
+
+        def world(pod, size, after=0):
+            log = self.logs(pod)
+            return any(int(m.group(1)) >= after for m in
+                       re.finditer(r"^group: rank \d+ world %d restart (\d+)" % size, log, re.M))
+        self.wait_until(lambda: world(job + "-worker-0", 2) and "epoch=2 " in self.logs(job + "-worker-0"),
+                        timeout=300, interval=1)
+        w0 = self.get("pod", job + "-worker-0")
+        env = {e["name"]: e.get("value") for e in w0["spec"]["containers"][0]["env"]}
+        self.assertEqual(env["PET_NNODES"], "1:3")
+        self.assertEqual(env["PET_RDZV_BACKEND"], "c10d")
+        self.assertEqual(env["PET_MAX_RESTARTS"], "10")
+        self.assertEqual(env["PET_RDZV_CONF"], "last_call_timeout=1")
+        self.assertRegex(env["PET_RDZV_ENDPOINT"], r"^127\.0\.0\.1:\d+$")
+        # Up: a third worker joins; every member re-forms the group with 3.
+        self.kubectl("patch", "pytorchjob", job, "--type=merge",
+                     "-p", '{"spec":{"pytorchReplicaSpecs":{"Worker":{"replicas":3}}}}')
+        self.wait_until(lambda: world(job + "-worker-2", 3) and world(job + "-worker-0", 3),
+                        timeout=300, interval=1)
+        restarts = max(int(m.group(1)) for m in re.finditer(
+            r"^group: rank \d+ world 3 restart (\d+)", self.logs(job + "-worker-0"), re.M))
+        # Down: worker 2 is deleted; the other two re-form the group with 2.
+        self.kubectl("patch", "pytorchjob", job, "--type=merge",
+                     "-p", '{"spec":{"pytorchReplicaSpecs":{"Worker":{"replicas":2}}}}')
+        self.wait_until(lambda: job + "-worker-2" not in [p["metadata"]["name"] for p in self.pods(job)],
+                        timeout=60)
+        self.wait_until(lambda: world(job + "-worker-0", 2, after=restarts + 1), timeout=300, interval=1)
+        self.kubectl("wait", "--for=condition=Succeeded", "pytorchjob/" + job, "--timeout=300s", timeout=320)
+        # Every epoch was done once, across three group sizes, from the checkpoints.
+        logs = self.logs(job + "-worker-0") + self.logs(job + "-worker-1")
+        self.assertIn("done: 40 epochs", logs)
+        self.assertRegex(logs, r"group: rank \d+ world 2 restart \d+ from epoch [1-9]")
+
     def test_replicas_services_and_running_latency(self):
         """1 master + 3 workers: every replica Running; prints apply -> all Running."""
         job = """apiVersion: kubeflow.org/v1

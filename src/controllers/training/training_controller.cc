@@ -552,6 +552,28 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
                                [](const auto& m) { return m.first == nullptr; }),
                 missing.end());
 
+  // (11) Scaling: a replica whose index is no longer below its type's `replicas` (or whose type
+  // is gone from the spec) is deleted with its Service, as upstream's ReconcilePods does; the
+  // ones added are created below like any missing replica.
+  if (!finished && !job.run_policy.suspend) {
+    std::set<std::string> wanted;
+    for (const auto& r : job.replicas) {
+      for (int32_t i = 0; i < r.replicas; ++i) wanted.insert(training::ReplicaName(job, r.type, i));
+    }
+    auto scaled_away = [&](const Json& o) {
+      const Json labels = o["metadata"].value("labels", Json::object());
+      return labels.contains(kReplicaTypeLabel) && labels.contains(kReplicaIndexLabel) &&
+             !wanted.count(StringField(o["metadata"], "name"));
+    };
+    for (const auto& [pname, pod] : pods) {
+      if (scaled_away(*pod) && !(*pod)["metadata"].contains("deletionTimestamp"))
+        to_delete.push_back({"Pod", job.ns, pname});
+    }
+    for (const auto& [sname, svc] : services) {
+      if (scaled_away(*svc)) to_delete.push_back({"Service", job.ns, sname});
+    }
+  }
+
   Duration requeue{0};
   std::string fail_reason, fail_message;
   const bool suspend = job.run_policy.suspend;
@@ -678,6 +700,10 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
           job.launcher_creation_policy == "WaitForWorkersReady" && !job.run_policy.min_available) {
         gang = job.Find("Worker") ? job.Find("Worker")->replicas : 0;
       }
+      // Only the job's first Pods form a gang: replicas added later (scaling up, a recreated
+      // replica) join replicas that already run, and waiting for a full gang could only
+      // deadlock (the kubelet would also refuse a second gang size under the same name).
+      if (!pods.empty()) gang = 0;
       Plan plan{job, n, options_, gang};
       bool workers_ready =
           !job.Find("Worker") || counts["Worker"].running == job.Find("Worker")->replicas;

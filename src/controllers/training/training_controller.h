@@ -33,6 +33,11 @@
 //  10 any unfinished --runPolicy.suspend--> Suspended (<Kind>Suspended): every Pod and Service
 //       deleted (not counted as failures); --suspend cleared--> Suspended=False
 //       (<Kind>Resumed), startTime reset, Pods recreated
+//  11 Created | Running | Restarting --a replica type's `replicas` changed (e.g. scaling an
+//       elastic PyTorchJob's workers within [minReplicas, maxReplicas])--> Pods (and Services)
+//       with an index no longer below `replicas` deleted, the new indices created (without gang
+//       annotations: they join replicas that already run); the environment of the others is
+//       unchanged (elastic jobs see `PET_NNODES=min:max`)
 // MPIJob with launcherCreationPolicy WaitForWorkersReady creates its launcher once every
 // worker is Running.
 //

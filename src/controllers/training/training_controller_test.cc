@@ -238,6 +238,59 @@ TEST_F(TrainingControllerTest, WithoutACheckpointRootNothingIsAdded_1) {
   EXPECT_FALSE(pod["spec"].contains("volumes"));
 }
 
+constexpr const char* kElastic = R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: j, namespace: default}
+spec:
+  elasticPolicy: {minReplicas: 1, maxReplicas: 3, rdzvBackend: c10d, maxRestarts: 5}
+  pytorchReplicaSpecs:
+    Worker:
+      replicas: 2
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+)";
+
+TEST_F(TrainingControllerTest, ScalingElasticWorkersCreatesAndDeletesReplicas_11) {
+  Create(kElastic);
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1"}));
+  Json w0 = Get("Pod", "j-worker-0");
+  EXPECT_EQ(Env(w0, "PET_NNODES"), "1:3");
+  EXPECT_EQ(Env(w0, "PET_RDZV_ENDPOINT"), "127.0.0.1:30000");  // worker 0's allocated port
+  EXPECT_EQ(Env(w0, "PET_RDZV_BACKEND"), "c10d");
+  EXPECT_EQ(Env(w0, "PET_MAX_RESTARTS"), "5");
+  EXPECT_EQ(w0["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"], "2");
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Running");
+  std::string uid0 = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
+  // Up to 3: one more worker and its Service, outside any gang, with the same environment.
+  Patch([](Json& j) { j["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 3; });
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1", "j-worker-2"}));
+  EXPECT_TRUE(Exists("Service", "j-worker-2"));
+  Json w2 = Get("Pod", "j-worker-2");
+  EXPECT_FALSE(w2["metadata"]["annotations"].contains("scheduling.skiff.dev/gang"));
+  EXPECT_EQ(Env(w2, "PET_NNODES"), "1:3");
+  EXPECT_EQ(Env(w2, "PET_RDZV_ENDPOINT"), "127.0.0.1:30000");
+  EXPECT_EQ(Env(w2, "PET_NODE_RANK"), "2");
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid0);  // untouched
+  // Down to 1: workers 1 and 2 go, with their Services; worker 0 stays.
+  Patch([](Json& j) { j["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 1; });
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0"}));
+  EXPECT_EQ(Names("Service"), (std::vector<std::string>{"j-worker-0"}));
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid0);
+  EXPECT_FALSE(IsTrue("Failed"));
+  // Elastic success: any worker.
+  SetPhase("j-worker-0", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+}
+
+TEST_F(TrainingControllerTest, ElasticJobSucceedsWhenAnyWorkerSucceeds_7) {
+  Create(kElastic);
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+  EXPECT_EQ(Condition("Succeeded")["reason"], "PyTorchJobSucceeded");
+}
+
 TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {
   Create(PyTorch("", "Never"));
   SetPhase("j-worker-1", "Failed", 137);
