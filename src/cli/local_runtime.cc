@@ -96,6 +96,10 @@ Status LocalRuntime::StartControllers() {
     training_opts.loopback = false;
   }
   training_opts.checkpoint_root = JoinPath(home_, "jobs");
+  training_opts.output_files = [home = home_](const std::string& pod_uid, const std::string& container) {
+    return std::vector<std::string>{local::Kubelet::LogPath(home, pod_uid, container, false),
+                                    local::Kubelet::LogPath(home, pod_uid, container, true)};
+  };
   training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
                                                                 training_opts);
   // The informer records the current version first, so nothing written between it and the

@@ -181,6 +181,27 @@ class FaultTest(SkiffTestCase):
         self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
         self.assertTrue(os.path.exists(os.path.join(ckdir, "worker-1.pt")))
 
+    def test_stalled_replica_is_killed_and_restarted(self):
+        """training.skiff.dev/progress-deadline-seconds: 3. The first attempt prints one metrics
+        line and hangs; 3 s later it is killed and recreated (OnFailure), and the second attempt
+        finishes the job."""
+        script = ("echo attempt >> /shared/attempts; [ -e /shared/hung ] && { echo epoch=2; exit 0; }; "
+                  "touch /shared/hung; echo epoch=1; exec sleep 300")
+        job = worker_job("stall", script, "{backoffLimit: 3}", restart="OnFailure", files=self.files)
+        job = job.replace("metadata: {name: stall}", "metadata:\n  name: stall\n  annotations:\n"
+                          "    training.skiff.dev/progress-deadline-seconds: \"3\"")
+        path = self.write("stall.yaml", job)
+        t0 = time.monotonic()
+        p = self.skiff("run", path, timeout=180)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
+        with open(os.path.join(self.files, "attempts")) as f:
+            self.assertEqual(len(f.read().split()), 2)
+        pod = json.loads(self.skiff("get", "pod", "stall-worker-0", "-o", "json", check=0).stdout)
+        self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
+        self.assertIn("epoch=2", self.skiff("logs", "stall-worker-0", check=0).stdout)
+        self.assertLess(elapsed, 150)  # not the 300 s the hung attempt would have slept
+
     def test_exit_1_fails_the_job_at_once(self):
         script = "echo attempt >> /shared/attempts; exit 1"
         path = self.write("perm.yaml", worker_job("perm", script, files=self.files))

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -373,6 +374,38 @@ void TrainingController::OnChildEvent(const store::WatchEvent& ev) {
   }
 }
 
+// When a running replica counts as stalled: its last output (the newest modification time of
+// the files `output_files` names for the framework's container), or the container's start if it
+// printed nothing since, plus the job's progress deadline. Empty if it cannot be told.
+std::optional<TimePoint> TrainingController::ProgressDue(const training::TrainingJob& job,
+                                                         const Json& pod) const {
+  if (!options_.output_files || !job.progress_deadline_seconds) return std::nullopt;
+  const Json& st = pod.value("status", Json::object());
+  std::string container = job.default_container;
+  const Json containers = pod["spec"].value("containers", Json::array());
+  if (container.empty() && !containers.empty()) container = StringField(containers[0], "name");
+  std::optional<TimePoint> last;
+  for (const auto& c : st.value("containerStatuses", Json::array())) {
+    if (StringField(c, "name") != container) continue;
+    const Json state = c.value("state", Json::object());
+    if (const Json* running = FindField(state, "running")) {
+      if (auto t = ParseRfc3339(StringField(*running, "startedAt")); t.ok()) last = *t;
+    }
+  }
+  if (!last) {
+    if (auto t = ParseRfc3339(StringField(st, "startTime")); t.ok()) last = *t;
+  }
+  if (!last) return std::nullopt;
+  for (const auto& path : options_.output_files(StringField(pod["metadata"], "uid"), container)) {
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) != 0) continue;
+    TimePoint mtime{std::chrono::duration_cast<TimePoint::duration>(
+        std::chrono::seconds(sb.st_mtim.tv_sec) + std::chrono::nanoseconds(sb.st_mtim.tv_nsec))};
+    last = std::max(*last, mtime);
+  }
+  return *last + std::chrono::seconds(*job.progress_deadline_seconds);
+}
+
 ReconcileResult TrainingController::Reconcile(const std::string& key) {
   std::string kind, ns, name;
   if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
@@ -487,6 +520,9 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   int32_t fail_count = 0;
   bool restarting = false;
   std::string restart_type;
+  std::string restart_why = "failed";
+  std::string stall_failure;
+  TimePoint next_progress_check = TimePoint::max();
   std::vector<std::pair<const ReplicaSpec*, int32_t>> missing;
   for (const auto& r : job.replicas) {
     TypeCounts& tc = counts[r.type];
@@ -545,6 +581,32 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       } else {
         ++tc.active;
         if (phase == "Running") ++tc.running;
+        // (12) A running replica without output for progress-deadline-seconds is stalled: it
+        // is killed (its Pod deleted) and, unless its policy is Never, recreated like a replica
+        // that exited with 137, counted against backoffLimit.
+        if (phase == "Running" && job.progress_deadline_seconds && !finished &&
+            !job.run_policy.suspend && !pod["metadata"].contains("deletionTimestamp")) {
+          std::optional<TimePoint> due = ProgressDue(job, pod);
+          if (due && now_tp < *due) {
+            next_progress_check = std::min(next_progress_check, *due);
+          } else if (due) {
+            const std::string why = "made no progress for " +
+                                    std::to_string(*job.progress_deadline_seconds) + "s";
+            LogInfo("training replica stalled", {{"pod", job.ns + "/" + rname}, {"why", why}});
+            to_delete.push_back({"Pod", job.ns, rname});
+            if (r.restart_policy != "Never") {
+              recs[pk]["restarts"] = recorded + 1;
+              put_record(pk);
+              restarts += 1;
+              restarting = true;
+              restart_type = r.type;
+              restart_why = why;
+            } else if (stall_failure.empty()) {
+              stall_failure = job.kind + " " + ns_name + " has failed because replica " + rname +
+                              " " + why + ".";
+            }
+          }
+        }
       }
     }
   }
@@ -602,6 +664,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       fail_message = job.kind + " " + ns_name + " has failed because " +
                      std::to_string(fail_count) + " " + fail_type + " replica(s) failed.";
     }
+    if (!suspend && fail_message.empty()) fail_message = stall_failure;
     // (5) Backoff limit.
     if (!suspend && fail_message.empty() && job.run_policy.backoff_limit) {
       int32_t limit = *job.run_policy.backoff_limit;
@@ -687,7 +750,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       if (restarting) {
         SetCondition(status, "Restarting", "True", job.kind + "Restarting",
                      job.kind + " " + ns_name + " is restarting because 1 " + restart_type +
-                         " replica(s) failed.",
+                         " replica(s) " + restart_why + ".",
                      now);
       } else if (counts[lead].running > 0) {
         SetCondition(status, "Running", "True", job.kind + "Running",
@@ -797,6 +860,10 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   if (newly_finished && job.run_policy.ttl_seconds_after_finished) {
     requeue = std::chrono::seconds(*job.run_policy.ttl_seconds_after_finished);
     if (requeue == Duration(0)) requeue = std::chrono::milliseconds(1);
+  }
+  if (!finished && !newly_finished && next_progress_check != TimePoint::max()) {
+    Duration until = next_progress_check - now_tp;
+    if (requeue == Duration(0) || until < requeue) requeue = until;
   }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
   return ReconcileResult::Ok();

@@ -38,6 +38,11 @@
 //       with an index no longer below `replicas` deleted, the new indices created (without gang
 //       annotations: they join replicas that already run); the environment of the others is
 //       unchanged (elastic jobs see `PET_NNODES=min:max`)
+//  12 Running --a running replica printed nothing (stdout/stderr) for the job's annotation
+//       `training.skiff.dev/progress-deadline-seconds` since its last output or its start-->
+//       its Pod is deleted (killed) and: Restarting, recreated, counted against backoffLimit
+//       (OnFailure, Always, ExitCode: as if it exited 137); or Failed ("... replica <pod> made
+//       no progress for Ns.") under Never
 // MPIJob with launcherCreationPolicy WaitForWorkersReady creates its launcher once every
 // worker is Running.
 //
@@ -53,11 +58,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/event_loop.h"
 #include "controllers/runtime/work_queue.h"
+#include "kinds/training/training_job.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -81,6 +89,11 @@ struct TrainingControllerOptions {
   // `SKIFF_CHECKPOINT_DIR`. The folder outlives the job like a PVC: a job applied again under
   // the same name resumes from it. Empty: nothing is added (Kubernetes).
   std::string checkpoint_root;
+  // The files a container's output goes to (its stdout and stderr logs), by Pod uid and
+  // container name. Stall detection (`training.skiff.dev/progress-deadline-seconds` on the job)
+  // reads their modification times; unset, the annotation has no effect.
+  std::function<std::vector<std::string>(const std::string& pod_uid, const std::string& container)>
+      output_files;
 };
 
 inline constexpr const char* kCheckpointDirEnv = "SKIFF_CHECKPOINT_DIR";
@@ -102,6 +115,7 @@ class TrainingController {
 
  private:
   void OnJobEvent(const store::WatchEvent& ev);
+  std::optional<TimePoint> ProgressDue(const training::TrainingJob& job, const Json& pod) const;
   void OnChildEvent(const store::WatchEvent& ev);
 
   store::Store& store_;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "controllers/controller_test_base.h"
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -88,7 +90,7 @@ class TrainingControllerTest : public ControllerTestBase<TrainingController> {
     if (phase == "Succeeded" || phase == "Failed") {
       cs["state"] = {{"terminated", {{"exitCode", exit_code}}}};
     } else {
-      cs["state"] = {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}};
+      cs["state"] = {{"running", {{"startedAt", FormatRfc3339(clock_.Now())}}}};
     }
     p["status"] = {{"phase", phase}, {"containerStatuses", Json::array({cs})}};
     auto u = store_->UpdateStatus(p);
@@ -289,6 +291,119 @@ TEST_F(TrainingControllerTest, ElasticJobSucceedsWhenAnyWorkerSucceeds_7) {
   SetPhase("j-worker-1", "Succeeded");
   EXPECT_TRUE(IsTrue("Succeeded"));
   EXPECT_EQ(Condition("Succeeded")["reason"], "PyTorchJobSucceeded");
+}
+
+// A job whose replicas are stalled after 30 s without output; `policy` for the workers.
+std::string Stalling(const std::string& policy) {
+  return R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata:
+  name: j
+  namespace: default
+  annotations: {training.skiff.dev/progress-deadline-seconds: "30"}
+spec:
+  runPolicy: {backoffLimit: 5}
+  pytorchReplicaSpecs:
+    Worker:
+      replicas: 2
+      restartPolicy: )" +
+         policy + R"(
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+)";
+}
+
+class StallTest : public TrainingControllerTest {
+ protected:
+  void SetUp() override {
+    TrainingControllerTest::SetUp();
+    opts_.output_files = [dir = dir_](const std::string& uid, const std::string& container) {
+      return std::vector<std::string>{JoinPath(dir, uid + "." + container + ".stdout")};
+    };
+    Open();
+  }
+  // The replica prints something `after` from now (the file's modification time).
+  void Output(const std::string& pod, Duration after) {
+    std::string path = JoinPath(dir_, StringField(Get("Pod", pod)["metadata"], "uid") + ".pytorch.stdout");
+    ASSERT_TRUE(WriteFile(path, "epoch=1 loss=0.5\n").ok());
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>((clock_.Now() + after).time_since_epoch());
+    timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+    times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(ns.count() % 1000000000);
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  std::string Uid(const std::string& pod) { return StringField(Get("Pod", pod)["metadata"], "uid"); }
+};
+
+TEST_F(StallTest, ReplicaWithoutOutputIsKilledAndRecreated_12_3) {
+  Create(Stalling("OnFailure"));
+  // Both run from the clock's start; worker 1 keeps printing.
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Running");
+  std::string uid0 = Uid("j-worker-0"), uid1 = Uid("j-worker-1");
+  Output("j-worker-0", seconds(20));  // its last output, 20 s after the start
+  Output("j-worker-1", seconds(40));
+  Advance(seconds(45));  // worker 0: 25 s since its output; worker 1: written "in the future"
+  EXPECT_EQ(Uid("j-worker-0"), uid0);
+  EXPECT_FALSE(IsTrue("Restarting"));
+  Advance(seconds(6));  // 51 s: worker 0 printed nothing for 31 s
+  ASSERT_TRUE(Exists("Pod", "j-worker-0"));
+  EXPECT_NE(Uid("j-worker-0"), uid0);  // killed and recreated
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  EXPECT_EQ(Uid("j-worker-1"), uid1);  // still within its deadline (40 + 30)
+  EXPECT_FALSE(IsTrue("Failed"));
+  // Worker 1 goes silent too: it is recreated at 70 s; two restarts now count.
+  Advance(seconds(20));
+  EXPECT_NE(Uid("j-worker-1"), uid1);
+  EXPECT_FALSE(IsTrue("Failed"));
+}
+
+TEST_F(StallTest, RestartingSaysTheReplicaMadeNoProgress_12_3) {
+  Create(Stalling("OnFailure"));
+  SetPhase("j-worker-0", "Running");  // worker 1 is still Pending: nothing else runs
+  Advance(seconds(31));
+  EXPECT_TRUE(IsTrue("Restarting"));
+  EXPECT_EQ(Condition("Restarting")["message"],
+            "PyTorchJob default/j is restarting because 1 Worker replica(s) made no progress for "
+            "30s.");
+  // The recreated replica's clock starts again when it runs.
+  SetPhase("j-worker-0", "Running");
+  EXPECT_TRUE(IsTrue("Running"));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  Advance(seconds(29));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  Advance(seconds(2));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "2");
+}
+
+TEST_F(StallTest, StalledReplicasCountAgainstBackoffLimit_12_5) {
+  Create(Stalling("ExitCode"));
+  Patch([](Json& j) { j["spec"]["runPolicy"]["backoffLimit"] = 1; });
+  SetPhase("j-worker-0", "Running");
+  Advance(seconds(31));
+  EXPECT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "Job j has failed because it has reached the specified backoff limit");
+}
+
+TEST_F(StallTest, StalledReplicaUnderNeverFailsTheJob_12) {
+  Create(Stalling("Never"));
+  SetPhase("j-worker-1", "Running");
+  Advance(seconds(29));
+  EXPECT_FALSE(IsTrue("Failed"));
+  Advance(seconds(2));
+  ASSERT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "PyTorchJob default/j has failed because replica j-worker-1 made no progress for 30s.");
+  EXPECT_FALSE(Exists("Pod", "j-worker-1"));  // killed
+}
+
+TEST_F(TrainingControllerTest, WithoutOutputFilesTheProgressDeadlineIsIgnored_12) {
+  Create(Stalling("OnFailure"));
+  SetPhase("j-worker-0", "Running");
+  std::string uid = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
+  Advance(seconds(120));
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid);
 }
 
 TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {
