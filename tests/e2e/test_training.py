@@ -17,12 +17,16 @@ import time
 import unittest
 import urllib.request
 
+import yaml
+
 from skiffenv import SKIFF, SkiffTestCase
 from test_server import ServerTestCase
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "training")
 CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance", "training")
 PY = "/usr/bin/python3"
+SPECS_FIELD = {"PyTorchJob": "pytorchReplicaSpecs", "TFJob": "tfReplicaSpecs", "XGBoostJob": "xgbReplicaSpecs",
+               "PaddleJob": "paddleReplicaSpecs", "MPIJob": "mpiReplicaSpecs"}
 
 
 def has_module(name):
@@ -71,10 +75,79 @@ class ExamplesTest(SkiffTestCase):
         self.assertIn("rank 1 of 2: allreduce sum 3", out)
         self.assertIn("MPIJob/mpi-allreduce Succeeded", out)
 
-    def test_conformance_inputs_are_accepted_by_lint_and_apply(self):
-        for f in sorted(os.listdir(CONFORMANCE)):
-            if f.endswith(".yaml"):
-                self.skiff("apply", "-f", os.path.join(CONFORMANCE, f), check=0)
+    def expected_pods(self, doc):
+        """Pod names the upstream operators would create for `doc`."""
+        name = doc["metadata"]["name"]
+        field = SPECS_FIELD[doc["kind"]]
+        pods = []
+        for rtype, spec in doc["spec"][field].items():
+            if doc["kind"] == "MPIJob" and rtype.lower() == "launcher":
+                pods.append(name + "-launcher")
+                continue
+            default = 0 if doc["kind"] == "MPIJob" else 1
+            pods += ["%s-%s-%d" % (name, rtype.lower(), i) for i in range(spec.get("replicas", default))]
+        return pods
+
+    def test_every_conformance_file_is_accepted_normalized_and_described(self):
+        """Each file of ../shared/conformance/training: `skiff lint` and `skiff apply` accept it
+        (stored, not run: apply starts no controller), and `skiff describe` shows its plan:
+        the success rule, every replica's Pod name and the injected environment."""
+        files = sorted(f for f in os.listdir(CONFORMANCE) if f.endswith(".yaml"))
+        self.assertGreaterEqual(len(files), 6)
+        for f in files:
+            path = os.path.join(CONFORMANCE, f)
+            with open(path) as fh:
+                doc = yaml.safe_load(fh)
+            self.skiff("lint", path, check=0)
+            self.skiff("apply", "-f", path, check=0)
+            ns = doc["metadata"].get("namespace", "default")
+            out = self.skiff("describe", doc["kind"].lower(), doc["metadata"]["name"], "-n", ns, check=0).stdout
+            self.assertIn("Kind:         " + doc["kind"], out, f)
+            self.assertIn("Plan:\n  Success:      ", out, f)
+            for pod in self.expected_pods(doc):
+                self.assertIn(pod, out, f)
+            env_marker = {"PyTorchJob": "PET_NNODES=", "TFJob": "TF_CONFIG=", "XGBoostJob": "MASTER_ADDR=",
+                          "PaddleJob": "PADDLE_MASTER=", "MPIJob": "OMPI_MCA_orte_default_hostfile="}[doc["kind"]]
+            self.assertIn(env_marker, out, f)
+        # Stored, never run.
+        pods = json.loads(self.skiff("get", "pods", "-A", "-o", "json", check=0).stdout)["items"]
+        self.assertEqual(pods, [])
+
+    def test_malformed_conformance_variants_are_rejected_with_the_field_path(self):
+        for f in sorted(x for x in os.listdir(CONFORMANCE) if x.endswith(".yaml")):
+            with open(os.path.join(CONFORMANCE, f)) as fh:
+                doc = yaml.safe_load(fh)
+            field = SPECS_FIELD[doc["kind"]]
+            rtype = sorted(doc["spec"][field])[-1]
+            prefix = "spec.%s.%s." % (field, rtype)
+            for mutate, error in (
+                    (lambda d: d["spec"][field][rtype].__setitem__("replicas", -1), prefix + "replicas: must be >= 0"),
+                    (lambda d: d["spec"][field][rtype].pop("template"), prefix + "template: required"),
+                    (lambda d: d["spec"][field][rtype].__setitem__("restartPolicy", "Sometimes"),
+                     prefix + "restartPolicy: unsupported value"),
+                    (lambda d: d["spec"].setdefault("runPolicy", {}).__setitem__("backoffLimit", -1),
+                     "spec.runPolicy.backoffLimit: must be >= 0")):
+                bad = json.loads(json.dumps(doc))
+                mutate(bad)
+                path = self.write("bad-" + f, yaml.safe_dump(bad))
+                for cmd in (["lint", path], ["apply", "-f", path]):
+                    p = self.skiff(*cmd)
+                    self.assertNotEqual(p.returncode, 0, "%s %s accepted" % (f, error))
+                    self.assertIn(error, p.stderr, f)
+
+    def test_paddlejob_example_is_validated_planned_and_runs(self):
+        """PaddlePaddle is not in Debian: examples/training/paddle-env.yaml checks the PADDLE_*
+        variables with the standard library instead of paddle.distributed.launch."""
+        path = os.path.join(EXAMPLES, "paddle-env.yaml")
+        self.skiff("lint", path, check=0)
+        self.skiff("apply", "-f", path, check=0)
+        out = self.skiff("describe", "paddlejob", "paddle-env", check=0).stdout
+        self.assertIn("PADDLE_NNODES=2", out)
+        self.assertIn("paddle-env-worker-1", out)
+        self.skiff("delete", "paddlejob", "paddle-env", check=0)
+        out = self.run_example("paddle-env.yaml")
+        self.assertIn("heard paddle-env 2", out)
+        self.assertIn("PaddleJob/paddle-env Succeeded", out)
 
     def test_invalid_job_is_rejected_naming_the_field(self):
         bad = self.write("bad.yaml", """apiVersion: kubeflow.org/v1
