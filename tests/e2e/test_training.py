@@ -333,8 +333,14 @@ class ServerTrainingTest(ServerTestCase):
         variables (c10d rendezvous on 127.0.0.1); scaling Worker.replicas 2 -> 3 -> 2 on the
         running job creates and deletes a worker and torchrun re-forms the group at each size;
         training resumes from rank 0's checkpoint and the job succeeds when a worker does."""
-        self.kubectl("apply", "-f", os.path.join(EXAMPLES, "pytorch-elastic.yaml"))
         job = "pytorch-elastic"
+        # Train until told otherwise (the example reads <checkpoints>/epochs every epoch), so
+        # that no phase of the test can race the end of training on a slow machine.
+        ckdir = os.path.join(self.home, "jobs", "default", job, "checkpoints")
+        os.makedirs(ckdir)
+        with open(os.path.join(ckdir, "epochs"), "w") as f:
+            f.write("100000")
+        self.kubectl("apply", "-f", os.path.join(EXAMPLES, "pytorch-elastic.yaml"))
 
         def world(pod, size, after=0):
             log = self.logs(pod)
@@ -362,10 +368,14 @@ class ServerTrainingTest(ServerTestCase):
         self.wait_until(lambda: job + "-worker-2" not in [p["metadata"]["name"] for p in self.pods(job)],
                         timeout=60)
         self.wait_until(lambda: world(job + "-worker-0", 2, after=restarts + 1), timeout=300, interval=1)
+        # Finish a few epochs from now.
+        last = max(int(e) for e in re.findall(r"^epoch=(\d+) world=2", self.logs(job + "-worker-0"), re.M))
+        with open(os.path.join(ckdir, "epochs"), "w") as f:
+            f.write(str(last + 5))
         self.kubectl("wait", "--for=condition=Succeeded", "pytorchjob/" + job, "--timeout=300s", timeout=320)
         # Every epoch was done once, across three group sizes, from the checkpoints.
         logs = self.logs(job + "-worker-0") + self.logs(job + "-worker-1")
-        self.assertIn("done: 40 epochs", logs)
+        self.assertIn("done: %d epochs" % (last + 5), logs)
         self.assertRegex(logs, r"group: rank \d+ world 2 restart \d+ from epoch [1-9]")
 
     def test_replicas_services_and_running_latency(self):
