@@ -75,6 +75,41 @@ class ExamplesTest(SkiffTestCase):
         self.assertIn("rank 1 of 2: allreduce sum 3", out)
         self.assertIn("MPIJob/mpi-allreduce Succeeded", out)
 
+    @unittest.skipUnless(shutil.which("mpirun") and shutil.which("mpicxx"), "openmpi is not installed")
+    def test_mpijob_runs_the_cpp_allreduce_sgd_example(self):
+        """examples/training/mpi/allreduce.cc (data-parallel SGD: gradients and sample counts
+        summed with MPI_Allreduce) as an MPIJob's launcher over the hostfile skiff provides; each
+        rank checks the summed count and that all ranks hold the same fitted weights."""
+        binary = os.path.join(self.files, "allreduce")
+        subprocess.run(["mpicxx", "-O2", "-o", binary, os.path.join(EXAMPLES, "mpi", "allreduce.cc")], check=True)
+        job = """apiVersion: kubeflow.org/v2beta1
+kind: MPIJob
+metadata: {name: sgd}
+spec:
+  slotsPerWorker: 1
+  runPolicy: {cleanPodPolicy: Running}
+  mpiReplicaSpecs:
+    Launcher:
+      replicas: 1
+      template:
+        spec:
+          containers:
+          - {name: launcher, image: mpioperator/openmpi, resources: {requests: {cpu: 100m}},
+             command: [sh, -c, 'cat "$OMPI_MCA_orte_default_hostfile"; exec mpirun --oversubscribe -n 2 %s']}
+    Worker:
+      replicas: 2
+      template:
+        spec:
+          containers:
+          - {name: worker, image: mpioperator/openmpi, resources: {requests: {cpu: 100m}}, command: [sleep, "3600"]}
+""" % binary
+        out = self.run_example(self.write("sgd.yaml", job))
+        self.assertIn("127.0.0.1 slots=2", out)
+        for rank in range(2):
+            self.assertRegex(out, r"rank %d of 2: w=[\d.]+ b=-[\d.]+ loss [\d.]+ -> [\d.]+\n" % rank)
+        self.assertNotIn("WRONG", out)
+        self.assertIn("MPIJob/sgd Succeeded", out)
+
     def expected_pods(self, doc):
         """Pod names the upstream operators would create for `doc`."""
         name = doc["metadata"]["name"]
