@@ -39,6 +39,7 @@ bench: build
 	@bench/tuning/run.sh $(BUILD)
 	@bench/tuning/overhead.sh $(BUILD)/skiff
 	@SKIFF_BINARY=$(BUILD)/skiff bench/serving/run.sh
+	@bench/training/run.sh $(BUILD)/skiff
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

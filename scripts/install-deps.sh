@@ -26,7 +26,7 @@ PKGS=(
   # load generator and static-file peer
   libxgboost-dev python3-xgboost wrk nginx-light
   # training operator examples and tests: PyTorch DDP (gloo), XGBoost, OpenMPI; fast BLAS
-  python3-torch openmpi-bin libopenmpi-dev libopenblas0-pthread
+  python3-torch openmpi-bin libopenmpi-dev libopenblas0-pthread python3-yaml
 )
 
 # The server tests drive the stock kubectl; Debian's kubernetes-client provides one when the

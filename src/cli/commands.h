@@ -51,6 +51,8 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 // kubectl-style text for `describe`.
 std::string DescribeText(const Json& obj);
 std::string EventsText(const Json& events);
+// The normalized plan of a training job (describe_training.cc); for `DescribeText`.
+std::string TrainingPlanText(const Json& obj);
 
 // Checks a resource before it is stored (Workflow kinds: structure and references).
 Status ValidateForStore(const Json& obj);

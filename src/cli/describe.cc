@@ -12,6 +12,7 @@
 #include "controllers/pipeline/workflow_controller.h"
 #include "kinds/registry.h"
 #include "kinds/serving/inference_service.h"
+#include "kinds/training/training_job.h"
 
 namespace skiff::cli {
 
@@ -61,6 +62,7 @@ std::string DescribeText(const Json& obj) {
   out += "Kind:         " + StringField(obj, "kind") + "\n";
   out += "Created:      " + StringField(md, "creationTimestamp") + "\n";
   if (obj.contains("spec")) out += "Spec:\n" + Indent(ToYaml(obj["spec"]), "  ");
+  if (training::IsTrainingKind(StringField(obj, "kind"))) out += TrainingPlanText(obj);
   if (obj.contains("data")) out += "Data:\n" + Indent(ToYaml(obj["data"]), "  ");
   Json status = obj.value("status", Json::object());
   Json nodes = status.value("nodes", Json::object());

@@ -95,6 +95,11 @@ Status LocalRuntime::StartControllers() {
   if (const char* names = std::getenv("SKIFF_TRAINING_HOSTNAMES"); names != nullptr && std::string(names) == "1") {
     training_opts.loopback = false;
   }
+  training_opts.checkpoint_root = JoinPath(home_, "jobs");
+  training_opts.output_files = [home = home_](const std::string& pod_uid, const std::string& container) {
+    return std::vector<std::string>{local::Kubelet::LogPath(home, pod_uid, container, false),
+                                    local::Kubelet::LogPath(home, pod_uid, container, true)};
+  };
   training_ = std::make_unique<controllers::TrainingController>(*store_, loop_, *informer_, SystemClock::Get(),
                                                                 training_opts);
   // InferenceServices: replicas run this binary's model server; http:// models come through

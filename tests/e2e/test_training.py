@@ -9,18 +9,24 @@ they only use the injected values (HostNamesTest runs one that way)."""
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import time
 import unittest
 import urllib.request
 
-from skiffenv import SkiffTestCase
+import yaml
+
+from skiffenv import SKIFF, SkiffTestCase
 from test_server import ServerTestCase
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "training")
 CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance", "training")
 PY = "/usr/bin/python3"
+SPECS_FIELD = {"PyTorchJob": "pytorchReplicaSpecs", "TFJob": "tfReplicaSpecs", "XGBoostJob": "xgbReplicaSpecs",
+               "PaddleJob": "paddleReplicaSpecs", "MPIJob": "mpiReplicaSpecs"}
 
 
 def has_module(name):
@@ -69,10 +75,114 @@ class ExamplesTest(SkiffTestCase):
         self.assertIn("rank 1 of 2: allreduce sum 3", out)
         self.assertIn("MPIJob/mpi-allreduce Succeeded", out)
 
-    def test_conformance_inputs_are_accepted_by_lint_and_apply(self):
-        for f in sorted(os.listdir(CONFORMANCE)):
-            if f.endswith(".yaml"):
-                self.skiff("apply", "-f", os.path.join(CONFORMANCE, f), check=0)
+    @unittest.skipUnless(shutil.which("mpirun") and shutil.which("mpicxx"), "openmpi is not installed")
+    def test_mpijob_runs_the_cpp_allreduce_sgd_example(self):
+        """examples/training/mpi/allreduce.cc (data-parallel SGD: gradients and sample counts
+        summed with MPI_Allreduce) as an MPIJob's launcher over the hostfile skiff provides; each
+        rank checks the summed count and that all ranks hold the same fitted weights."""
+        binary = os.path.join(self.files, "allreduce")
+        subprocess.run(["mpicxx", "-O2", "-o", binary, os.path.join(EXAMPLES, "mpi", "allreduce.cc")], check=True)
+        job = """apiVersion: kubeflow.org/v2beta1
+kind: MPIJob
+metadata: {name: sgd}
+spec:
+  slotsPerWorker: 1
+  runPolicy: {cleanPodPolicy: Running}
+  mpiReplicaSpecs:
+    Launcher:
+      replicas: 1
+      template:
+        spec:
+          containers:
+          - {name: launcher, image: mpioperator/openmpi, resources: {requests: {cpu: 100m}},
+             command: [sh, -c, 'cat "$OMPI_MCA_orte_default_hostfile"; exec mpirun --oversubscribe -n 2 %s']}
+    Worker:
+      replicas: 2
+      template:
+        spec:
+          containers:
+          - {name: worker, image: mpioperator/openmpi, resources: {requests: {cpu: 100m}}, command: [sleep, "3600"]}
+""" % binary
+        out = self.run_example(self.write("sgd.yaml", job))
+        self.assertIn("127.0.0.1 slots=2", out)
+        for rank in range(2):
+            self.assertRegex(out, r"rank %d of 2: w=[\d.]+ b=-[\d.]+ loss [\d.]+ -> [\d.]+\n" % rank)
+        self.assertNotIn("WRONG", out)
+        self.assertIn("MPIJob/sgd Succeeded", out)
+
+    def expected_pods(self, doc):
+        """Pod names the upstream operators would create for `doc`."""
+        name = doc["metadata"]["name"]
+        field = SPECS_FIELD[doc["kind"]]
+        pods = []
+        for rtype, spec in doc["spec"][field].items():
+            if doc["kind"] == "MPIJob" and rtype.lower() == "launcher":
+                pods.append(name + "-launcher")
+                continue
+            default = 0 if doc["kind"] == "MPIJob" else 1
+            pods += ["%s-%s-%d" % (name, rtype.lower(), i) for i in range(spec.get("replicas", default))]
+        return pods
+
+    def test_every_conformance_file_is_accepted_normalized_and_described(self):
+        """Each file of ../shared/conformance/training: `skiff lint` and `skiff apply` accept it
+        (stored, not run: apply starts no controller), and `skiff describe` shows its plan:
+        the success rule, every replica's Pod name and the injected environment."""
+        files = sorted(f for f in os.listdir(CONFORMANCE) if f.endswith(".yaml"))
+        self.assertGreaterEqual(len(files), 6)
+        for f in files:
+            path = os.path.join(CONFORMANCE, f)
+            with open(path) as fh:
+                doc = yaml.safe_load(fh)
+            self.skiff("lint", path, check=0)
+            self.skiff("apply", "-f", path, check=0)
+            ns = doc["metadata"].get("namespace", "default")
+            out = self.skiff("describe", doc["kind"].lower(), doc["metadata"]["name"], "-n", ns, check=0).stdout
+            self.assertIn("Kind:         " + doc["kind"], out, f)
+            self.assertIn("Plan:\n  Success:      ", out, f)
+            for pod in self.expected_pods(doc):
+                self.assertIn(pod, out, f)
+            env_marker = {"PyTorchJob": "PET_NNODES=", "TFJob": "TF_CONFIG=", "XGBoostJob": "MASTER_ADDR=",
+                          "PaddleJob": "PADDLE_MASTER=", "MPIJob": "OMPI_MCA_orte_default_hostfile="}[doc["kind"]]
+            self.assertIn(env_marker, out, f)
+        # Stored, never run.
+        pods = json.loads(self.skiff("get", "pods", "-A", "-o", "json", check=0).stdout)["items"]
+        self.assertEqual(pods, [])
+
+    def test_malformed_conformance_variants_are_rejected_with_the_field_path(self):
+        for f in sorted(x for x in os.listdir(CONFORMANCE) if x.endswith(".yaml")):
+            with open(os.path.join(CONFORMANCE, f)) as fh:
+                doc = yaml.safe_load(fh)
+            field = SPECS_FIELD[doc["kind"]]
+            rtype = sorted(doc["spec"][field])[-1]
+            prefix = "spec.%s.%s." % (field, rtype)
+            for mutate, error in (
+                    (lambda d: d["spec"][field][rtype].__setitem__("replicas", -1), prefix + "replicas: must be >= 0"),
+                    (lambda d: d["spec"][field][rtype].pop("template"), prefix + "template: required"),
+                    (lambda d: d["spec"][field][rtype].__setitem__("restartPolicy", "Sometimes"),
+                     prefix + "restartPolicy: unsupported value"),
+                    (lambda d: d["spec"].setdefault("runPolicy", {}).__setitem__("backoffLimit", -1),
+                     "spec.runPolicy.backoffLimit: must be >= 0")):
+                bad = json.loads(json.dumps(doc))
+                mutate(bad)
+                path = self.write("bad-" + f, yaml.safe_dump(bad))
+                for cmd in (["lint", path], ["apply", "-f", path]):
+                    p = self.skiff(*cmd)
+                    self.assertNotEqual(p.returncode, 0, "%s %s accepted" % (f, error))
+                    self.assertIn(error, p.stderr, f)
+
+    def test_paddlejob_example_is_validated_planned_and_runs(self):
+        """PaddlePaddle is not in Debian: examples/training/paddle-env.yaml checks the PADDLE_*
+        variables with the standard library instead of paddle.distributed.launch."""
+        path = os.path.join(EXAMPLES, "paddle-env.yaml")
+        self.skiff("lint", path, check=0)
+        self.skiff("apply", "-f", path, check=0)
+        out = self.skiff("describe", "paddlejob", "paddle-env", check=0).stdout
+        self.assertIn("PADDLE_NNODES=2", out)
+        self.assertIn("paddle-env-worker-1", out)
+        self.skiff("delete", "paddlejob", "paddle-env", check=0)
+        out = self.run_example("paddle-env.yaml")
+        self.assertIn("heard paddle-env 2", out)
+        self.assertIn("PaddleJob/paddle-env Succeeded", out)
 
     def test_invalid_job_is_rejected_naming_the_field(self):
         bad = self.write("bad.yaml", """apiVersion: kubeflow.org/v1
@@ -141,6 +251,65 @@ class FaultTest(SkiffTestCase):
         self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
         self.assertEqual(condition(self.job("retry"), "Succeeded")["status"], "True")
 
+    @unittest.skipUnless(has_module("torch") and has_module("sklearn"), "python3-torch/sklearn missing")
+    def test_sigkilled_worker_is_recreated_and_resumes_from_its_checkpoint(self):
+        """examples/training/pytorch-checkpoint.yaml: worker 1 is SIGKILLed mid-training; the
+        ExitCode policy recreates it (one restart recorded against backoffLimit 3), it resumes
+        from the checkpoint in SKIFF_CHECKPOINT_DIR and the job completes with a falling loss."""
+        run = subprocess.Popen([SKIFF, "run", os.path.join(EXAMPLES, "pytorch-checkpoint.yaml")],
+                               env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ckdir = os.path.join(self.home, "jobs", "default", "pytorch-checkpoint", "checkpoints")
+            pid_file = os.path.join(ckdir, "worker-1.pid")
+
+            def trained_a_few_epochs():
+                if not os.path.exists(pid_file):
+                    return False
+                log = self.skiff("logs", "pytorch-checkpoint-worker-1").stdout
+                return re.search(r"^epoch=([3-9]|\d\d) ", log, re.M) is not None
+            self.wait_until(trained_a_few_epochs, timeout=240, interval=0.2)
+            with open(pid_file) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+            out, err = run.communicate(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        self.assertEqual(run.returncode, 0, "stdout:%s\nstderr:%s" % (out, err))
+        self.assertIn("PyTorchJob/pytorch-checkpoint Succeeded", out)
+        # The recreated replica started from its last checkpoint, not from scratch.
+        log = self.skiff("logs", "pytorch-checkpoint-worker-1", check=0).stdout
+        resumed = re.search(r"^resumed at epoch=(\d+)", log, re.M)
+        self.assertIsNotNone(resumed, log)
+        self.assertGreater(int(resumed.group(1)), 0)
+        first, last = map(float, re.search(r"loss ([\d.]+) -> ([\d.]+) over 40 epochs", log).groups())
+        self.assertLess(last, 0.7 * first)
+        # The untouched worker ran once, from epoch 0.
+        self.assertIn("started at epoch=0", self.skiff("logs", "pytorch-checkpoint-worker-0", check=0).stdout)
+        pod = json.loads(self.skiff("get", "pod", "pytorch-checkpoint-worker-1", "-o", "json", check=0).stdout)
+        self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
+        self.assertTrue(os.path.exists(os.path.join(ckdir, "worker-1.pt")))
+
+    def test_stalled_replica_is_killed_and_restarted(self):
+        """training.skiff.dev/progress-deadline-seconds: 3. The first attempt prints one metrics
+        line and hangs; 3 s later it is killed and recreated (OnFailure), and the second attempt
+        finishes the job."""
+        script = ("echo attempt >> /shared/attempts; [ -e /shared/hung ] && { echo epoch=2; exit 0; }; "
+                  "touch /shared/hung; echo epoch=1; exec sleep 300")
+        job = worker_job("stall", script, "{backoffLimit: 3}", restart="OnFailure", files=self.files)
+        job = job.replace("metadata: {name: stall}", "metadata:\n  name: stall\n  annotations:\n"
+                          "    training.skiff.dev/progress-deadline-seconds: \"3\"")
+        path = self.write("stall.yaml", job)
+        t0 = time.monotonic()
+        p = self.skiff("run", path, timeout=180)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, "stdout:%s\nstderr:%s" % (p.stdout, p.stderr))
+        with open(os.path.join(self.files, "attempts")) as f:
+            self.assertEqual(len(f.read().split()), 2)
+        pod = json.loads(self.skiff("get", "pod", "stall-worker-0", "-o", "json", check=0).stdout)
+        self.assertEqual(pod["metadata"]["annotations"]["training.skiff.dev/restart"], "1")
+        self.assertIn("epoch=2", self.skiff("logs", "stall-worker-0", check=0).stdout)
+        self.assertLess(elapsed, 150)  # not the 300 s the hung attempt would have slept
+
     def test_exit_1_fails_the_job_at_once(self):
         script = "echo attempt >> /shared/attempts; exit 1"
         path = self.write("perm.yaml", worker_job("perm", script, files=self.files))
@@ -189,6 +358,60 @@ class ServerTrainingTest(ServerTestCase):
         self.assertEqual(condition(job, "Suspended")["status"], "False")
         self.assertEqual(condition(job, "Suspended")["reason"], "PyTorchJobResumed")
         self.assertEqual(job["status"]["replicaStatuses"]["Worker"]["succeeded"], 2)
+
+    def logs(self, pod):
+        return self.kubectl("logs", pod, check=None).stdout
+
+    @unittest.skipUnless(has_module("torch"), "python3-torch missing")
+    def test_elastic_pytorchjob_scales_with_torchrun_rendezvous(self):
+        """examples/training/pytorch-elastic.yaml: torchrun forms the group from the PET_*
+        variables (c10d rendezvous on 127.0.0.1); scaling Worker.replicas 2 -> 3 -> 2 on the
+        running job creates and deletes a worker and torchrun re-forms the group at each size;
+        training resumes from rank 0's checkpoint and the job succeeds when a worker does."""
+        job = "pytorch-elastic"
+        # Train until told otherwise (the example reads <checkpoints>/epochs every epoch), so
+        # that no phase of the test can race the end of training on a slow machine.
+        ckdir = os.path.join(self.home, "jobs", "default", job, "checkpoints")
+        os.makedirs(ckdir)
+        with open(os.path.join(ckdir, "epochs"), "w") as f:
+            f.write("100000")
+        self.kubectl("apply", "-f", os.path.join(EXAMPLES, "pytorch-elastic.yaml"))
+
+        def world(pod, size, after=0):
+            log = self.logs(pod)
+            return any(int(m.group(1)) >= after for m in
+                       re.finditer(r"^group: rank \d+ world %d restart (\d+)" % size, log, re.M))
+        self.wait_until(lambda: world(job + "-worker-0", 2) and "epoch=2 " in self.logs(job + "-worker-0"),
+                        timeout=300, interval=1)
+        w0 = self.get("pod", job + "-worker-0")
+        env = {e["name"]: e.get("value") for e in w0["spec"]["containers"][0]["env"]}
+        self.assertEqual(env["PET_NNODES"], "1:3")
+        self.assertEqual(env["PET_RDZV_BACKEND"], "c10d")
+        self.assertEqual(env["PET_MAX_RESTARTS"], "10")
+        self.assertEqual(env["PET_RDZV_CONF"], "last_call_timeout=1")
+        self.assertRegex(env["PET_RDZV_ENDPOINT"], r"^127\.0\.0\.1:\d+$")
+        # Up: a third worker joins; every member re-forms the group with 3.
+        self.kubectl("patch", "pytorchjob", job, "--type=merge",
+                     "-p", '{"spec":{"pytorchReplicaSpecs":{"Worker":{"replicas":3}}}}')
+        self.wait_until(lambda: world(job + "-worker-2", 3) and world(job + "-worker-0", 3),
+                        timeout=300, interval=1)
+        restarts = max(int(m.group(1)) for m in re.finditer(
+            r"^group: rank \d+ world 3 restart (\d+)", self.logs(job + "-worker-0"), re.M))
+        # Down: worker 2 is deleted; the other two re-form the group with 2.
+        self.kubectl("patch", "pytorchjob", job, "--type=merge",
+                     "-p", '{"spec":{"pytorchReplicaSpecs":{"Worker":{"replicas":2}}}}')
+        self.wait_until(lambda: job + "-worker-2" not in [p["metadata"]["name"] for p in self.pods(job)],
+                        timeout=60)
+        self.wait_until(lambda: world(job + "-worker-0", 2, after=restarts + 1), timeout=300, interval=1)
+        # Finish a few epochs from now.
+        last = max(int(e) for e in re.findall(r"^epoch=(\d+) world=2", self.logs(job + "-worker-0"), re.M))
+        with open(os.path.join(ckdir, "epochs"), "w") as f:
+            f.write(str(last + 5))
+        self.kubectl("wait", "--for=condition=Succeeded", "pytorchjob/" + job, "--timeout=300s", timeout=320)
+        # Every epoch was done once, across three group sizes, from the checkpoints.
+        logs = self.logs(job + "-worker-0") + self.logs(job + "-worker-1")
+        self.assertIn("done: %d epochs" % (last + 5), logs)
+        self.assertRegex(logs, r"group: rank \d+ world 2 restart \d+ from epoch [1-9]")
 
     def test_replicas_services_and_running_latency(self):
         """1 master + 3 workers: every replica Running; prints apply -> all Running."""

@@ -844,6 +844,7 @@ void Kubelet::OnProcess(const ProcessStatus& event) {
   }
   c->last = st;
   bool changed = false;
+  const bool was_pending = run.phase == "Pending";
   switch (st.state) {
     case ProcessStatus::State::kQueued:
       c->waiting_reason = "WaitingForResources";
@@ -914,7 +915,21 @@ void Kubelet::OnProcess(const ProcessStatus& event) {
     if (all_done) FinishPod(run);
     return;
   }
-  if (changed && !run.finished) QueueStatus(run);
+  // When the last member of a gang turns Running, the gang's statuses are written at the end of
+  // this loop turn instead of after the batch delay: controllers and peers wait for the whole
+  // gang (MPI's WaitForWorkersReady, "all replicas Running"), and a gang is a long-running
+  // parallel job, not a short step whose second write the delay would save. The members that
+  // turned Running before it are still written together with it, in one commit.
+  bool gang_running = false;
+  if (!run.gang.empty() && was_pending && run.phase == "Running") {
+    auto g = gangs_.find(run.gang);
+    gang_running = g != gangs_.end() && static_cast<int>(g->second.members.size()) >= g->second.pods &&
+                   std::all_of(g->second.members.begin(), g->second.members.end(), [this](const std::string& uid) {
+                     auto p = pods_.find(uid);
+                     return p == pods_.end() || p->second->phase != "Pending";
+                   });
+  }
+  if (changed && !run.finished) QueueStatus(run, gang_running);
   StartNext(run);
 }
 
@@ -1196,18 +1211,18 @@ void Kubelet::WriteStatus(PodRun& run, const Json* outputs_annotation) {
 // Like the kubelet's status manager, intermediate states (scheduled, running, waiting for
 // resources) are written in batches a moment later: a step that finishes within that moment
 // costs one status write instead of three. Final states are written at once (WriteStatus).
-void Kubelet::QueueStatus(PodRun& run, bool now) {
+void Kubelet::QueueStatus(PodRun& run, bool soon) {
+  // One flush timer is pending exactly while statuses are queued (the destructor relies on it).
   if (!run.status_queued) {
     run.status_queued = true;
     queued_statuses_.push_back(run.uid);
-    if (queued_statuses_.size() == 1 && !now) {
+    if (queued_statuses_.size() == 1 && !soon) {
       flush_timer_ = loop_.After(kStatusBatchDelay, [this] { FlushStatuses(); });
     }
   }
-  if (now) {
-    if (flush_timer_ != 0) loop_.Cancel(flush_timer_);
-    flush_timer_ = 0;
-    FlushStatuses();
+  if (soon) {
+    loop_.Cancel(flush_timer_);  // a no-op once it fired
+    flush_timer_ = loop_.After(Duration(0), [this] { FlushStatuses(); });
   }
 }
 

@@ -117,8 +117,9 @@ class Kubelet {
   void FailPod(PodRun& run, const std::string& reason, const std::string& message);
   void KillPod(PodRun& run, Duration grace, const std::string& reason);
   void WriteStatus(PodRun& run, const Json* outputs_annotation = nullptr);
-  // Queues the Pod's status for the next batched write; `now` writes the batch at once.
-  void QueueStatus(PodRun& run, bool now = false);
+  // Writes `run`'s status after `kStatusBatchDelay` with the others queued, or with `soon` at
+  // the end of this loop turn.
+  void QueueStatus(PodRun& run, bool soon = false);
   void FlushStatuses();
   Json BuildStatus(const PodRun& run) const;
   void Forget(PodRun& run);

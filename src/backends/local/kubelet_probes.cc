@@ -321,7 +321,7 @@ void Kubelet::OnProbeResult(const std::string& uid, const std::string& container
         c->ready = p->state.verdict();
         if (!c->ready) RecordEvent(run, "Warning", "Unhealthy", failed, c->name);
         // Becoming ready is written at once: someone (a gateway, a rollout) waits for it.
-        QueueStatus(run, /*now=*/c->ready);
+        QueueStatus(run, /*soon=*/c->ready);
         if (c->ready) c->was_ready = true;
       }
       if (!c->ready && !c->was_ready && run.initial_readiness_period_ms > 0) {

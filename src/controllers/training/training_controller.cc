@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
 #include "kinds/training/training_env.h"
+#include "controllers/training/training_pods.h"
 #include "kinds/training/training_job.h"
 
 namespace skiff::controllers {
@@ -21,15 +23,8 @@ namespace {
 
 using training::ReplicaSpec;
 using training::TrainingJob;
+using namespace training_pods;  // NOLINT: the label names and the child builders
 
-constexpr const char* kJobNameLabel = "training.kubeflow.org/job-name";
-constexpr const char* kOperatorNameLabel = "training.kubeflow.org/operator-name";
-constexpr const char* kReplicaTypeLabel = "training.kubeflow.org/replica-type";
-constexpr const char* kReplicaIndexLabel = "training.kubeflow.org/replica-index";
-constexpr const char* kJobRoleLabel = "training.kubeflow.org/job-role";
-constexpr const char* kRestartAnnotation = "training.skiff.dev/restart";
-constexpr const char* kGangAnnotation = "scheduling.skiff.dev/gang";
-constexpr const char* kGangSizeAnnotation = "scheduling.skiff.dev/gang-size";
 
 const char* const kKinds[] = {"PyTorchJob", "TFJob", "XGBoostJob", "PaddleJob", "MPIJob"};
 
@@ -106,173 +101,6 @@ int64_t ExitCode(const TrainingJob& job, const Json& pod) {
   return -1;
 }
 
-std::string OperatorName(const TrainingJob& job) {
-  std::string k = job.kind;
-  for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return k + "-controller";
-}
-
-Json OwnerRef(const TrainingJob& job) {
-  return Json::array({{{"apiVersion", job.api_version},
-                       {"kind", job.kind},
-                       {"name", job.name},
-                       {"uid", job.uid},
-                       {"controller", true},
-                       {"blockOwnerDeletion", true}}});
-}
-
-Json ReplicaLabels(const TrainingJob& job, const ReplicaSpec& r, int32_t index) {
-  Json l = {{kJobNameLabel, job.name},
-            {kOperatorNameLabel, OperatorName(job)},
-            {kReplicaTypeLabel, r.lower()},
-            {kReplicaIndexLabel, std::to_string(index)}};
-  if (r.type == job.MasterType()) l[kJobRoleLabel] = "master";
-  return l;
-}
-
-void AppendEnv(Json& container, const std::vector<training::EnvVar>& env) {
-  if (!container.contains("env") || !container["env"].is_array()) container["env"] = Json::array();
-  for (const auto& e : env) {
-    Json v = {{"name", e.name}};
-    if (!e.value_from.is_null()) {
-      v["valueFrom"] = e.value_from;
-    } else {
-      v["value"] = e.value;
-    }
-    container["env"].push_back(std::move(v));
-  }
-}
-
-struct Plan {
-  const TrainingJob& job;
-  const training::Network& net;
-  const TrainingControllerOptions& options;
-  int32_t gang_size;
-};
-
-Json NewPod(const Plan& p, const ReplicaSpec& r, int32_t index, int64_t restarts) {
-  const TrainingJob& job = p.job;
-  Json tmpl = r.pod_template;
-  Json meta = tmpl.value("metadata", Json::object());
-  std::string name = training::ReplicaName(job, r.type, index);
-  meta["name"] = name;
-  meta["namespace"] = job.ns;
-  meta.erase("generateName");
-  if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = Json::object();
-  const Json labels = ReplicaLabels(job, r, index);
-  for (auto it = labels.begin(); it != labels.end(); ++it) meta["labels"][it.key()] = it.value();
-  if (!meta.contains("annotations") || !meta["annotations"].is_object())
-    meta["annotations"] = Json::object();
-  meta["annotations"][kRestartAnnotation] = std::to_string(restarts);
-  // A recreated replica joins replicas that already run (or have finished): it is admitted
-  // alone, as a gang of its first members only could wait for Pods that never come back.
-  if (p.gang_size > 0 && restarts == 0 &&
-      !(job.framework == training::Framework::kMPI && r.type == "Launcher" &&
-        job.launcher_creation_policy == "WaitForWorkersReady")) {
-    meta["annotations"][kGangAnnotation] = job.ns + "." + job.name;
-    meta["annotations"][kGangSizeAnnotation] = std::to_string(p.gang_size);
-  }
-  meta["ownerReferences"] = OwnerRef(job);
-  Json spec = tmpl.value("spec", Json::object());
-  // ExitCode is the controller's policy: the Pod itself never restarts (upstream does the same).
-  spec["restartPolicy"] = r.restart_policy == "ExitCode" ? "Never" : r.restart_policy;
-  if (job.framework == training::Framework::kMPI) {
-    spec["hostname"] = name;
-    spec["subdomain"] = job.name;
-  } else {
-    spec["hostname"] = name;
-  }
-  const auto env = training::ReplicaEnv(job, p.net, r.type, index);
-  for (const char* field : {"initContainers", "containers"}) {
-    if (!spec.contains(field) || !spec[field].is_array()) continue;
-    if (std::string(field) == "initContainers" && job.framework != training::Framework::kMPI)
-      continue;
-    for (auto& c : spec[field]) {
-      if (training::InjectsInto(job, StringField(c, "name"))) AppendEnv(c, env);
-    }
-  }
-  if (job.framework == training::Framework::kMPI && r.type == "Launcher") {
-    if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = Json::array();
-    spec["volumes"].push_back(
-        {{"name", "mpi-job-config"},
-         {"configMap",
-          {{"name", job.name + "-config"},
-           {"items", Json::array({{{"key", "hostfile"}, {"path", "hostfile"}, {"mode", 0444}},
-                                  {{"key", "discover_hosts.sh"},
-                                   {"path", "discover_hosts.sh"},
-                                   {"mode", 0555}}})}}}});
-    for (auto& c : spec["containers"]) {
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array())
-        c["volumeMounts"] = Json::array();
-      c["volumeMounts"].push_back(
-          {{"name", "mpi-job-config"}, {"mountPath", training::kMpiConfigMountPath}});
-    }
-  }
-  if (p.options.local_network) {
-    // Every replica name resolves to this machine (applied by the local kubelet's per-Pod
-    // /etc/hosts).
-    if (!spec.contains("hostAliases") || !spec["hostAliases"].is_array())
-      spec["hostAliases"] = Json::array();
-    Json names = Json::array();
-    for (const auto& n : training::ReplicaHostNames(job)) names.push_back(n);
-    spec["hostAliases"].push_back({{"ip", "127.0.0.1"}, {"hostnames", names}});
-  }
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", std::move(meta)},
-          {"spec", std::move(spec)}};
-}
-
-Json NewService(const Plan& p, const ReplicaSpec& r, int32_t index) {
-  const TrainingJob& job = p.job;
-  Json selector = {{kJobNameLabel, job.name},
-                   {kReplicaTypeLabel, r.lower()},
-                   {kReplicaIndexLabel, std::to_string(index)}};
-  int32_t port = training::ReplicaPort(job, p.net, r.type, index);
-  Json spec = {{"clusterIP", "None"}, {"selector", selector}};
-  if (port > 0) spec["ports"] = Json::array({{{"name", job.default_port_name}, {"port", port}}});
-  Json labels = ReplicaLabels(job, r, index);
-  return {{"apiVersion", "v1"},
-          {"kind", "Service"},
-          {"metadata",
-           {{"name", training::ReplicaName(job, r.type, index)},
-            {"namespace", job.ns},
-            {"labels", labels},
-            {"ownerReferences", OwnerRef(job)}}},
-          {"spec", std::move(spec)}};
-}
-
-Json NewMpiService(const TrainingJob& job) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Service"},
-          {"metadata",
-           {{"name", job.name},
-            {"namespace", job.ns},
-            {"labels", {{kJobNameLabel, job.name}}},
-            {"ownerReferences", OwnerRef(job)}}},
-          {"spec",
-           {{"clusterIP", "None"},
-            {"publishNotReadyAddresses", true},
-            {"selector", {{kJobNameLabel, job.name}}}}}};
-}
-
-Json NewMpiConfigMap(const TrainingJob& job, const training::Network& net) {
-  std::string discover = "#!/bin/sh\n";
-  for (int32_t i = 0; i < (job.Find("Worker") ? job.Find("Worker")->replicas : 0); ++i) {
-    discover += "echo " + training::ReplicaName(job, "Worker", i) + "." + job.name + "." + job.ns +
-                ".svc\n";
-  }
-  return {
-      {"apiVersion", "v1"},
-      {"kind", "ConfigMap"},
-      {"metadata",
-       {{"name", job.name + "-config"},
-        {"namespace", job.ns},
-        {"labels", {{"app", job.name}}},
-        {"ownerReferences", OwnerRef(job)}}},
-      {"data", {{"hostfile", training::MpiHostfile(job, net)}, {"discover_hosts.sh", discover}}}};
-}
-
 uint64_t Fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {
@@ -347,6 +175,38 @@ void TrainingController::OnChildEvent(const store::WatchEvent& ev) {
     queue_.Add(QueueKey(StringField(ref, "kind"), StringField(meta, "namespace"),
                         StringField(ref, "name")));
   }
+}
+
+// When a running replica counts as stalled: its last output (the newest modification time of
+// the files `output_files` names for the framework's container), or the container's start if it
+// printed nothing since, plus the job's progress deadline. Empty if it cannot be told.
+std::optional<TimePoint> TrainingController::ProgressDue(const training::TrainingJob& job,
+                                                         const Json& pod) const {
+  if (!options_.output_files || !job.progress_deadline_seconds) return std::nullopt;
+  const Json& st = pod.value("status", Json::object());
+  std::string container = job.default_container;
+  const Json containers = pod["spec"].value("containers", Json::array());
+  if (container.empty() && !containers.empty()) container = StringField(containers[0], "name");
+  std::optional<TimePoint> last;
+  for (const auto& c : st.value("containerStatuses", Json::array())) {
+    if (StringField(c, "name") != container) continue;
+    const Json state = c.value("state", Json::object());
+    if (const Json* running = FindField(state, "running")) {
+      if (auto t = ParseRfc3339(StringField(*running, "startedAt")); t.ok()) last = *t;
+    }
+  }
+  if (!last) {
+    if (auto t = ParseRfc3339(StringField(st, "startTime")); t.ok()) last = *t;
+  }
+  if (!last) return std::nullopt;
+  for (const auto& path : options_.output_files(StringField(pod["metadata"], "uid"), container)) {
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) != 0) continue;
+    TimePoint mtime{std::chrono::duration_cast<TimePoint::duration>(
+        std::chrono::seconds(sb.st_mtim.tv_sec) + std::chrono::nanoseconds(sb.st_mtim.tv_nsec))};
+    last = std::max(*last, mtime);
+  }
+  return *last + std::chrono::seconds(*job.progress_deadline_seconds);
 }
 
 ReconcileResult TrainingController::Reconcile(const std::string& key) {
@@ -463,6 +323,9 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   int32_t fail_count = 0;
   bool restarting = false;
   std::string restart_type;
+  std::string restart_why = "failed";
+  std::string stall_failure;
+  TimePoint next_progress_check = TimePoint::max();
   std::vector<std::pair<const ReplicaSpec*, int32_t>> missing;
   for (const auto& r : job.replicas) {
     TypeCounts& tc = counts[r.type];
@@ -521,12 +384,60 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       } else {
         ++tc.active;
         if (phase == "Running") ++tc.running;
+        // (12) A running replica without output for progress-deadline-seconds is stalled: it
+        // is killed (its Pod deleted) and, unless its policy is Never, recreated like a replica
+        // that exited with 137, counted against backoffLimit.
+        if (phase == "Running" && job.progress_deadline_seconds && !finished &&
+            !job.run_policy.suspend && !pod["metadata"].contains("deletionTimestamp")) {
+          std::optional<TimePoint> due = ProgressDue(job, pod);
+          if (due && now_tp < *due) {
+            next_progress_check = std::min(next_progress_check, *due);
+          } else if (due) {
+            const std::string why = "made no progress for " +
+                                    std::to_string(*job.progress_deadline_seconds) + "s";
+            LogInfo("training replica stalled", {{"pod", job.ns + "/" + rname}, {"why", why}});
+            to_delete.push_back({"Pod", job.ns, rname});
+            if (r.restart_policy != "Never") {
+              recs[pk]["restarts"] = recorded + 1;
+              put_record(pk);
+              restarts += 1;
+              restarting = true;
+              restart_type = r.type;
+              restart_why = why;
+            } else if (stall_failure.empty()) {
+              stall_failure = job.kind + " " + ns_name + " has failed because replica " + rname +
+                              " " + why + ".";
+            }
+          }
+        }
       }
     }
   }
   missing.erase(std::remove_if(missing.begin(), missing.end(),
                                [](const auto& m) { return m.first == nullptr; }),
                 missing.end());
+
+  // (11) Scaling: a replica whose index is no longer below its type's `replicas` (or whose type
+  // is gone from the spec) is deleted with its Service, as upstream's ReconcilePods does; the
+  // ones added are created below like any missing replica.
+  if (!finished && !job.run_policy.suspend) {
+    std::set<std::string> wanted;
+    for (const auto& r : job.replicas) {
+      for (int32_t i = 0; i < r.replicas; ++i) wanted.insert(training::ReplicaName(job, r.type, i));
+    }
+    auto scaled_away = [&](const Json& o) {
+      const Json labels = o["metadata"].value("labels", Json::object());
+      return labels.contains(kReplicaTypeLabel) && labels.contains(kReplicaIndexLabel) &&
+             !wanted.count(StringField(o["metadata"], "name"));
+    };
+    for (const auto& [pname, pod] : pods) {
+      if (scaled_away(*pod) && !(*pod)["metadata"].contains("deletionTimestamp"))
+        to_delete.push_back({"Pod", job.ns, pname});
+    }
+    for (const auto& [sname, svc] : services) {
+      if (scaled_away(*svc)) to_delete.push_back({"Service", job.ns, sname});
+    }
+  }
 
   Duration requeue{0};
   std::string fail_reason, fail_message;
@@ -556,6 +467,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       fail_message = job.kind + " " + ns_name + " has failed because " +
                      std::to_string(fail_count) + " " + fail_type + " replica(s) failed.";
     }
+    if (!suspend && fail_message.empty()) fail_message = stall_failure;
     // (5) Backoff limit.
     if (!suspend && fail_message.empty() && job.run_policy.backoff_limit) {
       int32_t limit = *job.run_policy.backoff_limit;
@@ -641,7 +553,7 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
       if (restarting) {
         SetCondition(status, "Restarting", "True", job.kind + "Restarting",
                      job.kind + " " + ns_name + " is restarting because 1 " + restart_type +
-                         " replica(s) failed.",
+                         " replica(s) " + restart_why + ".",
                      now);
       } else if (counts[lead].running > 0) {
         SetCondition(status, "Running", "True", job.kind + "Running",
@@ -654,6 +566,10 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
           job.launcher_creation_policy == "WaitForWorkersReady" && !job.run_policy.min_available) {
         gang = job.Find("Worker") ? job.Find("Worker")->replicas : 0;
       }
+      // Only the job's first Pods form a gang: replicas added later (scaling up, a recreated
+      // replica) join replicas that already run, and waiting for a full gang could only
+      // deadlock (the kubelet would also refuse a second gang size under the same name).
+      if (!pods.empty()) gang = 0;
       Plan plan{job, n, options_, gang};
       bool workers_ready =
           !job.Find("Worker") || counts["Worker"].running == job.Find("Worker")->replicas;
@@ -747,6 +663,10 @@ ReconcileResult TrainingController::Reconcile(const std::string& key) {
   if (newly_finished && job.run_policy.ttl_seconds_after_finished) {
     requeue = std::chrono::seconds(*job.run_policy.ttl_seconds_after_finished);
     if (requeue == Duration(0)) requeue = std::chrono::milliseconds(1);
+  }
+  if (!finished && !newly_finished && next_progress_check != TimePoint::max()) {
+    Duration until = next_progress_check - now_tp;
+    if (requeue == Duration(0) || until < requeue) requeue = until;
   }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
   return ReconcileResult::Ok();

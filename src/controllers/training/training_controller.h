@@ -33,6 +33,16 @@
 //  10 any unfinished --runPolicy.suspend--> Suspended (<Kind>Suspended): every Pod and Service
 //       deleted (not counted as failures); --suspend cleared--> Suspended=False
 //       (<Kind>Resumed), startTime reset, Pods recreated
+//  11 Created | Running | Restarting --a replica type's `replicas` changed (e.g. scaling an
+//       elastic PyTorchJob's workers within [minReplicas, maxReplicas])--> Pods (and Services)
+//       with an index no longer below `replicas` deleted, the new indices created (without gang
+//       annotations: they join replicas that already run); the environment of the others is
+//       unchanged (elastic jobs see `PET_NNODES=min:max`)
+//  12 Running --a running replica printed nothing (stdout/stderr) for the job's annotation
+//       `training.skiff.dev/progress-deadline-seconds` since its last output or its start-->
+//       its Pod is deleted (killed) and: Restarting, recreated, counted against backoffLimit
+//       (OnFailure, Always, ExitCode: as if it exited 137); or Failed ("... replica <pod> made
+//       no progress for Ns.") under Never
 // MPIJob with launcherCreationPolicy WaitForWorkersReady creates its launcher once every
 // worker is Running.
 //
@@ -48,11 +58,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/event_loop.h"
 #include "controllers/runtime/work_queue.h"
+#include "kinds/training/training_job.h"
 #include "store/informer.h"
 #include "store/store.h"
 
@@ -70,7 +83,21 @@ struct TrainingControllerOptions {
   // Returns a free TCP port not in `taken`; `hint` makes the choice deterministic per replica.
   // Default: probes 127.0.0.1 with bind(2) from a hash-derived start in [20000, 60000).
   std::function<Result<int32_t>(uint64_t hint, const std::set<int32_t>& taken)> allocate_port;
+  // Local only: when set, every replica gets the job's checkpoint folder
+  // `<checkpoint_root>/<ns>/<job>/checkpoints` (a hostPath volume mounted at the same path in
+  // every container, so it is the same path with and without mount namespaces) and its path in
+  // `SKIFF_CHECKPOINT_DIR`. The folder outlives the job like a PVC: a job applied again under
+  // the same name resumes from it. Empty: nothing is added (Kubernetes).
+  std::string checkpoint_root;
+  // The files a container's output goes to (its stdout and stderr logs), by Pod uid and
+  // container name. Stall detection (`training.skiff.dev/progress-deadline-seconds` on the job)
+  // reads their modification times; unset, the annotation has no effect.
+  std::function<std::vector<std::string>(const std::string& pod_uid, const std::string& container)>
+      output_files;
 };
+
+inline constexpr const char* kCheckpointDirEnv = "SKIFF_CHECKPOINT_DIR";
+inline constexpr const char* kCheckpointVolume = "skiff-checkpoints";
 
 class TrainingController {
  public:
@@ -88,6 +115,7 @@ class TrainingController {
 
  private:
   void OnJobEvent(const store::WatchEvent& ev);
+  std::optional<TimePoint> ProgressDue(const training::TrainingJob& job, const Json& pod) const;
   void OnChildEvent(const store::WatchEvent& ev);
 
   store::Store& store_;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "controllers/controller_test_base.h"
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -17,8 +19,10 @@ using std::chrono::seconds;
 
 class TrainingControllerTest : public ControllerTestBase<TrainingController> {
  protected:
+  // Options a test sets before calling `Open()` again.
+  TrainingControllerOptions opts_;
   std::unique_ptr<TrainingController> MakeController() override {
-    TrainingControllerOptions opts;
+    TrainingControllerOptions opts = opts_;
     // Deterministic ports: the next one not taken from 30000.
     opts.allocate_port = [](uint64_t, const std::set<int32_t>& taken) -> Result<int32_t> {
       int32_t p = 30000;
@@ -86,7 +90,7 @@ class TrainingControllerTest : public ControllerTestBase<TrainingController> {
     if (phase == "Succeeded" || phase == "Failed") {
       cs["state"] = {{"terminated", {{"exitCode", exit_code}}}};
     } else {
-      cs["state"] = {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}};
+      cs["state"] = {{"running", {{"startedAt", FormatRfc3339(clock_.Now())}}}};
     }
     p["status"] = {{"phase", phase}, {"containerStatuses", Json::array({cs})}};
     auto u = store_->UpdateStatus(p);
@@ -202,6 +206,204 @@ TEST_F(TrainingControllerTest, ExitCodeRetriesSignalsAndFailsOnPermanentCodes_3_
   EXPECT_EQ(Status()["replicaStatuses"]["Worker"]["failed"], 1);
   // cleanPodPolicy defaults to None for PyTorchJob: the Pods stay.
   EXPECT_TRUE(Exists("Pod", "j-master-0"));
+}
+
+TEST_F(TrainingControllerTest, EveryReplicaMountsTheJobCheckpointFolder_1) {
+  opts_.checkpoint_root = JoinPath(dir_, "jobs");
+  Open();
+  Create(PyTorch(""));
+  const std::string dir = JoinPath(dir_, "jobs/default/j/checkpoints");
+  for (const char* name : {"j-master-0", "j-worker-0", "j-worker-1"}) {
+    Json pod = Get("Pod", name);
+    EXPECT_EQ(Env(pod, "SKIFF_CHECKPOINT_DIR"), dir) << name;
+    Json vol;
+    for (const auto& v : pod["spec"]["volumes"]) {
+      if (v["name"] == "skiff-checkpoints") vol = v;
+    }
+    ASSERT_FALSE(vol.is_null()) << name;
+    EXPECT_EQ(vol["hostPath"]["path"], dir);
+    bool mounted = false;
+    for (const auto& m : pod["spec"]["containers"][0]["volumeMounts"]) {
+      mounted |= m["name"] == "skiff-checkpoints" && m["mountPath"] == dir;
+    }
+    EXPECT_TRUE(mounted) << name;
+  }
+  // A recreated replica gets the same folder: that is what it resumes from.
+  SetPhase("j-worker-1", "Failed", 1, 0);
+  EXPECT_EQ(Env(Get("Pod", "j-worker-1"), "SKIFF_CHECKPOINT_DIR"), dir);
+}
+
+TEST_F(TrainingControllerTest, WithoutACheckpointRootNothingIsAdded_1) {
+  Create(PyTorch(""));
+  Json pod = Get("Pod", "j-worker-0");
+  EXPECT_EQ(Env(pod, "SKIFF_CHECKPOINT_DIR"), "<unset>");
+  EXPECT_FALSE(pod["spec"].contains("volumes"));
+}
+
+constexpr const char* kElastic = R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata: {name: j, namespace: default}
+spec:
+  elasticPolicy: {minReplicas: 1, maxReplicas: 3, rdzvBackend: c10d, maxRestarts: 5}
+  pytorchReplicaSpecs:
+    Worker:
+      replicas: 2
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+)";
+
+TEST_F(TrainingControllerTest, ScalingElasticWorkersCreatesAndDeletesReplicas_11) {
+  Create(kElastic);
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1"}));
+  Json w0 = Get("Pod", "j-worker-0");
+  EXPECT_EQ(Env(w0, "PET_NNODES"), "1:3");
+  EXPECT_EQ(Env(w0, "PET_RDZV_ENDPOINT"), "127.0.0.1:30000");  // worker 0's allocated port
+  EXPECT_EQ(Env(w0, "PET_RDZV_BACKEND"), "c10d");
+  EXPECT_EQ(Env(w0, "PET_MAX_RESTARTS"), "5");
+  EXPECT_EQ(w0["metadata"]["annotations"]["scheduling.skiff.dev/gang-size"], "2");
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Running");
+  std::string uid0 = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
+  // Up to 3: one more worker and its Service, outside any gang, with the same environment.
+  Patch([](Json& j) { j["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 3; });
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0", "j-worker-1", "j-worker-2"}));
+  EXPECT_TRUE(Exists("Service", "j-worker-2"));
+  Json w2 = Get("Pod", "j-worker-2");
+  EXPECT_FALSE(w2["metadata"]["annotations"].contains("scheduling.skiff.dev/gang"));
+  EXPECT_EQ(Env(w2, "PET_NNODES"), "1:3");
+  EXPECT_EQ(Env(w2, "PET_RDZV_ENDPOINT"), "127.0.0.1:30000");
+  EXPECT_EQ(Env(w2, "PET_NODE_RANK"), "2");
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid0);  // untouched
+  // Down to 1: workers 1 and 2 go, with their Services; worker 0 stays.
+  Patch([](Json& j) { j["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 1; });
+  EXPECT_EQ(Names("Pod"), (std::vector<std::string>{"j-worker-0"}));
+  EXPECT_EQ(Names("Service"), (std::vector<std::string>{"j-worker-0"}));
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid0);
+  EXPECT_FALSE(IsTrue("Failed"));
+  // Elastic success: any worker.
+  SetPhase("j-worker-0", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+}
+
+TEST_F(TrainingControllerTest, ElasticJobSucceedsWhenAnyWorkerSucceeds_7) {
+  Create(kElastic);
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Succeeded");
+  EXPECT_TRUE(IsTrue("Succeeded"));
+  EXPECT_EQ(Condition("Succeeded")["reason"], "PyTorchJobSucceeded");
+}
+
+// A job whose replicas are stalled after 30 s without output; `policy` for the workers.
+std::string Stalling(const std::string& policy) {
+  return R"(
+apiVersion: kubeflow.org/v1
+kind: PyTorchJob
+metadata:
+  name: j
+  namespace: default
+  annotations: {training.skiff.dev/progress-deadline-seconds: "30"}
+spec:
+  runPolicy: {backoffLimit: 5}
+  pytorchReplicaSpecs:
+    Worker:
+      replicas: 2
+      restartPolicy: )" +
+         policy + R"(
+      template: {spec: {containers: [{name: pytorch, image: x, command: ["true"]}]}}
+)";
+}
+
+class StallTest : public TrainingControllerTest {
+ protected:
+  void SetUp() override {
+    TrainingControllerTest::SetUp();
+    opts_.output_files = [dir = dir_](const std::string& uid, const std::string& container) {
+      return std::vector<std::string>{JoinPath(dir, uid + "." + container + ".stdout")};
+    };
+    Open();
+  }
+  // The replica prints something `after` from now (the file's modification time).
+  void Output(const std::string& pod, Duration after) {
+    std::string path = JoinPath(dir_, StringField(Get("Pod", pod)["metadata"], "uid") + ".pytorch.stdout");
+    ASSERT_TRUE(WriteFile(path, "epoch=1 loss=0.5\n").ok());
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>((clock_.Now() + after).time_since_epoch());
+    timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+    times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(ns.count() % 1000000000);
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  std::string Uid(const std::string& pod) { return StringField(Get("Pod", pod)["metadata"], "uid"); }
+};
+
+TEST_F(StallTest, ReplicaWithoutOutputIsKilledAndRecreated_12_3) {
+  Create(Stalling("OnFailure"));
+  // Both run from the clock's start; worker 1 keeps printing.
+  SetPhase("j-worker-0", "Running");
+  SetPhase("j-worker-1", "Running");
+  std::string uid0 = Uid("j-worker-0"), uid1 = Uid("j-worker-1");
+  Output("j-worker-0", seconds(20));  // its last output, 20 s after the start
+  Output("j-worker-1", seconds(40));
+  Advance(seconds(45));  // worker 0: 25 s since its output; worker 1: written "in the future"
+  EXPECT_EQ(Uid("j-worker-0"), uid0);
+  EXPECT_FALSE(IsTrue("Restarting"));
+  Advance(seconds(6));  // 51 s: worker 0 printed nothing for 31 s
+  ASSERT_TRUE(Exists("Pod", "j-worker-0"));
+  EXPECT_NE(Uid("j-worker-0"), uid0);  // killed and recreated
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  EXPECT_EQ(Uid("j-worker-1"), uid1);  // still within its deadline (40 + 30)
+  EXPECT_FALSE(IsTrue("Failed"));
+  // Worker 1 goes silent too: it is recreated at 70 s; two restarts now count.
+  Advance(seconds(20));
+  EXPECT_NE(Uid("j-worker-1"), uid1);
+  EXPECT_FALSE(IsTrue("Failed"));
+}
+
+TEST_F(StallTest, RestartingSaysTheReplicaMadeNoProgress_12_3) {
+  Create(Stalling("OnFailure"));
+  SetPhase("j-worker-0", "Running");  // worker 1 is still Pending: nothing else runs
+  Advance(seconds(31));
+  EXPECT_TRUE(IsTrue("Restarting"));
+  EXPECT_EQ(Condition("Restarting")["message"],
+            "PyTorchJob default/j is restarting because 1 Worker replica(s) made no progress for "
+            "30s.");
+  // The recreated replica's clock starts again when it runs.
+  SetPhase("j-worker-0", "Running");
+  EXPECT_TRUE(IsTrue("Running"));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  Advance(seconds(29));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "1");
+  Advance(seconds(2));
+  EXPECT_EQ(Get("Pod", "j-worker-0")["metadata"]["annotations"]["training.skiff.dev/restart"], "2");
+}
+
+TEST_F(StallTest, StalledReplicasCountAgainstBackoffLimit_12_5) {
+  Create(Stalling("ExitCode"));
+  Patch([](Json& j) { j["spec"]["runPolicy"]["backoffLimit"] = 1; });
+  SetPhase("j-worker-0", "Running");
+  Advance(seconds(31));
+  EXPECT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "Job j has failed because it has reached the specified backoff limit");
+}
+
+TEST_F(StallTest, StalledReplicaUnderNeverFailsTheJob_12) {
+  Create(Stalling("Never"));
+  SetPhase("j-worker-1", "Running");
+  Advance(seconds(29));
+  EXPECT_FALSE(IsTrue("Failed"));
+  Advance(seconds(2));
+  ASSERT_TRUE(IsTrue("Failed"));
+  EXPECT_EQ(Condition("Failed")["message"],
+            "PyTorchJob default/j has failed because replica j-worker-1 made no progress for 30s.");
+  EXPECT_FALSE(Exists("Pod", "j-worker-1"));  // killed
+}
+
+TEST_F(TrainingControllerTest, WithoutOutputFilesTheProgressDeadlineIsIgnored_12) {
+  Create(Stalling("OnFailure"));
+  SetPhase("j-worker-0", "Running");
+  std::string uid = StringField(Get("Pod", "j-worker-0")["metadata"], "uid");
+  Advance(seconds(120));
+  EXPECT_EQ(StringField(Get("Pod", "j-worker-0")["metadata"], "uid"), uid);
 }
 
 TEST_F(TrainingControllerTest, NeverFailsTheJobAtOnce_4) {

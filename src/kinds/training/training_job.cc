@@ -330,6 +330,18 @@ Result<TrainingJob> ParseTrainingJob(const Json& obj) {
                       "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
                       "start with an alphabetic character, and end with an alphanumeric character");
   }
+  if (const Json* ann = FindField(meta, "annotations"); ann != nullptr && ann->is_object()) {
+    if (const Json* v = FindField(*ann, kProgressDeadlineAnnotation); v != nullptr) {
+      const std::string path =
+          std::string("metadata.annotations[") + kProgressDeadlineAnnotation + "]";
+      std::string text = v->is_string() ? v->get<std::string>() : "";
+      if (text.empty() || text.size() > 9 ||
+          text.find_first_not_of("0123456789") != std::string::npos || std::stoll(text) < 1) {
+        return FieldError(path, "must be a positive whole number of seconds, got " + v->dump());
+      }
+      job.progress_deadline_seconds = std::stoll(text);
+    }
+  }
   job.default_container = t->container;
   job.default_port_name = t->port_name;
   job.default_port = t->port;

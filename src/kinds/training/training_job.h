@@ -58,6 +58,9 @@ struct TrainingJob {
   std::string name, ns, uid;
   std::vector<ReplicaSpec> replicas;  // in the framework's canonical order (master first)
   RunPolicy run_policy;
+  // `metadata.annotations[training.skiff.dev/progress-deadline-seconds]`: a running replica
+  // with no new output for this long is stalled (see the training controller).
+  std::optional<int64_t> progress_deadline_seconds;
 
   // Framework defaults: the container whose port and exit code count, and its port.
   std::string default_container;  // pytorch | tensorflow | xgboost | paddle | (MPI: first)
@@ -82,6 +85,10 @@ struct TrainingJob {
   // The replica type whose Pod carries `job-role=master`: Master, Chief or Launcher ("" if none).
   std::string MasterType() const;
 };
+
+// The annotation (on the job) that turns on stall detection; a positive number of seconds.
+inline constexpr const char* kProgressDeadlineAnnotation =
+    "training.skiff.dev/progress-deadline-seconds";
 
 // True for the five kinds above.
 bool IsTrainingKind(std::string_view kind);

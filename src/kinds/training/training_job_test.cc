@@ -186,6 +186,17 @@ TEST(TrainingJobTest, MalformedVariantsAreRejectedWithTheFieldPath) {
        "pytorchReplicaSpecs:\n    Worker: {template: " +
            c + "}\n",
        "metadata.name: a DNS-1035 label"},
+      {"apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: p, annotations: "
+       "{training.skiff.dev/progress-deadline-seconds: soon}}\nspec:\n  pytorchReplicaSpecs:\n  "
+       "  Worker: {template: " +
+           c + "}\n",
+       "metadata.annotations[training.skiff.dev/progress-deadline-seconds]: must be a positive "
+       "whole number of seconds, got \"soon\""},
+      {"apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: p, annotations: "
+       "{training.skiff.dev/progress-deadline-seconds: '0'}}\nspec:\n  pytorchReplicaSpecs:\n  "
+       "  Worker: {template: " +
+           c + "}\n",
+       "metadata.annotations[training.skiff.dev/progress-deadline-seconds]: must be a positive"},
       {"apiVersion: kubeflow.org/v2beta1\nkind: PyTorchJob\nmetadata: {name: p}\nspec: {}\n",
        "apiVersion: must be kubeflow.org/v1"},
       {"apiVersion: kubeflow.org/v1\nkind: TFJob\nmetadata: {name: t}\nspec:\n  tfReplicaSpecs:\n  "
