@@ -1,6 +1,7 @@
 // `skiff lineage` and `skiff artifacts`: what produced an artifact and what was built from it,
 // read from the lineage store (`<home>/lineage.db`) that the recorder fills as steps finish.
 #include <cstdio>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -184,6 +185,61 @@ int CmdArtifacts(const Argv& argv) {
   std::vector<std::vector<std::string>> rows = {{"DIGEST", "TYPE", "NAME", "SIZE", "URI"}};
   for (const auto& a : *list) rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
   PrintTable(rows);
+  return 0;
+}
+
+// `skiff metrics`: the metrics of the executions of a context (a run, an experiment) as a table,
+// one row an execution, one column a metric (its latest value); -o json lists every observation.
+int CmdMetrics(const Argv& argv) {
+  Args args({"--namespace", "--context", "--execution", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  if (!args.positional().empty()) {
+    return Fail(InvalidArgument("usage: skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  std::string ns = args.Get("--namespace", "default");
+  std::vector<std::pair<std::string, metadata::MetricRecord>> rows;
+  if (args.Has("--execution")) {
+    auto list = (*lineage)->ExecutionMetrics(ns, args.Get("--execution"));
+    if (!list.ok()) return Fail(list.status(), 1);
+    for (auto& m : *list) rows.emplace_back(args.Get("--execution"), std::move(m));
+  } else {
+    auto list = (*lineage)->ContextMetrics(ns, args.Get("--context"));
+    if (!list.ok()) return Fail(list.status(), 1);
+    rows = std::move(*list);
+  }
+  if (args.Get("-o") == "json" || args.Get("-o") == "yaml") {
+    Json out = Json::array();
+    for (const auto& [exec, m] : rows) {
+      out.push_back({{"execution", exec}, {"name", m.name}, {"value", m.value}, {"step", m.step}, {"ms", m.ms}});
+    }
+    std::fputs(args.Get("-o") == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> names, execs;
+  std::map<std::pair<std::string, std::string>, double> latest;
+  for (const auto& [exec, m] : rows) {
+    if (std::find(names.begin(), names.end(), m.name) == names.end()) names.push_back(m.name);
+    if (std::find(execs.begin(), execs.end(), exec) == execs.end()) execs.push_back(exec);
+    latest[{exec, m.name}] = m.value;
+  }
+  std::vector<std::vector<std::string>> table = {{"EXECUTION"}};
+  for (const auto& n : names) table[0].push_back(n);
+  for (const auto& e : execs) {
+    std::vector<std::string> row = {e};
+    for (const auto& n : names) {
+      auto it = latest.find({e, n});
+      char buf[32] = "";
+      if (it != latest.end()) std::snprintf(buf, sizeof buf, "%.6g", it->second);
+      row.push_back(buf);
+    }
+    table.push_back(std::move(row));
+  }
+  PrintTable(table);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "api/http_server.h"
 #include "api/kube_api.h"
+#include "api/metadata_api.h"
 #include "backends/local/kubelet.h"
 #include "kinds/training/training_job.h"
 #include "cli/args.h"
@@ -120,7 +121,7 @@ Status ValidateForStore(const Json& obj) {
 }
 
 int CmdServer(const Argv& argv) {
-  Args args({"--host", "--port", "--workers", "--address", "--store"}, {"--auth"});
+  Args args({"--host", "--port", "--workers", "--address", "--store", "--max-upload-bytes"}, {"--auth"});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   api::HttpServerOptions ho;
@@ -171,11 +172,21 @@ int CmdServer(const Argv& argv) {
                           local::Kubelet::LogPath(home, uid, container, true));
   };
   api::KubeApi kube(ko);
-  api::HttpServer server(ho, [&kube](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) {
+  api::MetadataApiOptions mo;  // metadata logged by Pods and lineage queries (api/metadata_api.h)
+  if (auto ls = (*rt)->lineage(); ls.ok()) mo.lineage = *ls;
+  mo.artifacts = &(*rt)->artifacts();
+  if (args.Has("--max-upload-bytes")) mo.max_upload_bytes = std::atoll(args.Get("--max-upload-bytes").c_str());
+  if (mo.max_upload_bytes <= 0) return Fail(InvalidArgument("--max-upload-bytes: must be a positive number"));
+  if (auth) mo.tokens = &tokens;
+  api::MetadataApi meta(mo);
+  api::HttpServer server(ho, [&kube, &meta](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) {
+    if (api::MetadataApi::Serves(q.path)) return meta.Handle(q, r);
     kube.Handle(q, r, e);
   });
   s = server.Start();
   if (!s.ok()) return Fail(s, 1);
+  (*rt)->SetServerUrl("http://" + (ho.host == "0.0.0.0" ? std::string("127.0.0.1") : ho.host) + ":" +
+                      std::to_string(server.port()));
   std::printf("skiff server listening on http://%s:%d (data: %s, store: %s, auth: %s)\n", ho.host.c_str(),
               server.port(), home.c_str(), store_spec.empty() ? "sqlite" : "postgresql",
               auth ? "tokens" : "none");

@@ -50,6 +50,10 @@ class LocalRuntime {
   Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
+  // The API server's URL, for Pods to log metadata to (`skiff server`, once it listens).
+  void SetServerUrl(const std::string& url) {
+    if (kubelet_) kubelet_->SetServerUrl(url);
+  }
 
  private:
   explicit LocalRuntime(std::string home) : home_(std::move(home)) {}

@@ -1,6 +1,9 @@
 #include "metadata/lineage.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <unordered_map>
 
@@ -13,7 +16,8 @@ namespace {
 constexpr int kArtifactType = 0, kExecutionType = 1, kContextType = 2;
 constexpr int kInput = 1, kOutput = 2;
 
-// Schema version 1. Natural keys make every write an idempotent upsert.
+// Schema version 2 (1 had no metrics; every statement is idempotent, so 1 migrates by
+// running it again). Natural keys make every write an idempotent upsert.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS types (
   id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
@@ -43,7 +47,10 @@ CREATE TABLE IF NOT EXISTS associations (
 CREATE INDEX IF NOT EXISTS associations_by_execution ON associations (execution_id);
 CREATE TABLE IF NOT EXISTS parent_contexts (
   child_id INTEGER NOT NULL, parent_id INTEGER NOT NULL, PRIMARY KEY (child_id, parent_id));
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS metrics (
+  execution_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER NOT NULL, ms INTEGER NOT NULL,
+  value REAL NOT NULL, PRIMARY KEY (execution_id, name, step, ms));
+PRAGMA user_version = 2;
 )sql";
 
 int64_t NowMs() {
@@ -99,10 +106,10 @@ Result<std::unique_ptr<LineageStore>> LineageStore::Open(const std::string& path
   SKIFF_ASSIGN_OR_RETURN(auto db, store::SqliteDb::Open(path, 10000));
   SKIFF_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
   SKIFF_ASSIGN_OR_RETURN(std::string version, db->QueryText("PRAGMA user_version"));
-  if (version != "0" && version != "1") {
+  if (version != "0" && version != "1" && version != "2") {
     return FailedPrecondition(path + ": lineage schema version " + version + " is newer than this skiff");
   }
-  if (version == "0") SKIFF_RETURN_IF_ERROR(db->Exec(kSchema));
+  if (version != "2") SKIFF_RETURN_IF_ERROR(db->Exec(kSchema));
   return std::unique_ptr<LineageStore>(new LineageStore(std::move(db)));
 }
 
@@ -165,42 +172,14 @@ Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
       SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
           "INSERT INTO executions (ns, type_id, name, state, properties, created_ms, updated_ms) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (ns, name) DO UPDATE SET "
-          "state = excluded.state, properties = excluded.properties, updated_ms = excluded.updated_ms "
-          "RETURNING id"));
+          "state = excluded.state, properties = excluded.properties, updated_ms = excluded.updated_ms, "
+          "type_id = excluded.type_id RETURNING id"));
       st.Bind(1, e.ns).Bind(2, type_id).Bind(3, e.name).Bind(4, e.state).Bind(5, props)
           .Bind(6, e.created_ms > 0 ? e.created_ms : now);
       SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return Internal("execution upsert returned no id");
       int64_t exec_id = st.ColumnInt(0);
-      std::vector<int64_t> context_ids;
-      for (const auto& c : w.contexts) {
-        SKIFF_ASSIGN_OR_RETURN(int64_t cid, UpsertContext(c));
-        context_ids.push_back(cid);
-        if (!c.parent_name.empty()) {
-          ContextRecord parent{0, c.ns, c.parent_type, c.parent_name, Json::object(), "", ""};
-          SKIFF_ASSIGN_OR_RETURN(int64_t pid, UpsertContext(parent));
-          SKIFF_ASSIGN_OR_RETURN(auto pc, db_->Prepare(
-              "INSERT OR IGNORE INTO parent_contexts (child_id, parent_id) VALUES (?1, ?2)"));
-          SKIFF_RETURN_IF_ERROR(pc.Bind(1, cid).Bind(2, pid).Run());
-        }
-        SKIFF_ASSIGN_OR_RETURN(auto as, db_->Prepare(
-            "INSERT OR IGNORE INTO associations (context_id, execution_id) VALUES (?1, ?2)"));
-        SKIFF_RETURN_IF_ERROR(as.Bind(1, cid).Bind(2, exec_id).Run());
-      }
-      for (int type : {kInput, kOutput}) {
-        for (const auto& [artifact, path] : type == kInput ? w.inputs : w.outputs) {
-          SKIFF_ASSIGN_OR_RETURN(int64_t aid, UpsertArtifact(artifact));
-          SKIFF_ASSIGN_OR_RETURN(auto ev, db_->Prepare(
-              "INSERT OR IGNORE INTO events (execution_id, artifact_id, type, path, ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
-          SKIFF_RETURN_IF_ERROR(ev.Bind(1, exec_id).Bind(2, aid).Bind(3, static_cast<int64_t>(type))
-                                    .Bind(4, path).Bind(5, now).Run());
-          for (int64_t cid : context_ids) {
-            SKIFF_ASSIGN_OR_RETURN(auto at, db_->Prepare(
-                "INSERT OR IGNORE INTO attributions (context_id, artifact_id) VALUES (?1, ?2)"));
-            SKIFF_RETURN_IF_ERROR(at.Bind(1, cid).Bind(2, aid).Run());
-          }
-        }
-      }
+      SKIFF_RETURN_IF_ERROR(WriteLinks(w, exec_id, now));
     }
     return OkStatus();
   };
@@ -214,6 +193,130 @@ Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
   type_ids_.merge(pending_type_ids_);
   pending_type_ids_.clear();
   return OkStatus();
+}
+
+Status LineageStore::WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_t now) {
+  std::vector<int64_t> context_ids;
+  for (const auto& c : w.contexts) {
+    SKIFF_ASSIGN_OR_RETURN(int64_t cid, UpsertContext(c));
+    context_ids.push_back(cid);
+    if (!c.parent_name.empty()) {
+      ContextRecord parent{0, c.ns, c.parent_type, c.parent_name, Json::object(), "", ""};
+      SKIFF_ASSIGN_OR_RETURN(int64_t pid, UpsertContext(parent));
+      SKIFF_ASSIGN_OR_RETURN(auto pc, db_->Prepare(
+          "INSERT OR IGNORE INTO parent_contexts (child_id, parent_id) VALUES (?1, ?2)"));
+      SKIFF_RETURN_IF_ERROR(pc.Bind(1, cid).Bind(2, pid).Run());
+    }
+    SKIFF_ASSIGN_OR_RETURN(auto as, db_->Prepare(
+        "INSERT OR IGNORE INTO associations (context_id, execution_id) VALUES (?1, ?2)"));
+    SKIFF_RETURN_IF_ERROR(as.Bind(1, cid).Bind(2, exec_id).Run());
+  }
+  for (int type : {kInput, kOutput}) {
+    for (const auto& [artifact, path] : type == kInput ? w.inputs : w.outputs) {
+      SKIFF_ASSIGN_OR_RETURN(int64_t aid, UpsertArtifact(artifact));
+      SKIFF_ASSIGN_OR_RETURN(auto ev, db_->Prepare(
+          "INSERT OR IGNORE INTO events (execution_id, artifact_id, type, path, ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      SKIFF_RETURN_IF_ERROR(ev.Bind(1, exec_id).Bind(2, aid).Bind(3, static_cast<int64_t>(type))
+                                .Bind(4, path).Bind(5, now).Run());
+      for (int64_t cid : context_ids) {
+        SKIFF_ASSIGN_OR_RETURN(auto at, db_->Prepare(
+            "INSERT OR IGNORE INTO attributions (context_id, artifact_id) VALUES (?1, ?2)"));
+        SKIFF_RETURN_IF_ERROR(at.Bind(1, cid).Bind(2, aid).Run());
+      }
+    }
+  }
+  for (const auto& m : w.metrics) {
+    if (m.name.empty()) return InvalidArgument("metrics[].name: required");
+    if (!std::isfinite(m.value)) return InvalidArgument("metrics." + m.name + ": not a finite number");
+    // Values travel as text (%.17g round-trips a double) and SQLite stores them as REAL.
+    char value[40];
+    std::snprintf(value, sizeof value, "%.17g", m.value);
+    SKIFF_ASSIGN_OR_RETURN(auto mt, db_->Prepare(
+        "INSERT INTO metrics (execution_id, name, step, ms, value) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS REAL)) "
+        "ON CONFLICT (execution_id, name, step, ms) DO UPDATE SET value = excluded.value"));
+    SKIFF_RETURN_IF_ERROR(mt.Bind(1, exec_id).Bind(2, m.name).Bind(3, m.step).Bind(4, m.ms > 0 ? m.ms : now)
+                              .Bind(5, std::string_view(value)).Run());
+  }
+  return OkStatus();
+}
+
+Status LineageStore::Log(const ExecutionWrite& w) {
+  const ExecutionRecord& e = w.execution;
+  if (e.name.empty()) return InvalidArgument("execution.name: required");
+  std::lock_guard<std::mutex> l(mu_);
+  SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    int64_t now = NowMs();
+    SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kExecutionType, e.type.empty() ? "Execution" : e.type));
+    std::string props = e.properties.dump();
+    // An execution that exists keeps what its recorder wrote; only `updated_ms` moves.
+    SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "INSERT INTO executions (ns, type_id, name, state, properties, created_ms, updated_ms) "
+        "VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?5) ON CONFLICT (ns, name) DO UPDATE SET "
+        "updated_ms = excluded.updated_ms RETURNING id"));
+    st.Bind(1, e.ns).Bind(2, type_id).Bind(3, e.name).Bind(4, props).Bind(5, now);
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Internal("execution upsert returned no id");
+    int64_t exec_id = st.ColumnInt(0);
+    return WriteLinks(w, exec_id, now);
+  };
+  Status s = body();
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) {
+    if (db_->InTransaction()) db_->Exec("ROLLBACK").IgnoreError();
+    pending_type_ids_.clear();
+    return s;
+  }
+  type_ids_.merge(pending_type_ids_);
+  pending_type_ids_.clear();
+  return OkStatus();
+}
+
+Result<std::vector<MetricRecord>> LineageStore::ExecutionMetrics(const std::string& ns, const std::string& execution) {
+  std::lock_guard<std::mutex> l(mu_);
+  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT m.name, CAST(m.value AS TEXT), m.step, m.ms FROM metrics m JOIN executions e ON e.id = m.execution_id "
+      "WHERE e.ns = ?1 AND e.name = ?2 ORDER BY m.ms, m.step, m.name"));
+  st.Bind(1, ns).Bind(2, execution);
+  std::vector<MetricRecord> out;
+  for (;;) {
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    MetricRecord m;
+    m.name = st.ColumnText(0);
+    m.value = std::strtod(std::string(st.ColumnText(1)).c_str(), nullptr);
+    m.step = st.ColumnInt(2);
+    m.ms = st.ColumnInt(3);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, MetricRecord>>> LineageStore::ContextMetrics(const std::string& ns,
+                                                                                     const std::string& context) {
+  std::lock_guard<std::mutex> l(mu_);
+  int64_t context_id = 0;
+  if (!context.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(context_id, ContextId(ns, context));
+  }
+  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT e.name, m.name, CAST(m.value AS TEXT), m.step, m.ms FROM metrics m "
+      "JOIN executions e ON e.id = m.execution_id WHERE e.ns = ?1 "
+      "AND (?2 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?2)) "
+      "ORDER BY e.id, m.ms, m.step, m.name"));
+  st.Bind(1, ns).Bind(2, context_id);
+  std::vector<std::pair<std::string, MetricRecord>> out;
+  for (;;) {
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    MetricRecord m;
+    m.name = st.ColumnText(1);
+    m.value = std::strtod(std::string(st.ColumnText(2)).c_str(), nullptr);
+    m.step = st.ColumnInt(3);
+    m.ms = st.ColumnInt(4);
+    out.emplace_back(std::string(st.ColumnText(0)), std::move(m));
+  }
+  return out;
 }
 
 Result<bool> LineageStore::HasExecution(const std::string& ns, const std::string& name) {

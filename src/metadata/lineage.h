@@ -61,9 +61,20 @@ struct ContextRecord {
   Json ToJson() const;
 };
 
+// One observation of a metric on an execution: from user code (`skiff log metric`, the Python
+// module's `log_metric`) or from a controller (a Trial's observation). `step` orders a series
+// (an epoch); the natural key (execution, name, step, ms) makes replaying a log harmless.
+struct MetricRecord {
+  std::string name;
+  double value = 0;
+  int64_t step = 0;
+  int64_t ms = 0;  // when it was observed; 0 = now
+};
+
 // One execution with what it read and wrote and the contexts it belongs to.
 struct ExecutionWrite {
   ExecutionRecord execution;
+  std::vector<MetricRecord> metrics;
   std::vector<std::pair<ArtifactRecord, std::string>> inputs;   // artifact, path (e.g. input name)
   std::vector<std::pair<ArtifactRecord, std::string>> outputs;
   std::vector<ContextRecord> contexts;  // associated with the execution, attributed its artifacts
@@ -101,6 +112,16 @@ class LineageStore {
   ~LineageStore();
 
   Status Record(const std::vector<ExecutionWrite>& batch);
+  // What user code logs while its execution runs: metrics and artifacts on the execution named
+  // `w.execution.name`, created (state RUNNING, `w.execution.type`) if not recorded yet;
+  // unlike `Record`, an existing execution keeps its state and properties.
+  Status Log(const ExecutionWrite& w);
+  // The metrics of one execution, in the order they were observed.
+  Result<std::vector<MetricRecord>> ExecutionMetrics(const std::string& ns, const std::string& execution);
+  // The metrics of every execution in `context` ("type/name"; "" = the namespace), by
+  // execution name, each in the order observed: a table for comparing runs or trials.
+  Result<std::vector<std::pair<std::string, MetricRecord>>> ContextMetrics(const std::string& ns,
+                                                                           const std::string& context);
   // Whether an execution of that name exists (recorders use it to skip finished work).
   Result<bool> HasExecution(const std::string& ns, const std::string& name);
 
@@ -117,6 +138,8 @@ class LineageStore {
   Result<int64_t> TypeId(int kind, const std::string& name);                 // requires mu_
   Result<int64_t> UpsertArtifact(const ArtifactRecord& a);                    // requires mu_
   Result<int64_t> UpsertContext(const ContextRecord& c);                      // requires mu_
+  // Links, contexts and metrics of `w` to the execution `exec_id`.
+  Status WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_t now);   // requires mu_
   struct ArtifactFilter {
     std::string ns, type, digest;
     int64_t context_id = 0;

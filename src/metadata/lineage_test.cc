@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace skiff::metadata {
@@ -127,6 +128,42 @@ TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:metrics", "a:model", "a:prepared", "a:raw", "e:evaluate",
                                                  "e:prepare", "e:train"}));
   EXPECT_EQ(store_->Executions("default", "nope/none", "").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LineageTest, LoggedMetricsAndArtifactsSurviveTheFinalRecord) {
+  // User code logs while the step runs: the execution exists as RUNNING before its recorder
+  // writes it, and what was logged stays when the recorder does.
+  ExecutionWrite log;
+  log.execution.ns = "default";
+  log.execution.type = "skiff.Pod";
+  log.execution.name = "train";
+  log.metrics = {{"accuracy", 0.5, 0, 1000}, {"accuracy", 0.97, 1, 2000}};
+  log.outputs.push_back({A("0a", "Model", "logged-model"), "model.ubj"});
+  ASSERT_TRUE(store_->Log(log).ok());
+  EXPECT_EQ(store_->Executions("default", "", "RUNNING")->size(), 1u);
+  // Replaying the same log (the offline file read twice) adds nothing.
+  ASSERT_TRUE(store_->Log(log).ok());
+  RecordPipeline();
+  auto execs = store_->Executions("default", "", "COMPLETE");
+  ASSERT_EQ(execs->size(), 3u);
+  auto m = store_->ExecutionMetrics("default", "train");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[0].value, 0.5);
+  EXPECT_EQ((*m)[1].value, 0.97);
+  EXPECT_EQ((*m)[1].step, 1);
+  // The logged model is an output of the step, beside the one its outputs declared.
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "sha256:0a";
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:logged-model", "a:prepared", "a:raw", "e:prepare", "e:train"}));
+  // A metric that is not a number is refused with its name.
+  log.metrics = {{"loss", std::nan(""), 0, 0}};
+  Status bad = store_->Log(log);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("metrics.loss"), std::string::npos);
 }
 
 }  // namespace

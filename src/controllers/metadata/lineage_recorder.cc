@@ -1,17 +1,16 @@
 #include "controllers/metadata/lineage_recorder.h"
 
+#include <algorithm>
+
+#include "common/fs.h"
 #include "common/log.h"
+#include "controllers/metadata/lineage_recorder_internal.h"
+#include "kinds/training/training_job.h"
+#include "metadata/pod_log.h"
 
 namespace skiff::controllers {
 
 namespace {
-
-constexpr const char* kWorkflowLabel = "workflows.argoproj.io/workflow";
-
-bool Terminal(const Json& pod) {
-  std::string phase = StringField(pod.value("status", Json::object()), "phase");
-  return phase == "Succeeded" || phase == "Failed";
-}
 
 std::string Annotation(const Json& pod, const char* key) {
   return StringField(pod["metadata"].value("annotations", Json::object()), key);
@@ -47,9 +46,9 @@ void AddArtifacts(const Json* list, const std::string& ns, const metadata::Artif
 
 LineageRecorder::LineageRecorder(store::Store& store, EventLoop& loop, store::Informer& informer,
                                  metadata::LineageStore& lineage, metadata::ArtifactStore& artifacts,
-                                 Duration flush_interval)
+                                 std::string home, Duration flush_interval)
     : store_(store), loop_(loop), informer_(informer), lineage_(lineage), artifacts_(artifacts),
-      flush_interval_(flush_interval) {}
+      home_(std::move(home)), flush_interval_(flush_interval) {}
 
 LineageRecorder::~LineageRecorder() {
   if (timer_ != 0) loop_.Cancel(timer_);
@@ -95,13 +94,9 @@ metadata::ExecutionWrite LineageRecorder::ExecutionFor(const Json& pod, const Js
   return w;
 }
 
-void LineageRecorder::OnPod(const Json& pod) {
-  const Json& md = pod["metadata"];
-  if (StringField(md.value("labels", Json::object()), kWorkflowLabel).empty() || !Terminal(pod)) return;
-  // The kubelet writes outputs with the final status; a Failed pod may have none.
-  std::string uid = StringField(md, "uid");
-  if (!recorded_.insert(uid).second) return;
-  queued_.push_back(pod);
+
+void LineageRecorder::Enqueue(What what, Json object) {
+  queued_.push_back({what, std::move(object)});
   if (timer_ == 0) {
     timer_ = loop_.After(flush_interval_, [this] {
       timer_ = 0;
@@ -111,27 +106,115 @@ void LineageRecorder::OnPod(const Json& pod) {
   }
 }
 
-Status LineageRecorder::Flush() {
-  if (queued_.empty()) return OkStatus();
-  std::vector<Json> pods = std::move(queued_);
-  queued_.clear();
-  std::vector<metadata::ExecutionWrite> batch;
-  std::unordered_map<std::string, Json> workflows;  // "ns/name" -> workflow (or null)
-  for (const auto& pod : pods) {
-    const Json& md = pod["metadata"];
-    std::string ns = StringField(md, "namespace");
-    std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
+void LineageRecorder::OnPod(const Json& pod) {
+  if (!Terminal(pod)) return;
+  // The kubelet writes outputs with the final status; a Failed pod may have none.
+  if (!recorded_.insert("pod/" + StringField(pod["metadata"], "uid")).second) return;
+  Enqueue(What::kPod, pod);
+}
+
+Json LineageRecorder::Owner(const Json& obj, std::string* kind) {
+  for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array())) {
+    if (!ref.value("controller", false)) continue;
+    *kind = StringField(ref, "kind");
+    auto got = store_.Get({*kind, StringField(obj["metadata"], "namespace"), StringField(ref, "name")});
+    if (got.ok()) return std::move(*got);
+    return Json();
+  }
+  return Json();
+}
+
+void LineageRecorder::PodWrites(const Json& pod, std::unordered_map<std::string, Json>& workflows,
+                                std::vector<metadata::ExecutionWrite>* out) {
+  const Json& md = pod["metadata"];
+  std::string ns = StringField(md, "namespace");
+  std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
+  metadata::ExecutionWrite w;
+  bool record = false;
+  if (!wf.empty()) {
     auto [it, fresh] = workflows.emplace(ns + "/" + wf, Json());
     if (fresh) {
       auto got = store_.Get({"Workflow", ns, wf});
       if (got.ok()) it->second = std::move(*got);
     }
-    batch.push_back(ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_));
+    w = ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_);
+    record = true;
+  } else {
+    w.execution.ns = ns;
+    w.execution.name = StringField(md, "name");
+    w.execution.type = "skiff.Pod";
+    w.execution.state = StringField(pod.value("status", Json::object()), "phase") == "Succeeded" ? "COMPLETE" : "FAILED";
+    Json props = {{"podUid", StringField(md, "uid")}};
+    // Its owner: a training job (a replica), or a Trial's Job.
+    std::string owner_kind;
+    Json owner = Owner(pod, &owner_kind);
+    if (owner.is_object()) {
+      const Json& olabels = owner["metadata"].value("labels", Json::object());
+      std::string owner_name = StringField(owner["metadata"], "name");
+      std::string trial = StringField(olabels, kTrialLabel);
+      std::string experiment = StringField(olabels, kExperimentLabel);
+      props["owner"] = owner_kind + "/" + owner_name;
+      if (training::IsTrainingKind(owner_kind)) {
+        const Json& labels = md.value("labels", Json::object());
+        w.execution.type = "training.Replica";
+        props["replicaType"] = StringField(labels, "training.kubeflow.org/replica-type");
+        props["replicaIndex"] = StringField(labels, "training.kubeflow.org/replica-index");
+        w.contexts.push_back({0, ns, "kubeflow." + owner_kind, owner_name, Json::object(),
+                              trial.empty() ? "" : "katib.Trial", trial});
+        record = true;
+      }
+      if (!trial.empty()) {
+        w.contexts.push_back({0, ns, "katib.Trial", trial, Json::object(), experiment.empty() ? "" : "katib.Experiment",
+                              experiment});
+        record = true;
+      }
+    }
+    w.execution.properties = std::move(props);
+  }
+  if (!home_.empty()) {
+    std::string dir = metadata::PodMetadataDir(home_, StringField(md, "uid"));
+    if (IsDirectory(dir)) {
+      auto skipped = metadata::ReadPodLog(dir, ns, artifacts_, &w);
+      if (skipped.ok() && *skipped > 0) {
+        LogWarn("lineage: skipped unreadable metadata log lines", {{"pod", w.execution.name}, {"lines", std::to_string(*skipped)}});
+      }
+      auto outputs = metadata::ReadPodOutputs(dir, ns, artifacts_, &w);
+      if (!outputs.ok()) LogWarn("lineage: cannot record outputs", {{"pod", w.execution.name}, {"error", outputs.status().message()}});
+      record = true;
+    }
+  }
+  if (record) out->push_back(std::move(w));
+}
+
+Status LineageRecorder::Flush() {
+  if (queued_.empty()) return OkStatus();
+  std::vector<Pending> items = std::move(queued_);
+  queued_.clear();
+  // Pods first: a Trial's record reads what its Pods logged, a cached node what produced it.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Pending& a, const Pending& b) { return a.what < b.what; });
+  std::vector<metadata::ExecutionWrite> batch;
+  std::unordered_map<std::string, Json> workflows;  // "ns/name" -> workflow (or null)
+  for (const auto& item : items) {
+    switch (item.what) {
+      case What::kPod: PodWrites(item.object, workflows, &batch); break;
+      case What::kTrial: TrialWrites(item.object, &batch); break;
+      case What::kService: ServiceWrites(item.object, &batch); break;
+      case What::kWorkflow: break;  // after the Pods are written (below)
+    }
   }
   Status s = lineage_.Record(batch);
+  if (s.ok()) {
+    // Cache hits name the execution that produced their outputs: look it up once those are in.
+    std::vector<metadata::ExecutionWrite> cached;
+    for (const auto& item : items) {
+      if (item.what == What::kWorkflow) CachedWrites(item.object, &cached);
+    }
+    if (!cached.empty()) s = lineage_.Record(cached);
+  }
   if (!s.ok()) {
     // Keep them for the next flush: lineage must not silently miss steps.
-    for (auto& p : pods) queued_.push_back(std::move(p));
+    for (auto& p : items) queued_.push_back(std::move(p));
     if (timer_ == 0) timer_ = loop_.After(std::chrono::seconds(1), [this] { timer_ = 0; Flush().IgnoreError(); });
   }
   return s;
@@ -141,20 +224,36 @@ Status LineageRecorder::Start() {
   informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
     if (ev.type != store::EventType::kDeleted) OnPod(ev.object);
   });
-  // Catch up with steps that ended while no recorder ran.
-  store::ListOptions lo;
-  lo.label_selector = kWorkflowLabel;
-  SKIFF_ASSIGN_OR_RETURN(auto pods, store_.List("Pod", "", lo));
-  for (const auto& pod : pods.items) {
-    if (!Terminal(pod)) continue;
-    const Json& md = pod["metadata"];
-    SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
-    if (has) {
-      recorded_.insert(StringField(md, "uid"));
-      continue;
+  informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnTrial(ev.object);
+  });
+  informer_.AddHandler("InferenceService", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnService(ev.object);
+  });
+  informer_.AddHandler("Workflow", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnWorkflow(ev.object);
+  });
+  // Catch up with what ended while no recorder ran.
+  for (const char* kind : {"Pod", "Trial"}) {
+    SKIFF_ASSIGN_OR_RETURN(auto list, store_.List(kind, ""));
+    for (const auto& obj : list.items) {
+      const Json& md = obj["metadata"];
+      bool pod = std::string(kind) == "Pod";
+      if (pod ? !Terminal(obj) : !TrialFinished(obj)) continue;
+      SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
+      if (has) {
+        recorded_.insert((pod ? "pod/" : "trial/") + StringField(md, "uid"));
+        continue;
+      }
+      if (pod) {
+        OnPod(obj);
+      } else {
+        OnTrial(obj);
+      }
     }
-    OnPod(pod);
   }
+  SKIFF_ASSIGN_OR_RETURN(auto services, store_.List("InferenceService", ""));
+  for (const auto& isvc : services.items) OnService(isvc);
   return OkStatus();
 }
 
