@@ -158,7 +158,7 @@ void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
     }
     return ReplyStatus(resp, NotFound("the server could not find the requested resource"), 404);
   }
-  if (req.method != "GET") return ReplyStatus(resp, InvalidArgument("method " + req.method + " not allowed"), 405);
+  if (req.method != "GET") return ReplyStatus(resp, NotFound("the server could not find the requested resource"), 404);
   if (what == "artifacts" && seg.size() == 7) {
     std::string path = opts_.artifacts->BlobPath(seg[6]);
     if (path.empty()) return ReplyStatus(resp, InvalidArgument("\"" + seg[6] + "\" is not a sha256 digest"), 400);
