@@ -243,4 +243,36 @@ int CmdMetrics(const Argv& argv) {
   return 0;
 }
 
+// `skiff executions ls [--context TYPE/NAME] [--state S]`: the recorded executions.
+int CmdExecutions(const Argv& argv) {
+  Args args({"--namespace", "--context", "--state", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  const auto& pos = args.positional();
+  if (pos.size() != 1 || (pos[0] != "ls" && pos[0] != "list")) {
+    return Fail(InvalidArgument("usage: skiff executions ls [--context TYPE/NAME] [--state STATE] [-o json|yaml|wide]"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  auto list = (*lineage)->Executions(args.Get("--namespace", "default"), args.Get("--context"), args.Get("--state"));
+  if (!list.ok()) return Fail(list.status(), 1);
+  std::string o = args.Get("-o");
+  if (o == "json" || o == "yaml") {
+    Json out = Json::array();
+    for (const auto& e : *list) out.push_back(e.ToJson());
+    std::fputs(o == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TYPE", "STATE"}};
+  if (o == "wide") rows[0].push_back("PROPERTIES");
+  for (const auto& e : *list) {
+    rows.push_back({e.name, e.type, e.state});
+    if (o == "wide") rows.back().push_back(e.properties.dump());
+  }
+  PrintTable(rows);
+  return 0;
+}
+
 }  // namespace skiff::cli

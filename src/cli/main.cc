@@ -24,6 +24,7 @@ Usage:
   skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE
   skiff log metric NAME=VALUE... [--step N] | log artifact FILE [--type T] [--name N] [--input]
                                               (inside a step, trial or replica)
+  skiff executions ls [--context TYPE/NAME] [--state S] [-o json|yaml|wide]
   skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]   metrics as a table
   skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
   skiff apply -f FILE                         create or update resources in the local store
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   if (cmd == "artifacts") return CmdArtifacts(rest);
   if (cmd == "log") return CmdLog(rest);
   if (cmd == "metrics") return CmdMetrics(rest);
+  if (cmd == "executions") return CmdExecutions(rest);
   if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
   if (cmd == "lint") return CmdLint(rest);
   if (cmd == "get" || cmd == "list") return CmdGet(rest);

@@ -112,26 +112,30 @@ void LineageRecorder::TrialWrites(const Json& trial, std::vector<metadata::Execu
                          "hyperparameters"});
   }
   // What its Pods read is what the Trial read (the Pods are in the context `katib.Trial/<name>`).
-  if (!home_.empty()) {
-    auto pods = store_.List("Pod", ns);
-    Json pod_names = Json::array();
+  Json pod_names = Json::array();
+  for (const char* label : {"job-name", "training.kubeflow.org/job-name"}) {  // a Job's, a training job's
+    auto pods = store_.List("Pod", ns, {std::string(label) + "=" + name, "", 0});
     if (pods.ok()) {
       for (const auto& p : pods->items) {
-        const Json& labels = p["metadata"].value("labels", Json::object());
-        if (StringField(labels, "job-name") != name && StringField(labels, "training.kubeflow.org/job-name") != name) {
-          continue;
-        }
         pod_names.push_back(StringField(p["metadata"], "name"));
+        // Logged through the server: inputs of the Pod's execution.
+        metadata::LineageQuery q;
+        q.ns = ns;
+        q.execution_name = StringField(p["metadata"], "name");
+        q.max_hops = 1;
+        if (auto g = lineage_.Lineage(q); g.ok()) {
+          for (const auto& a : g->artifacts) w.inputs.push_back({a, a.name});
+        }
         std::string dir = metadata::PodMetadataDir(home_, StringField(p["metadata"], "uid"));
-        if (!IsDirectory(dir)) continue;
+        if (home_.empty() || !IsDirectory(dir)) continue;
         metadata::ExecutionWrite pod_log;
         if (metadata::ReadPodLog(dir, ns, artifacts_, &pod_log).ok()) {
           for (auto& in : pod_log.inputs) w.inputs.push_back(std::move(in));
         }
       }
     }
-    w.execution.properties["pods"] = pod_names;
   }
+  w.execution.properties["pods"] = pod_names;
   out->push_back(std::move(w));
 }
 
