@@ -38,7 +38,8 @@ std::string ArtifactLine(const metadata::ArtifactRecord& a) {
 
 std::string ExecutionLine(const metadata::ExecutionRecord& e) {
   std::string tmpl = StringField(e.properties, "template");
-  return "step " + e.name + (tmpl.empty() ? "" : "  (" + tmpl + ")") + "  " + e.state;
+  std::string what = e.type == "argo.Step" ? "step" : e.type;
+  return what + " " + e.name + (tmpl.empty() ? "" : "  (" + tmpl + ")") + "  " + e.state;
 }
 
 // Prints the graph as a tree from its start nodes, following edges in the query's direction;
