@@ -1,6 +1,7 @@
 // `skiff lineage` and `skiff artifacts`: what produced an artifact and what was built from it,
 // read from the lineage store (`<home>/lineage.db`) that the recorder fills as steps finish.
 #include <cstdio>
+#include <cstdlib>
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -14,6 +15,13 @@
 namespace skiff::cli {
 
 namespace {
+
+// Lineage lives beside the store: `skiff server --store URL` users point these commands at the
+// same database with $SKIFF_STORE.
+std::string StoreSpecFromEnv() {
+  const char* env = std::getenv("SKIFF_STORE");
+  return env != nullptr ? env : "";
+}
 
 std::string Short(const std::string& digest) {
   return digest.size() > 19 ? digest.substr(0, 19) + "…" : digest;
@@ -98,7 +106,7 @@ int CmdLineage(const Argv& argv) {
   if (pos.size() != 2 || (pos[0] != "artifact" && pos[0] != "execution" && pos[0] != "step")) {
     return Fail(InvalidArgument("usage: skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N] [-o json]"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);
@@ -160,7 +168,7 @@ int CmdArtifacts(const Argv& argv) {
   if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get")) {
     return Fail(InvalidArgument("usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   if (pos[0] == "get") {
     if (pos.size() != 2 || args.Get("-o").empty()) return Fail(InvalidArgument("usage: skiff artifacts get DIGEST -o FILE"));
@@ -198,7 +206,7 @@ int CmdMetrics(const Argv& argv) {
   if (!args.positional().empty()) {
     return Fail(InvalidArgument("usage: skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);
@@ -253,7 +261,7 @@ int CmdExecutions(const Argv& argv) {
   if (pos.size() != 1 || (pos[0] != "ls" && pos[0] != "list")) {
     return Fail(InvalidArgument("usage: skiff executions ls [--context TYPE/NAME] [--state STATE] [-o json|yaml|wide]"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);

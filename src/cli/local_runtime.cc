@@ -50,6 +50,7 @@ std::string SkiffHome() {
 Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home,
                                                          const std::string& store_spec) {
   std::unique_ptr<LocalRuntime> rt(new LocalRuntime(home));
+  rt->store_spec_ = store_spec;
   SKIFF_RETURN_IF_ERROR(MakeDirs(home));
   if (store_spec.empty()) {
     SKIFF_ASSIGN_OR_RETURN(rt->store_, store::OpenSqliteStore(JoinPath(home, "skiff.db")));
@@ -93,7 +94,7 @@ Result<bool> LocalRuntime::TryBecomeController() {
 
 Result<metadata::LineageStore*> LocalRuntime::lineage() {
   if (!lineage_) {
-    SKIFF_ASSIGN_OR_RETURN(lineage_, metadata::LineageStore::Open(JoinPath(home_, "lineage.db")));
+    SKIFF_ASSIGN_OR_RETURN(lineage_, metadata::LineageStore::OpenForStore(store_spec_, JoinPath(home_, "lineage.db")));
   }
   return lineage_.get();
 }

@@ -46,7 +46,8 @@ class LocalRuntime {
   // Starts the informer, kubelet and controllers (requires the lock).
   Status StartControllers();
   controllers::WorkflowController* workflows() { return workflows_.get(); }
-  // `<home>/lineage.db`, opened on first use.
+  // Lineage beside the store: in the PostgreSQL database when the store is one, else
+  // `<home>/lineage.db`; opened on first use.
   Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
@@ -59,6 +60,7 @@ class LocalRuntime {
   explicit LocalRuntime(std::string home) : home_(std::move(home)) {}
 
   std::string home_;
+  std::string store_spec_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<metadata::ArtifactStore> artifacts_;
   EventLoop loop_;

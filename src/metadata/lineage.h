@@ -1,5 +1,5 @@
 // Lineage: ML Metadata's model (artifacts, executions, contexts, and the events that link them),
-// namespaced, in its own SQLite tables. Every step, trial, training job and served model is
+// namespaced, in its own tables. Every step, trial, training job and served model is
 // recorded as an execution with its input and output artifacts; contexts group them (a pipeline,
 // a run, an experiment, a training job, an inference service) and nest (run -> pipeline).
 //
@@ -15,10 +15,13 @@
 // execution again updates it and adds only the links that are new. Queries walk the graph
 // breadth-first a hop at a time with indexed lookups.
 //
-// Thread-safe: one connection behind a mutex. Several processes may share the file (WAL).
+// Storage: SQLite (its own file, several processes may share it with WAL) or PostgreSQL (beside
+// the resource store), through `LineageDb` (lineage_db.h); the logic and SQL are shared.
+// Thread-safe: one connection behind a mutex.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,10 +31,7 @@
 
 #include "common/json.h"
 #include "common/status.h"
-
-namespace skiff::store {
-class SqliteDb;
-}
+#include "metadata/lineage_db.h"
 
 namespace skiff::metadata {
 
@@ -107,8 +107,14 @@ struct LineageGraph {
 
 class LineageStore {
  public:
-  // Opens (creating and migrating) the database at `path`.
+  // Opens (creating and migrating) the SQLite database at `path`.
   static Result<std::unique_ptr<LineageStore>> Open(const std::string& path);
+  // The lineage tables in the PostgreSQL database at `url` (see lineage_db.h).
+  static Result<std::unique_ptr<LineageStore>> OpenPostgres(const std::string& url);
+  // Beside the resource store `store_spec` names: PostgreSQL for a `postgresql://` URL, else
+  // the SQLite file `sqlite_path`.
+  static Result<std::unique_ptr<LineageStore>> OpenForStore(const std::string& store_spec,
+                                                            const std::string& sqlite_path);
   ~LineageStore();
 
   Status Record(const std::vector<ExecutionWrite>& batch);
@@ -134,7 +140,10 @@ class LineageStore {
   Result<std::vector<ContextRecord>> Contexts(const std::string& ns, const std::string& type);
 
  private:
-  explicit LineageStore(std::unique_ptr<store::SqliteDb> db);
+  explicit LineageStore(std::unique_ptr<LineageDb> db);
+  // Runs `body` in one write transaction; type ids learnt in it are kept only if it commits.
+  Status InTransaction(const std::function<Status()>& body);                 // requires mu_
+  Result<int64_t> InsertReturningId(const char* sql, const std::vector<SqlArg>& args);  // requires mu_
   Result<int64_t> TypeId(int kind, const std::string& name);                 // requires mu_
   Result<int64_t> UpsertArtifact(const ArtifactRecord& a);                    // requires mu_
   Result<int64_t> UpsertContext(const ContextRecord& c);                      // requires mu_
@@ -155,7 +164,7 @@ class LineageStore {
   Result<int64_t> ContextId(const std::string& ns, const std::string& context);   // requires mu_
 
   std::mutex mu_;
-  std::unique_ptr<store::SqliteDb> db_;  // GUARDED_BY(mu_)
+  std::unique_ptr<LineageDb> db_;  // GUARDED_BY(mu_)
   // Type ids by (kind, name): committed ones, and those learnt in the open transaction.
   std::map<std::pair<int, std::string>, int64_t> type_ids_;          // GUARDED_BY(mu_)
   std::map<std::pair<int, std::string>, int64_t> pending_type_ids_;  // GUARDED_BY(mu_)

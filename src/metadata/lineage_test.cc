@@ -2,24 +2,52 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 namespace skiff::metadata {
 namespace {
 
-class LineageTest : public ::testing::Test {
+// Every test runs on SQLite and on PostgreSQL. The PostgreSQL server: the URL in the file
+// SKIFF_TEST_PG_URL_FILE names (CTest's `postgres_server` fixture), else SKIFF_TEST_PG_URL;
+// with neither (a run by hand) those cases skip. Each store gets a fresh schema.
+std::string PostgresUrl() {
+  if (const char* file = std::getenv("SKIFF_TEST_PG_URL_FILE"); file != nullptr && *file != '\0') {
+    std::ifstream in(file);
+    std::string url;
+    std::getline(in, url);
+    return url.empty() ? "!" + std::string(file) : url;
+  }
+  const char* url = std::getenv("SKIFF_TEST_PG_URL");
+  return url != nullptr ? url : "";
+}
+
+class LineageTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      std::string url = PostgresUrl();
+      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server (SKIFF_TEST_PG_URL)";
+      ASSERT_NE(url[0], '!') << "no server URL in " << url.substr(1);
+      static int n = 0;
+      url += std::string(url.find('?') == std::string::npos ? "?" : "&") + "schema=lt_" +
+             std::to_string(::getpid()) + "_" + std::to_string(++n);
+      auto s = LineageStore::OpenPostgres(url);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      store_ = std::move(*s);
+      return;
+    }
     char tmpl[] = "/tmp/skiff-lineage-XXXXXX";
     dir_ = mkdtemp(tmpl);
     store_ = std::move(*LineageStore::Open(dir_ + "/lineage.db"));
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   static ArtifactRecord A(const std::string& digest, const std::string& type, const std::string& name) {
     ArtifactRecord a;
@@ -62,7 +90,7 @@ class LineageTest : public ::testing::Test {
   std::unique_ptr<LineageStore> store_;
 };
 
-TEST_F(LineageTest, UpstreamOfAModelReachesTheRawData) {
+TEST_P(LineageTest, UpstreamOfAModelReachesTheRawData) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "default";
@@ -77,7 +105,7 @@ TEST_F(LineageTest, UpstreamOfAModelReachesTheRawData) {
   EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "e:train"}));
 }
 
-TEST_F(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
+TEST_P(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "default";
@@ -93,7 +121,7 @@ TEST_F(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
   EXPECT_EQ(g->artifacts[0].name, "model");
 }
 
-TEST_F(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
+TEST_P(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   RecordPipeline();
   RecordPipeline();
   auto arts = store_->Artifacts("default", "", "", "");
@@ -112,7 +140,7 @@ TEST_F(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   EXPECT_EQ((*contexts)[0].parent_name, "digits");
 }
 
-TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
+TEST_P(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "other";
@@ -130,7 +158,7 @@ TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   EXPECT_EQ(store_->Executions("default", "nope/none", "").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(LineageTest, LoggedMetricsAndArtifactsSurviveTheFinalRecord) {
+TEST_P(LineageTest, LoggedMetricsAndArtifactsSurviveTheFinalRecord) {
   // User code logs while the step runs: the execution exists as RUNNING before its recorder
   // writes it, and what was logged stays when the recorder does.
   ExecutionWrite log;
@@ -165,6 +193,11 @@ TEST_F(LineageTest, LoggedMetricsAndArtifactsSurviveTheFinalRecord) {
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("metrics.loss"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, LineageTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
+                         });
 
 }  // namespace
 }  // namespace skiff::metadata

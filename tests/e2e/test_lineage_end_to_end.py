@@ -132,7 +132,10 @@ spec:
 class LineageEndToEndTest(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(),
+        store = store_args()
+        if store:  # `skiff lineage` reads the lineage where the server keeps it
+            self.env["SKIFF_STORE"] = store[1]
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store,
                                        env=self.env, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)
         line = self.server.stdout.readline()
