@@ -149,7 +149,15 @@ void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
         }
         auto blob = opts_.artifacts->PutBytes(req.body);
         if (!blob.ok()) return ReplyStatus(resp, blob.status());
-        w.outputs.push_back({metadata::LoggedArtifact(ns, *blob, type, art_name, ""), art_name});
+        std::string uri;
+        if (std::string key = req.Query("key"); !key.empty()) {
+          // A user-chosen key ("models/digits/v3.ubj"), checked like every key: no absolute
+          // paths, "..", empty segments or NUL; the blob stays for garbage collection if refused.
+          Status b = opts_.artifacts->BindKey(key, *blob);
+          if (!b.ok()) return ReplyStatus(resp, b.WithPrefix("key"), b.code() == StatusCode::kInvalidArgument ? 400 : 0);
+          uri = "skiff-artifacts://" + key;
+        }
+        w.outputs.push_back({metadata::LoggedArtifact(ns, *blob, type, art_name, uri), art_name});
       }
       Status s = opts_.lineage->Log(w);
       if (!s.ok()) return ReplyStatus(resp, s);

@@ -4,9 +4,11 @@
 //   POST executions/{name}/metrics     {"metrics": {"accuracy": 0.97, ...}, "step": 3}
 //                                      records metric observations on execution `name`
 //   GET  executions/{name}/metrics     {"metrics": [{"name","value","step","ms"}]}
-//   POST executions/{name}/artifacts   ?type=Model&name=model.ubj, body = the file's bytes
-//                                      (`Content-Type: application/octet-stream`): stored in the
-//                                      artifact store and recorded as an OUTPUT of `name`;
+//   POST executions/{name}/artifacts   ?type=Model&name=model.ubj[&key=models/m.ubj], body = the
+//                                      file's bytes (`Content-Type: application/octet-stream`):
+//                                      stored in the artifact store (and bound to `key`, which
+//                                      must be a safe relative path: 400 otherwise) and recorded
+//                                      as an OUTPUT of `name`;
 //                                      ?direction=input&digest=sha256:..&size=N&uri=..: an INPUT
 //                                      known by its digest, with no body
 //   GET  artifacts                     ?type=&context=TYPE/NAME&digest=

@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
+#include "common/clock.h"
 #include "common/fs.h"
 
 namespace skiff::cli {
@@ -160,14 +161,48 @@ int CmdLineage(const Argv& argv) {
   return 0;
 }
 
+// `skiff artifacts gc`: removes blobs that no artifact key binds and no lineage record names,
+// once they are `--grace` old (so a writer between storing and binding a blob keeps it).
+int ArtifactsGc(const Args& args) {
+  auto grace = ParseGoDuration(args.Get("--grace", "1h"));
+  if (!grace.ok()) return Fail(grace.status().WithPrefix("--grace"));
+  if (*grace < Duration(0)) return Fail(InvalidArgument("--grace: must not be negative"));
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  auto digests = (*lineage)->AllDigests();
+  if (!digests.ok()) return Fail(digests.status(), 1);
+  metadata::ArtifactStore::GcOptions o;
+  o.grace = std::chrono::duration_cast<std::chrono::seconds>(*grace);
+  o.dry_run = args.Has("--dry-run");
+  o.roots.insert(digests->begin(), digests->end());
+  auto r = (*rt)->artifacts().CollectGarbage(o);
+  if (!r.ok()) return Fail(r.status(), 1);
+  if (args.Get("-o") == "json") {
+    Json removed = Json::array();
+    for (const auto& b : r->removed) removed.push_back({{"digest", b.digest}, {"size", b.size}});
+    std::printf("%s\n", DumpJson({{"dryRun", o.dry_run}, {"removed", removed}, {"removedBytes", r->removed_bytes},
+                                   {"kept", r->kept}}, 2).c_str());
+    return 0;
+  }
+  for (const auto& b : r->removed) std::printf("%s %s  %s\n", o.dry_run ? "would remove" : "removed", b.digest.c_str(), HumanSize(b.size).c_str());
+  std::printf("%s %zu blobs (%s); %lld kept\n", o.dry_run ? "would remove" : "removed", r->removed.size(),
+              HumanSize(r->removed_bytes).c_str(), static_cast<long long>(r->kept));
+  return 0;
+}
+
 int CmdArtifacts(const Argv& argv) {
-  Args args({"--namespace", "--type", "--context", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Args args({"--namespace", "--type", "--context", "-o", "--grace"}, {"--dry-run"},
+            {{"-n", "--namespace"}, {"--output", "-o"}});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   const auto& pos = args.positional();
-  if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get")) {
-    return Fail(InvalidArgument("usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE"));
+  if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get" && pos[0] != "gc")) {
+    return Fail(InvalidArgument(
+        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
   }
+  if (pos[0] == "gc") return ArtifactsGc(args);
   auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   if (pos[0] == "get") {

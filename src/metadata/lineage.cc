@@ -263,6 +263,14 @@ Result<std::vector<std::pair<std::string, MetricRecord>>> LineageStore::ContextM
   return out;
 }
 
+Result<std::vector<std::string>> LineageStore::AllDigests() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  SKIFF_RETURN_IF_ERROR(db_->Run("SELECT DISTINCT digest FROM artifacts WHERE digest <> ''", {},
+                                 [&](const SqlRow& r) { out.emplace_back(r.Text(0)); }));
+  return out;
+}
+
 Result<bool> LineageStore::HasExecution(const std::string& ns, const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
   bool found = false;

@@ -128,6 +128,9 @@ class LineageStore {
   // execution name, each in the order observed: a table for comparing runs or trials.
   Result<std::vector<std::pair<std::string, MetricRecord>>> ContextMetrics(const std::string& ns,
                                                                            const std::string& context);
+  // Every content digest an artifact record names, in any namespace (roots for the artifact
+  // store's garbage collection).
+  Result<std::vector<std::string>> AllDigests();
   // Whether an execution of that name exists (recorders use it to skip finished work).
   Result<bool> HasExecution(const std::string& ns, const std::string& name);
 
