@@ -37,6 +37,7 @@ bench: build
 	@bench/pipelines/run.sh $(BUILD)/skiff
 	@bench/server/run.sh $(BUILD)/skiff
 	@bench/tuning/run.sh $(BUILD)
+	@bench/metadata/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

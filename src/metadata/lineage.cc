@@ -134,7 +134,9 @@ Result<int64_t> LineageStore::UpsertContext(const ContextRecord& c) {
 
 Status LineageStore::InTransaction(const std::function<Status()>& body) {
   SKIFF_RETURN_IF_ERROR(db_->Begin());
+  batch_contexts_.clear();
   Status s = body();
+  batch_contexts_.clear();
   if (s.ok()) s = db_->Commit();
   if (!s.ok()) {
     db_->Rollback();
@@ -170,7 +172,18 @@ Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
 Status LineageStore::WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_t now) {
   std::vector<int64_t> context_ids;
   for (const auto& c : w.contexts) {
+    // A batch names the same run for many executions: its context (and parent link) is
+    // written once per transaction.
+    auto key = std::make_tuple(c.ns, c.type, c.name, c.parent_type, c.parent_name);
+    if (auto it = batch_contexts_.find(key); it != batch_contexts_.end()) {
+      context_ids.push_back(it->second);
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "INSERT INTO associations (context_id, execution_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+          {it->second, exec_id}));
+      continue;
+    }
     SKIFF_ASSIGN_OR_RETURN(int64_t cid, UpsertContext(c));
+    batch_contexts_[key] = cid;
     context_ids.push_back(cid);
     if (!c.parent_name.empty()) {
       ContextRecord parent{0, c.ns, c.parent_type, c.parent_name, Json::object(), "", ""};
@@ -281,15 +294,9 @@ Result<bool> LineageStore::HasExecution(const std::string& ns, const std::string
 
 Result<std::vector<ArtifactRecord>> LineageStore::LoadArtifacts(const ArtifactFilter& f) {
   std::vector<ArtifactRecord> out;
-  // One static statement for every filter combination: an empty filter matches everything.
-  std::string ids = f.ids.empty() ? "[]" : f.ids;
-  SKIFF_RETURN_IF_ERROR(db_->Run(
-      "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
-      "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE "
-      "(?1 = '' OR a.ns = ?1) AND (?2 = '' OR t.name = ?2) AND (?3 = '' OR a.digest = ?3) "
-      "AND (?4 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?4)) "
-      "AND (?5 = 0 OR a.id IN (SELECT value FROM json_each(?6))) ORDER BY a.id",
-      {f.ns, f.type, f.digest, f.context_id, f.ids.empty() ? 0 : 1, ids}, [&](const SqlRow& r) {
+  // Two static statements: by id list (graph walks: index lookups only), else by filters (an
+  // empty filter matches everything). A statement with both would scan the table.
+  auto row = [&](const SqlRow& r) {
         ArtifactRecord a;
         a.id = r.Int(0);
         a.ns = r.Text(1);
@@ -301,20 +308,28 @@ Result<std::vector<ArtifactRecord>> LineageStore::LoadArtifacts(const ArtifactFi
         a.state = r.Text(7);
         a.properties = ParseProps(r.Text(8));
         out.push_back(std::move(a));
-      }));
+      };
+  if (!f.ids.empty()) {
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
+        "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE a.id IN (SELECT value FROM json_each(?1)) "
+        "AND (?2 = '' OR t.name = ?2) "
+        "AND (?3 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?3)) ORDER BY a.id",
+        {f.ids, f.type, f.context_id}, row));
+    return out;
+  }
+  SKIFF_RETURN_IF_ERROR(db_->Run(
+      "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
+      "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE "
+      "(?1 = '' OR a.ns = ?1) AND (?2 = '' OR t.name = ?2) AND (?3 = '' OR a.digest = ?3) "
+      "AND (?4 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?4)) ORDER BY a.id",
+      {f.ns, f.type, f.digest, f.context_id}, row));
   return out;
 }
 
 Result<std::vector<ExecutionRecord>> LineageStore::LoadExecutions(const ExecutionFilter& f) {
   std::vector<ExecutionRecord> out;
-  std::string ids = f.ids.empty() ? "[]" : f.ids;
-  SKIFF_RETURN_IF_ERROR(db_->Run(
-      "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
-      "FROM executions e JOIN types t ON t.id = e.type_id WHERE "
-      "(?1 = '' OR e.ns = ?1) AND (?2 = '' OR e.state = ?2) "
-      "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) "
-      "AND (?4 = 0 OR e.id IN (SELECT value FROM json_each(?5))) ORDER BY e.id",
-      {f.ns, f.state, f.context_id, f.ids.empty() ? 0 : 1, ids}, [&](const SqlRow& r) {
+  auto row = [&](const SqlRow& r) {
         ExecutionRecord e;
         e.id = r.Int(0);
         e.ns = r.Text(1);
@@ -325,7 +340,22 @@ Result<std::vector<ExecutionRecord>> LineageStore::LoadExecutions(const Executio
         e.created_ms = r.Int(6);
         e.updated_ms = r.Int(7);
         out.push_back(std::move(e));
-      }));
+      };
+  if (!f.ids.empty()) {
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
+        "FROM executions e JOIN types t ON t.id = e.type_id WHERE e.id IN (SELECT value FROM json_each(?1)) "
+        "AND (?2 = '' OR e.state = ?2) "
+        "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) ORDER BY e.id",
+        {f.ids, f.state, f.context_id}, row));
+    return out;
+  }
+  SKIFF_RETURN_IF_ERROR(db_->Run(
+      "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
+      "FROM executions e JOIN types t ON t.id = e.type_id WHERE "
+      "(?1 = '' OR e.ns = ?1) AND (?2 = '' OR e.state = ?2) "
+      "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) ORDER BY e.id",
+      {f.ns, f.state, f.context_id}, row));
   return out;
 }
 

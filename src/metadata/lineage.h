@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/json.h"
@@ -171,6 +172,9 @@ class LineageStore {
   // Type ids by (kind, name): committed ones, and those learnt in the open transaction.
   std::map<std::pair<int, std::string>, int64_t> type_ids_;          // GUARDED_BY(mu_)
   std::map<std::pair<int, std::string>, int64_t> pending_type_ids_;  // GUARDED_BY(mu_)
+  // Contexts written in the open transaction: (ns, type, name, parent type, parent name) -> id.
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, int64_t>
+      batch_contexts_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::metadata
