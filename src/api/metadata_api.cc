@@ -1,7 +1,9 @@
 #include "api/metadata_api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <vector>
 
 #include "api/kube_api.h"
@@ -196,6 +198,28 @@ void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
     Json items = Json::array();
     for (const auto& e : *list) items.push_back(e.ToJson());
     return Reply(resp, 200, {{"items", items}});
+  }
+  if (what == "metrics") {
+    // The metrics of a context's executions: one row per execution, the latest value of each
+    // metric, for comparing runs or trials; `?all=true` lists every observation instead.
+    auto list = opts_.lineage->ContextMetrics(ns, req.Query("context"));
+    if (!list.ok()) return ReplyStatus(resp, list.status());
+    if (req.Query("all") == "true") {
+      Json items = Json::array();
+      for (const auto& [exec, m] : *list) {
+        items.push_back({{"execution", exec}, {"name", m.name}, {"value", m.value}, {"step", m.step}, {"ms", m.ms}});
+      }
+      return Reply(resp, 200, {{"items", items}});
+    }
+    Json columns = Json::array(), rows = Json::array();
+    std::map<std::string, size_t> row_of;
+    for (const auto& [exec, m] : *list) {
+      if (std::find(columns.begin(), columns.end(), Json(m.name)) == columns.end()) columns.push_back(m.name);
+      auto [it, fresh] = row_of.emplace(exec, rows.size());
+      if (fresh) rows.push_back({{"execution", exec}, {"metrics", Json::object()}});
+      rows[it->second]["metrics"][m.name] = m.value;  // observed in order: the last is the latest
+    }
+    return Reply(resp, 200, {{"columns", columns}, {"rows", rows}});
   }
   if (what == "lineage") {
     metadata::LineageQuery q;

@@ -14,6 +14,9 @@
 //   GET  artifacts                     ?type=&context=TYPE/NAME&digest=
 //   GET  artifacts/{digest}            the artifact's bytes
 //   GET  executions                    ?context=TYPE/NAME&state=
+//   GET  metrics                       ?context=TYPE/NAME: {"columns": [metric names], "rows":
+//                                      [{"execution", "metrics": {name: latest}}]}; &all=true:
+//                                      every observation
 //   GET  lineage                       ?artifact=DIGEST | ?execution=NAME, &direction=
 //                                      upstream|downstream|both, &hops=N, &type=, &context=
 //

@@ -220,14 +220,20 @@ int CmdArtifacts(const Argv& argv) {
   if (!lineage.ok()) return Fail(lineage.status(), 1);
   auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"), "");
   if (!list.ok()) return Fail(list.status(), 1);
-  if (args.Get("-o") == "json") {
+  std::string o = args.Get("-o");
+  if (o == "json" || o == "yaml") {
     Json out = Json::array();
     for (const auto& a : *list) out.push_back(a.ToJson());
-    std::printf("%s\n", DumpJson(out, 2).c_str());
+    std::fputs(o == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
     return 0;
   }
+  if (!o.empty() && o != "wide") return Fail(InvalidArgument("-o: must be json, yaml or wide, not \"" + o + "\""));
   std::vector<std::vector<std::string>> rows = {{"DIGEST", "TYPE", "NAME", "SIZE", "URI"}};
-  for (const auto& a : *list) rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
+  if (o == "wide") rows[0].push_back("PROPERTIES");
+  for (const auto& a : *list) {
+    rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
+    if (o == "wide") rows.back().push_back(a.properties.dump());
+  }
   PrintTable(rows);
   return 0;
 }

@@ -215,6 +215,11 @@ class LineageEndToEndTest(SkiffTestCase):
         with urllib.request.urlopen(self.api + "/executions/%s/metrics" % best) as r:
             loss = {m["name"]: m["value"] for m in json.loads(r.read())["metrics"]}["loss"]
         self.assertAlmostEqual(loss, (lr - 0.2) ** 2, places=5)
+        # The Experiment's metrics as a table: one row a Trial.
+        table = self.get("/metrics?context=katib.Experiment/tune")
+        self.assertEqual(table["columns"], ["loss"])
+        self.assertEqual(sorted(r["execution"] for r in table["rows"]), sorted(by_name))
+        self.assertIn(best, self.skiff("metrics", "--context", "katib.Experiment/tune", check=0).stdout)
         # The hyperparameters it chose, as the artifact a training job can read.
         hp = self.get("/artifacts?type=katib.HyperParameters&context=katib.Trial/" + best)["items"]
         self.assertEqual(len(hp), 1)
