@@ -310,12 +310,22 @@ Result<std::vector<ArtifactRecord>> LineageStore::LoadArtifacts(const ArtifactFi
         out.push_back(std::move(a));
       };
   if (!f.ids.empty()) {
+    // Nothing optional in this statement: a generic plan (PostgreSQL's after five runs) of
+    // "(?2 = '' OR ...)" scans the table. The filters apply here instead.
     SKIFF_RETURN_IF_ERROR(db_->Run(
         "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
         "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE a.id IN (SELECT value FROM json_each(?1)) "
-        "AND (?2 = '' OR t.name = ?2) "
-        "AND (?3 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?3)) ORDER BY a.id",
-        {f.ids, f.type, f.context_id}, row));
+        "ORDER BY a.id",
+        {f.ids}, row));
+    std::set<int64_t> in_context;
+    if (f.context_id != 0) {
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "SELECT artifact_id FROM attributions WHERE context_id = ?1 AND artifact_id IN (SELECT value FROM json_each(?2))",
+          {f.context_id, f.ids}, [&](const SqlRow& r) { in_context.insert(r.Int(0)); }));
+    }
+    std::erase_if(out, [&](const ArtifactRecord& a) {
+      return (!f.type.empty() && a.type != f.type) || (f.context_id != 0 && in_context.count(a.id) == 0);
+    });
     return out;
   }
   SKIFF_RETURN_IF_ERROR(db_->Run(
@@ -345,9 +355,18 @@ Result<std::vector<ExecutionRecord>> LineageStore::LoadExecutions(const Executio
     SKIFF_RETURN_IF_ERROR(db_->Run(
         "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
         "FROM executions e JOIN types t ON t.id = e.type_id WHERE e.id IN (SELECT value FROM json_each(?1)) "
-        "AND (?2 = '' OR e.state = ?2) "
-        "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) ORDER BY e.id",
-        {f.ids, f.state, f.context_id}, row));
+        "ORDER BY e.id",
+        {f.ids}, row));
+    std::set<int64_t> in_context;
+    if (f.context_id != 0) {
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "SELECT execution_id FROM associations WHERE context_id = ?1 "
+          "AND execution_id IN (SELECT value FROM json_each(?2))",
+          {f.context_id, f.ids}, [&](const SqlRow& r) { in_context.insert(r.Int(0)); }));
+    }
+    std::erase_if(out, [&](const ExecutionRecord& e) {
+      return (!f.state.empty() && e.state != f.state) || (f.context_id != 0 && in_context.count(e.id) == 0);
+    });
     return out;
   }
   SKIFF_RETURN_IF_ERROR(db_->Run(

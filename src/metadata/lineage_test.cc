@@ -135,6 +135,15 @@ TEST_P(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   EXPECT_EQ(store_->Artifacts("default", "", "skiff.WorkflowRun/run-2", "")->size(), 2u);
   EXPECT_EQ(store_->Executions("default", "skiff.WorkflowRun/run-1", "")->size(), 3u);
   EXPECT_EQ(store_->Executions("default", "run-2", "COMPLETE")->size(), 1u);
+  // A context filter keeps only that run's part of the graph.
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "01";
+  q.direction = Direction::kDownstream;
+  q.context = "skiff.WorkflowRun/run-2";
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "e:train-2"}));
   auto contexts = store_->Contexts("default", "skiff.WorkflowRun");
   ASSERT_EQ(contexts->size(), 2u);
   EXPECT_EQ((*contexts)[0].parent_name, "digits");
