@@ -253,7 +253,12 @@ Status LineageRecorder::Start() {
     }
   }
   SKIFF_ASSIGN_OR_RETURN(auto services, store_.List("InferenceService", ""));
-  for (const auto& isvc : services.items) OnService(isvc);
+  for (const auto& isvc : services.items) {
+    // Recorded already: not hashed again (a model may be large); its next change records anew.
+    std::string name = "deploy-" + StringField(isvc["metadata"], "name") + "-" + RevisionOf(isvc);
+    SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(isvc["metadata"], "namespace"), name));
+    if (!has) OnService(isvc);
+  }
   return OkStatus();
 }
 

@@ -27,4 +27,13 @@ inline bool TrialFinished(const Json& trial) {
   return false;
 }
 
+// An InferenceService's revision: the predictor's latest created revision, else "gen<generation>".
+inline std::string RevisionOf(const Json& isvc) {
+  const Json status = isvc.value("status", Json::object());
+  std::string rev =
+      StringField(status.value("components", Json::object()).value("predictor", Json::object()), "latestCreatedRevision");
+  if (!rev.empty()) return rev;
+  return "gen" + std::to_string(IntField(isvc["metadata"], "generation", 1));
+}
+
 }  // namespace skiff::controllers

@@ -43,15 +43,6 @@ std::string StorageUri(const Json& predictor) {
   return StringField(predictor, "storageUri");
 }
 
-// The service's revision: the predictor's latest created revision, else its generation.
-std::string RevisionOf(const Json& isvc) {
-  const Json status = isvc.value("status", Json::object());
-  std::string rev =
-      StringField(status.value("components", Json::object()).value("predictor", Json::object()), "latestCreatedRevision");
-  if (!rev.empty()) return rev;
-  return "gen" + std::to_string(IntField(isvc["metadata"], "generation", 1));
-}
-
 bool Ready(const Json& obj) { return HasTrueCondition(obj.value("status", Json::object()), "Ready"); }
 
 }  // namespace
