@@ -12,6 +12,11 @@ namespace skiff::controllers {
 
 namespace {
 
+// Where the recorder keeps the resource version it has recorded through (a store record).
+constexpr const char* kCursorCollection = "lineage-recorder";
+constexpr const char* kCursorOwner = "pods";
+constexpr const char* kCursorKey = "cursor";
+
 std::string Annotation(const Json& pod, const char* key) {
   return StringField(pod["metadata"].value("annotations", Json::object()), key);
 }
@@ -124,20 +129,45 @@ Json LineageRecorder::Owner(const Json& obj, std::string* kind) {
   return Json();
 }
 
-void LineageRecorder::PodWrites(const Json& pod, std::unordered_map<std::string, Json>& workflows,
-                                std::vector<metadata::ExecutionWrite>* out) {
+const Json* LineageRecorder::WorkflowHead(const std::string& ns, const std::string& name) {
+  auto [it, fresh] = workflow_heads_.emplace(ns + "/" + name, Json());
+  if (fresh) {
+    if (workflow_heads_.size() > 4096) {  // a long-lived server: keep the cache bounded
+      workflow_heads_.clear();
+      it = workflow_heads_.emplace(ns + "/" + name, Json()).first;
+    }
+    auto got = store_.Get({"Workflow", ns, name});
+    if (got.ok()) {
+      Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
+      const Json& gmd = got->value("metadata", Json::object());
+      if (gmd.contains("generateName")) head["metadata"]["generateName"] = gmd["generateName"];
+      const Json& gspec = got->value("spec", Json::object());
+      if (gspec.contains("workflowTemplateRef")) head["spec"]["workflowTemplateRef"] = gspec["workflowTemplateRef"];
+      it->second = std::move(head);
+    }
+  }
+  return it->second.is_null() ? nullptr : &it->second;
+}
+
+Status LineageRecorder::SaveCursor() {
+  // Every terminal Pod whose last change is at or before `seen_rv_` is recorded now: later
+  // changes (a running Pod ending) come with higher versions.
+  if (seen_rv_ <= saved_rv_) return OkStatus();
+  auto r = store_.Commit({store::Write::PutRecord(kCursorCollection, kCursorOwner, kCursorKey,
+                                                  Json{{"resourceVersion", seen_rv_}})});
+  if (!r.ok()) return r.status();
+  saved_rv_ = seen_rv_;
+  return OkStatus();
+}
+
+void LineageRecorder::PodWrites(const Json& pod, std::vector<metadata::ExecutionWrite>* out) {
   const Json& md = pod["metadata"];
   std::string ns = StringField(md, "namespace");
   std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
   metadata::ExecutionWrite w;
   bool record = false;
   if (!wf.empty()) {
-    auto [it, fresh] = workflows.emplace(ns + "/" + wf, Json());
-    if (fresh) {
-      auto got = store_.Get({"Workflow", ns, wf});
-      if (got.ok()) it->second = std::move(*got);
-    }
-    w = ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_);
+    w = ExecutionFor(pod, WorkflowHead(ns, wf), artifacts_);
     record = true;
   } else {
     w.execution.ns = ns;
@@ -194,10 +224,9 @@ Status LineageRecorder::Flush() {
   std::stable_sort(items.begin(), items.end(),
                    [](const Pending& a, const Pending& b) { return a.what < b.what; });
   std::vector<metadata::ExecutionWrite> batch;
-  std::unordered_map<std::string, Json> workflows;  // "ns/name" -> workflow (or null)
   for (const auto& item : items) {
     switch (item.what) {
-      case What::kPod: PodWrites(item.object, workflows, &batch); break;
+      case What::kPod: PodWrites(item.object, &batch); break;
       case What::kTrial: TrialWrites(item.object, &batch); break;
       case What::kService: ServiceWrites(item.object, &batch); break;
       case What::kWorkflow: break;  // after the Pods are written (below)
@@ -212,6 +241,7 @@ Status LineageRecorder::Flush() {
     }
     if (!cached.empty()) s = lineage_.Record(cached);
   }
+  if (s.ok() && queued_.empty()) s = SaveCursor();
   if (!s.ok()) {
     // Keep them for the next flush: lineage must not silently miss steps.
     for (auto& p : items) queued_.push_back(std::move(p));
@@ -222,6 +252,7 @@ Status LineageRecorder::Flush() {
 
 Status LineageRecorder::Start() {
   informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
+    seen_rv_ = std::max(seen_rv_, ev.resource_version);
     if (ev.type != store::EventType::kDeleted) OnPod(ev.object);
   });
   informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
@@ -233,13 +264,39 @@ Status LineageRecorder::Start() {
   informer_.AddHandler("Workflow", [this](const store::WatchEvent& ev) {
     if (ev.type != store::EventType::kDeleted) OnWorkflow(ev.object);
   });
-  // Catch up with what ended while no recorder ran.
+  // Catch up with what ended while no recorder ran. Pods: from the event log after the cursor
+  // the last recorder saved when it can (a `skiff run` then reads nothing when no Pod changed),
+  // else every Pod in the store.
+  if (auto cursor = store_.GetRecord(kCursorCollection, kCursorOwner, kCursorKey); cursor.ok()) {
+    saved_rv_ = cursor->value("resourceVersion", int64_t{0});
+  }
+  std::vector<Json> pods;
+  bool from_log = false;
+  if (saved_rv_ > 0) {
+    store::WatchOptions wo;
+    wo.kind = "Pod";
+    auto events = store_.EventsSince(saved_rv_, wo);
+    if (events.ok()) {
+      from_log = true;
+      for (auto& ev : *events) {
+        seen_rv_ = std::max(seen_rv_, ev.resource_version);
+        if (ev.type != store::EventType::kDeleted) pods.push_back(std::move(ev.object));
+      }
+    }
+  }
+  if (!from_log) {
+    SKIFF_ASSIGN_OR_RETURN(auto list, store_.List("Pod", ""));
+    seen_rv_ = std::max(seen_rv_, list.resource_version);
+    pods = std::move(list.items);
+  }
+  SKIFF_ASSIGN_OR_RETURN(auto trials, store_.List("Trial", ""));
   for (const char* kind : {"Pod", "Trial"}) {
-    SKIFF_ASSIGN_OR_RETURN(auto list, store_.List(kind, ""));
-    for (const auto& obj : list.items) {
+    const std::vector<Json>& objects = std::string(kind) == "Pod" ? pods : trials.items;
+    for (const auto& obj : objects) {
       const Json& md = obj["metadata"];
       bool pod = std::string(kind) == "Pod";
       if (pod ? !Terminal(obj) : !TrialFinished(obj)) continue;
+      if (recorded_.count((pod ? "pod/" : "trial/") + StringField(md, "uid"))) continue;
       SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
       if (has) {
         recorded_.insert((pod ? "pod/" : "trial/") + StringField(md, "uid"));
@@ -259,6 +316,7 @@ Status LineageRecorder::Start() {
     SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(isvc["metadata"], "namespace"), name));
     if (!has) OnService(isvc);
   }
+  if (queued_.empty()) return SaveCursor();
   return OkStatus();
 }
 

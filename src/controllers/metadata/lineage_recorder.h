@@ -30,7 +30,10 @@
 //   2 queued -> written in one batch every `flush_interval` (one lineage transaction)
 //   3 start -> every finished Pod and Trial and every InferenceService in the store not yet
 //     recorded is queued (catch-up after a crash: lineage is derived data, recomputed from what
-//     the store holds)
+//     the store holds). The Pods looked at are those changed after the saved cursor (from the
+//     store's event log), or every Pod when there is no cursor or the log no longer reaches it.
+//   4 the queue is empty after a flush (or a catch-up) -> the cursor (a store record) moves to
+//     the newest Pod version seen
 //
 // Threading: runs on one EventLoop; events come from a store Informer.
 #pragma once
@@ -79,8 +82,11 @@ class LineageRecorder {
   void OnService(const Json& isvc);
   void OnWorkflow(const Json& wf);
   // Each appends the executions an object stands for (none when it warrants no record).
-  void PodWrites(const Json& pod, std::unordered_map<std::string, Json>& workflows,
-                 std::vector<metadata::ExecutionWrite>* out);
+  void PodWrites(const Json& pod, std::vector<metadata::ExecutionWrite>* out);
+  // The fields of a Pod's Workflow that name its pipeline, read once per workflow.
+  const Json* WorkflowHead(const std::string& ns, const std::string& name);
+  // Moves the catch-up cursor (a store record) to the newest Pod version seen.
+  Status SaveCursor();
   void TrialWrites(const Json& trial, std::vector<metadata::ExecutionWrite>* out);
   void ServiceWrites(const Json& isvc, std::vector<metadata::ExecutionWrite>* out);
   void CachedWrites(const Json& wf, std::vector<metadata::ExecutionWrite>* out);
@@ -97,6 +103,11 @@ class LineageRecorder {
   std::vector<Pending> queued_;
   std::unordered_set<std::string> recorded_;  // keys of objects written or queued by this process
   EventLoop::TimerId timer_ = 0;
+  // Only the fields that name a pipeline, per "ns/name": reading a large workflow (its whole
+  // spec) again on every flush cost more than recording its steps. Bounded.
+  std::unordered_map<std::string, Json> workflow_heads_;
+  int64_t seen_rv_ = 0;   // newest Pod version delivered or listed
+  int64_t saved_rv_ = 0;  // the cursor in the store
 };
 
 }  // namespace skiff::controllers
