@@ -40,6 +40,7 @@ bench: build
 	@bench/tuning/overhead.sh $(BUILD)/skiff
 	@SKIFF_BINARY=$(BUILD)/skiff bench/serving/run.sh
 	@bench/training/run.sh $(BUILD)/skiff
+	@bench/metadata/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

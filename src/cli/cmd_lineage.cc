@@ -1,6 +1,8 @@
 // `skiff lineage` and `skiff artifacts`: what produced an artifact and what was built from it,
 // read from the lineage store (`<home>/lineage.db`) that the recorder fills as steps finish.
 #include <cstdio>
+#include <cstdlib>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -8,11 +10,19 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/local_runtime.h"
+#include "common/clock.h"
 #include "common/fs.h"
 
 namespace skiff::cli {
 
 namespace {
+
+// Lineage lives beside the store: `skiff server --store URL` users point these commands at the
+// same database with $SKIFF_STORE.
+std::string StoreSpecFromEnv() {
+  const char* env = std::getenv("SKIFF_STORE");
+  return env != nullptr ? env : "";
+}
 
 std::string Short(const std::string& digest) {
   return digest.size() > 19 ? digest.substr(0, 19) + "…" : digest;
@@ -37,7 +47,8 @@ std::string ArtifactLine(const metadata::ArtifactRecord& a) {
 
 std::string ExecutionLine(const metadata::ExecutionRecord& e) {
   std::string tmpl = StringField(e.properties, "template");
-  return "step " + e.name + (tmpl.empty() ? "" : "  (" + tmpl + ")") + "  " + e.state;
+  std::string what = e.type == "argo.Step" ? "step" : e.type;
+  return what + " " + e.name + (tmpl.empty() ? "" : "  (" + tmpl + ")") + "  " + e.state;
 }
 
 // Prints the graph as a tree from its start nodes, following edges in the query's direction;
@@ -96,7 +107,7 @@ int CmdLineage(const Argv& argv) {
   if (pos.size() != 2 || (pos[0] != "artifact" && pos[0] != "execution" && pos[0] != "step")) {
     return Fail(InvalidArgument("usage: skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N] [-o json]"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);
@@ -150,15 +161,49 @@ int CmdLineage(const Argv& argv) {
   return 0;
 }
 
+// `skiff artifacts gc`: removes blobs that no artifact key binds and no lineage record names,
+// once they are `--grace` old (so a writer between storing and binding a blob keeps it).
+int ArtifactsGc(const Args& args) {
+  auto grace = ParseGoDuration(args.Get("--grace", "1h"));
+  if (!grace.ok()) return Fail(grace.status().WithPrefix("--grace"));
+  if (*grace < Duration(0)) return Fail(InvalidArgument("--grace: must not be negative"));
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  auto digests = (*lineage)->AllDigests();
+  if (!digests.ok()) return Fail(digests.status(), 1);
+  metadata::ArtifactStore::GcOptions o;
+  o.grace = std::chrono::duration_cast<std::chrono::seconds>(*grace);
+  o.dry_run = args.Has("--dry-run");
+  o.roots.insert(digests->begin(), digests->end());
+  auto r = (*rt)->artifacts().CollectGarbage(o);
+  if (!r.ok()) return Fail(r.status(), 1);
+  if (args.Get("-o") == "json") {
+    Json removed = Json::array();
+    for (const auto& b : r->removed) removed.push_back({{"digest", b.digest}, {"size", b.size}});
+    std::printf("%s\n", DumpJson({{"dryRun", o.dry_run}, {"removed", removed}, {"removedBytes", r->removed_bytes},
+                                   {"kept", r->kept}}, 2).c_str());
+    return 0;
+  }
+  for (const auto& b : r->removed) std::printf("%s %s  %s\n", o.dry_run ? "would remove" : "removed", b.digest.c_str(), HumanSize(b.size).c_str());
+  std::printf("%s %zu blobs (%s); %lld kept\n", o.dry_run ? "would remove" : "removed", r->removed.size(),
+              HumanSize(r->removed_bytes).c_str(), static_cast<long long>(r->kept));
+  return 0;
+}
+
 int CmdArtifacts(const Argv& argv) {
-  Args args({"--namespace", "--type", "--context", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Args args({"--namespace", "--type", "--context", "-o", "--grace"}, {"--dry-run"},
+            {{"-n", "--namespace"}, {"--output", "-o"}});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   const auto& pos = args.positional();
-  if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get")) {
-    return Fail(InvalidArgument("usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE"));
+  if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get" && pos[0] != "gc")) {
+    return Fail(InvalidArgument(
+        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
   }
-  auto rt = LocalRuntime::Open(SkiffHome());
+  if (pos[0] == "gc") return ArtifactsGc(args);
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   if (pos[0] == "get") {
     if (pos.size() != 2 || args.Get("-o").empty()) return Fail(InvalidArgument("usage: skiff artifacts get DIGEST -o FILE"));
@@ -175,14 +220,107 @@ int CmdArtifacts(const Argv& argv) {
   if (!lineage.ok()) return Fail(lineage.status(), 1);
   auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"), "");
   if (!list.ok()) return Fail(list.status(), 1);
-  if (args.Get("-o") == "json") {
+  std::string o = args.Get("-o");
+  if (o == "json" || o == "yaml") {
     Json out = Json::array();
     for (const auto& a : *list) out.push_back(a.ToJson());
-    std::printf("%s\n", DumpJson(out, 2).c_str());
+    std::fputs(o == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
     return 0;
   }
+  if (!o.empty() && o != "wide") return Fail(InvalidArgument("-o: must be json, yaml or wide, not \"" + o + "\""));
   std::vector<std::vector<std::string>> rows = {{"DIGEST", "TYPE", "NAME", "SIZE", "URI"}};
-  for (const auto& a : *list) rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
+  if (o == "wide") rows[0].push_back("PROPERTIES");
+  for (const auto& a : *list) {
+    rows.push_back({a.digest, a.type, a.name, HumanSize(a.size), a.uri});
+    if (o == "wide") rows.back().push_back(a.properties.dump());
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+// `skiff metrics`: the metrics of the executions of a context (a run, an experiment) as a table,
+// one row an execution, one column a metric (its latest value); -o json lists every observation.
+int CmdMetrics(const Argv& argv) {
+  Args args({"--namespace", "--context", "--execution", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  if (!args.positional().empty()) {
+    return Fail(InvalidArgument("usage: skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  std::string ns = args.Get("--namespace", "default");
+  std::vector<std::pair<std::string, metadata::MetricRecord>> rows;
+  if (args.Has("--execution")) {
+    auto list = (*lineage)->ExecutionMetrics(ns, args.Get("--execution"));
+    if (!list.ok()) return Fail(list.status(), 1);
+    for (auto& m : *list) rows.emplace_back(args.Get("--execution"), std::move(m));
+  } else {
+    auto list = (*lineage)->ContextMetrics(ns, args.Get("--context"));
+    if (!list.ok()) return Fail(list.status(), 1);
+    rows = std::move(*list);
+  }
+  if (args.Get("-o") == "json" || args.Get("-o") == "yaml") {
+    Json out = Json::array();
+    for (const auto& [exec, m] : rows) {
+      out.push_back({{"execution", exec}, {"name", m.name}, {"value", m.value}, {"step", m.step}, {"ms", m.ms}});
+    }
+    std::fputs(args.Get("-o") == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> names, execs;
+  std::map<std::pair<std::string, std::string>, double> latest;
+  for (const auto& [exec, m] : rows) {
+    if (std::find(names.begin(), names.end(), m.name) == names.end()) names.push_back(m.name);
+    if (std::find(execs.begin(), execs.end(), exec) == execs.end()) execs.push_back(exec);
+    latest[{exec, m.name}] = m.value;
+  }
+  std::vector<std::vector<std::string>> table = {{"EXECUTION"}};
+  for (const auto& n : names) table[0].push_back(n);
+  for (const auto& e : execs) {
+    std::vector<std::string> row = {e};
+    for (const auto& n : names) {
+      auto it = latest.find({e, n});
+      char buf[32] = "";
+      if (it != latest.end()) std::snprintf(buf, sizeof buf, "%.6g", it->second);
+      row.push_back(buf);
+    }
+    table.push_back(std::move(row));
+  }
+  PrintTable(table);
+  return 0;
+}
+
+// `skiff executions ls [--context TYPE/NAME] [--state S]`: the recorded executions.
+int CmdExecutions(const Argv& argv) {
+  Args args({"--namespace", "--context", "--state", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  const auto& pos = args.positional();
+  if (pos.size() != 1 || (pos[0] != "ls" && pos[0] != "list")) {
+    return Fail(InvalidArgument("usage: skiff executions ls [--context TYPE/NAME] [--state STATE] [-o json|yaml|wide]"));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  auto list = (*lineage)->Executions(args.Get("--namespace", "default"), args.Get("--context"), args.Get("--state"));
+  if (!list.ok()) return Fail(list.status(), 1);
+  std::string o = args.Get("-o");
+  if (o == "json" || o == "yaml") {
+    Json out = Json::array();
+    for (const auto& e : *list) out.push_back(e.ToJson());
+    std::fputs(o == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TYPE", "STATE"}};
+  if (o == "wide") rows[0].push_back("PROPERTIES");
+  for (const auto& e : *list) {
+    rows.push_back({e.name, e.type, e.state});
+    if (o == "wide") rows.back().push_back(e.properties.dump());
+  }
   PrintTable(rows);
   return 0;
 }

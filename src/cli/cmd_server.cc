@@ -13,6 +13,7 @@
 
 #include "api/http_server.h"
 #include "api/kube_api.h"
+#include "api/metadata_api.h"
 #include "backends/local/kubelet.h"
 #include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
@@ -141,7 +142,7 @@ Status ValidateForStore(const Json& obj) {
 }
 
 int CmdServer(const Argv& argv) {
-  Args args({"--host", "--port", "--workers", "--address", "--store"}, {"--auth"});
+  Args args({"--host", "--port", "--workers", "--address", "--store", "--max-upload-bytes"}, {"--auth"});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   api::HttpServerOptions ho;
@@ -215,10 +216,19 @@ int CmdServer(const Argv& argv) {
   if (!s.ok()) return Fail(s, 1);
   ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
   TrialMetricsApi trial_metrics(st, auth ? &tokens : nullptr);  // Katib's Push collector
-  api::HttpServer server(ho, [&kube, &gateway, &trial_metrics](const api::HttpRequest& q, api::HttpResponse& r,
-                                                               api::HttpExchange& e) {
+  api::MetadataApiOptions mo;  // metadata logged by Pods and lineage queries (api/metadata_api.h)
+  if (auto ls = (*rt)->lineage(); ls.ok()) mo.lineage = *ls;
+  mo.artifacts = &(*rt)->artifacts();
+  if (args.Has("--max-upload-bytes")) mo.max_upload_bytes = std::atoll(args.Get("--max-upload-bytes").c_str());
+  if (mo.max_upload_bytes <= 0) return Fail(InvalidArgument("--max-upload-bytes: must be a positive number"));
+  if (auth) mo.tokens = &tokens;
+  api::MetadataApi meta(mo);
+  api::HttpServer server(ho, [&kube, &gateway, &trial_metrics, &meta](const api::HttpRequest& q,
+                                                                      api::HttpResponse& r, api::HttpExchange& e) {
     if (gateway.Claims(q)) {
       gateway.Handle(q, r, e);
+    } else if (api::MetadataApi::Serves(q.path)) {
+      meta.Handle(q, r);
     } else if (!trial_metrics.Handle(q, r)) {
       kube.Handle(q, r, e);
     }

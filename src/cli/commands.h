@@ -28,6 +28,9 @@ int CmdToken(const Argv& args);
 int CmdDescribe(const Argv& args);
 int CmdLineage(const Argv& args);
 int CmdArtifacts(const Argv& args);
+int CmdLog(const Argv& args);
+int CmdMetrics(const Argv& args);
+int CmdExecutions(const Argv& args);
 int CmdModelServer(const Argv& args);
 
 // A `skiff server` to talk to instead of the local store.

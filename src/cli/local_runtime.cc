@@ -13,6 +13,35 @@
 
 namespace skiff::cli {
 
+extern const char kPythonSdkInit[];  // python/skiff/__init__.py (sdk_files.cc, generated)
+
+namespace {
+
+// `<home>/sdk`: the Python module and a `skiff` link for Pods (KubeletOptions::sdk_dir).
+// Rewritten only when this binary's copy differs, so running Pods never see a half file.
+Status PrepareSdk(const std::string& dir) {
+  std::string init = JoinPath(dir, "python/skiff/__init__.py");
+  auto current = ReadFile(init);
+  if (!current.ok() || *current != kPythonSdkInit) {
+    SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(dir, "python/skiff")));
+    SKIFF_RETURN_IF_ERROR(WriteFileAtomic(init, kPythonSdkInit));
+  }
+  SKIFF_RETURN_IF_ERROR(MakeDirs(JoinPath(dir, "bin")));
+  std::string link = JoinPath(dir, "bin/skiff"), self = SelfExePath();
+  char buf[4096];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  if (n < 0 || std::string(buf, static_cast<size_t>(n)) != self) {
+    std::string tmp = link + ".tmp";
+    ::unlink(tmp.c_str());
+    if (::symlink(self.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0) {
+      return Internal("cannot link " + link + " to " + self);
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 std::string SkiffHome() {
   const char* env = std::getenv("SKIFF_HOME");
   if (env != nullptr && *env != '\0') return env;
@@ -23,6 +52,7 @@ std::string SkiffHome() {
 Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home,
                                                          const std::string& store_spec) {
   std::unique_ptr<LocalRuntime> rt(new LocalRuntime(home));
+  rt->store_spec_ = store_spec;
   SKIFF_RETURN_IF_ERROR(MakeDirs(home));
   if (store_spec.empty()) {
     SKIFF_ASSIGN_OR_RETURN(rt->store_, store::OpenSqliteStore(JoinPath(home, "skiff.db")));
@@ -67,7 +97,7 @@ Result<bool> LocalRuntime::TryBecomeController() {
 
 Result<metadata::LineageStore*> LocalRuntime::lineage() {
   if (!lineage_) {
-    SKIFF_ASSIGN_OR_RETURN(lineage_, metadata::LineageStore::Open(JoinPath(home_, "lineage.db")));
+    SKIFF_ASSIGN_OR_RETURN(lineage_, metadata::LineageStore::OpenForStore(store_spec_, JoinPath(home_, "lineage.db")));
   }
   return lineage_.get();
 }
@@ -80,6 +110,12 @@ Status LocalRuntime::StartControllers() {
   ko.supervisor_argv = {SelfExePath(), "supervisor"};
   if (const char* cpu = std::getenv("SKIFF_DEFAULT_CPU_MILLIS")) ko.default_cpu_millis = std::atoll(cpu);
   if (const char* iso = std::getenv("SKIFF_ISOLATE"); iso != nullptr && std::string(iso) == "0") ko.isolate = false;
+  // Metadata logging from user code is optional: Pods run without it if it cannot be set up.
+  if (Status sdk = PrepareSdk(JoinPath(home_, "sdk")); sdk.ok()) {
+    ko.sdk_dir = JoinPath(home_, "sdk");
+  } else {
+    LogWarn("skiff log/python module unavailable to Pods", {{"error", sdk.message()}});
+  }
   kubelet_ = std::make_unique<local::Kubelet>(ko, *store_, loop_, *artifacts_);
   workflows_ = std::make_unique<controllers::WorkflowController>(*store_, loop_, *informer_);
   jobs_ = std::make_unique<controllers::JobController>(*store_, loop_, *informer_);
@@ -126,7 +162,7 @@ Status LocalRuntime::StartControllers() {
   SKIFF_RETURN_IF_ERROR(isvcs_->Start());
   // Lineage is derived data: a recorder that cannot start must not stop the controllers.
   if (auto ls = lineage(); ls.ok()) {
-    recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_);
+    recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_, home_);
     Status rs = recorder_->Start();
     if (!rs.ok()) LogWarn("lineage recorder did not start", {{"error", rs.message()}});
   } else {

@@ -57,17 +57,23 @@ class LocalRuntime {
   // Null until `StartControllers`.
   controllers::InferenceServiceController* inference_services() { return isvcs_.get(); }
   controllers::WorkflowController* workflows() { return workflows_.get(); }
-  // `<home>/lineage.db`, opened on first use.
+  // Lineage beside the store: in the PostgreSQL database when the store is one, else
+  // `<home>/lineage.db`; opened on first use.
   Result<metadata::LineageStore*> lineage();
   // Null until `StartControllers`.
   store::Informer* informer() { return informer_.get(); }
-  // Where Trials push metrics ("http://127.0.0.1:PORT"): set before the loop runs.
-  void set_server_url(std::string url) { server_url_ = std::move(url); }
+  // The server's URL ("http://127.0.0.1:PORT"), set once it listens and before the loop runs:
+  // Trials push metrics there and Pods log metadata to it.
+  void set_server_url(std::string url) {
+    if (kubelet_) kubelet_->SetServerUrl(url);
+    server_url_ = std::move(url);
+  }
 
  private:
   explicit LocalRuntime(std::string home) : home_(std::move(home)) {}
 
   std::string home_;
+  std::string store_spec_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<metadata::ArtifactStore> artifacts_;
   EventLoop loop_;

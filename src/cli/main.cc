@@ -21,7 +21,11 @@ Usage:
   skiff get workflows|pods|... [NAME] [-o json|yaml|name|wide] [-w]
   skiff describe KIND NAME
   skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N]
-  skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE
+  skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]
+  skiff log metric NAME=VALUE... [--step N] | log artifact FILE [--type T] [--name N] [--input]
+                                              (inside a step, trial or replica)
+  skiff executions ls [--context TYPE/NAME] [--state S] [-o json|yaml|wide]
+  skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]   metrics as a table
   skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
   skiff apply -f FILE                         create or update resources in the local store
   skiff delete KIND NAME... [--all]
@@ -82,6 +86,9 @@ int main(int argc, char** argv) {
   if (cmd == "describe") return CmdDescribe(rest);
   if (cmd == "lineage") return CmdLineage(rest);
   if (cmd == "artifacts") return CmdArtifacts(rest);
+  if (cmd == "log") return CmdLog(rest);
+  if (cmd == "metrics") return CmdMetrics(rest);
+  if (cmd == "executions") return CmdExecutions(rest);
   if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
   if (cmd == "lint") return CmdLint(rest);
   if (cmd == "get" || cmd == "list") return CmdGet(rest);

@@ -356,9 +356,17 @@ Status ArtifactStore::DeleteKey(std::string_view key) {
 }
 
 Result<int> ArtifactStore::CollectGarbage(std::chrono::seconds grace) {
+  GcOptions o;
+  o.grace = grace;
+  SKIFF_ASSIGN_OR_RETURN(GcResult r, CollectGarbage(o));
+  return static_cast<int>(r.removed.size());
+}
+
+Result<ArtifactStore::GcResult> ArtifactStore::CollectGarbage(const GcOptions& options) {
   // Referenced digests first: a blob bound after this scan is protected by its fresh mtime.
   SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> keys, ListKeys(""));
   std::unordered_set<std::string> referenced;
+  for (const std::string& root : options.roots) referenced.insert(std::string(DigestHex(root)));
   for (const std::string& key : keys) {
     Result<BlobInfo> blob = ResolveKey(key);
     if (!blob.ok()) {
@@ -370,7 +378,7 @@ Result<int> ArtifactStore::CollectGarbage(std::chrono::seconds grace) {
 
   // File mtimes are wall-clock times, so the cutoff must be too (not an injected clock).
   auto now = std::chrono::system_clock::now();
-  int removed = 0;
+  GcResult result;
   SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> shards, ListDir(BlobsDir()));
   for (const std::string& shard : shards) {
     if (shard.size() != 2 || !IsLowerHex(shard)) continue;
@@ -378,21 +386,26 @@ Result<int> ArtifactStore::CollectGarbage(std::chrono::seconds grace) {
     SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(shard_dir));
     for (const std::string& name : names) {
       std::string hex = shard + name;
-      if (hex.size() != kHexLen || !IsLowerHex(hex) || referenced.count(hex) > 0) continue;
+      if (hex.size() != kHexLen || !IsLowerHex(hex)) continue;
       std::string path = JoinPath(shard_dir, name);
       struct stat st {};
       if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (now - MtimeOf(st) < grace) continue;
-      if (::unlink(path.c_str()) == 0) {
-        ++removed;
-      } else if (errno != ENOENT) {
+      if (referenced.count(hex) > 0 || now - MtimeOf(st) < options.grace) {
+        ++result.kept;
+        continue;
+      }
+      if (!options.dry_run && ::unlink(path.c_str()) != 0) {
+        if (errno == ENOENT) continue;
         return Internal("unlink " + path + ": " + ErrnoText(errno));
       }
+      result.removed.push_back({"sha256:" + hex, static_cast<int64_t>(st.st_size)});
+      result.removed_bytes += st.st_size;
     }
   }
+  if (options.dry_run) return result;
 
   SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> temps, ListDir(TmpDir()));
-  auto temp_age = std::max<std::chrono::seconds>(grace, kAbandonedTempAge);
+  auto temp_age = std::max<std::chrono::seconds>(options.grace, kAbandonedTempAge);
   for (const std::string& name : temps) {
     std::string path = JoinPath(TmpDir(), name);
     struct stat st {};
@@ -400,7 +413,7 @@ Result<int> ArtifactStore::CollectGarbage(std::chrono::seconds grace) {
       ::unlink(path.c_str());
     }
   }
-  return removed;
+  return result;
 }
 
 }  // namespace skiff::metadata

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
@@ -68,6 +69,20 @@ class ArtifactStore {
   // many were removed. Also removes temporary files abandoned for an hour or more (by crashed
   // writers); those are not counted. Fails without removing anything if a key cannot be read.
   Result<int> CollectGarbage(std::chrono::seconds grace);
+
+  struct GcOptions {
+    std::chrono::seconds grace{3600};
+    // Digests referenced from elsewhere ("sha256:<hex>" or hex): the lineage store's artifacts,
+    // which include everything a live run logged or recorded. Never removed.
+    std::unordered_set<std::string> roots;
+    bool dry_run = false;  // report what would go, remove nothing
+  };
+  struct GcResult {
+    std::vector<BlobInfo> removed;  // (or, with `dry_run`, that would be)
+    int64_t removed_bytes = 0;
+    int64_t kept = 0;  // blobs left
+  };
+  Result<GcResult> CollectGarbage(const GcOptions& options);
 
  private:
   std::string BlobsDir() const;

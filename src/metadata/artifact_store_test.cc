@@ -213,6 +213,34 @@ TEST_F(ArtifactStoreTest, DeleteKeyUnbindsAndPrunesDirectories) {
   EXPECT_TRUE(store.HasBlob(blob.digest));  // blobs go only with garbage collection
 }
 
+TEST_F(ArtifactStoreTest, GarbageCollectionKeepsRootsAndDryRunRemovesNothing) {
+  ArtifactStore store(Root());
+  BlobInfo recorded = *store.PutBytes("named by a lineage record");
+  BlobInfo orphan = *store.PutBytes("named by nothing");
+  Age(store.BlobPath(recorded.digest), hours(2));
+  Age(store.BlobPath(orphan.digest), hours(2));
+  ArtifactStore::GcOptions o;
+  o.grace = hours(1);
+  o.roots = {recorded.digest};
+  o.dry_run = true;
+  auto dry = store.CollectGarbage(o);
+  ASSERT_TRUE(dry.ok());
+  ASSERT_EQ(dry->removed.size(), 1u);
+  EXPECT_EQ(dry->removed[0].digest, orphan.digest);
+  EXPECT_EQ(dry->removed_bytes, orphan.size);
+  EXPECT_TRUE(store.HasBlob(orphan.digest));
+  o.dry_run = false;
+  auto real = store.CollectGarbage(o);
+  ASSERT_TRUE(real.ok());
+  EXPECT_EQ(real->removed.size(), 1u);
+  EXPECT_EQ(real->kept, 1);
+  EXPECT_FALSE(store.HasBlob(orphan.digest));
+  EXPECT_TRUE(store.HasBlob(recorded.digest));
+  // A root given as bare hex counts the same.
+  o.roots = {recorded.digest.substr(7)};
+  EXPECT_TRUE(store.CollectGarbage(o)->removed.empty());
+}
+
 TEST_F(ArtifactStoreTest, GarbageCollectionRemovesOnlyUnreferencedOldBlobs) {
   ArtifactStore store(Root());
   BlobInfo kept = *store.PutBytes("referenced");

@@ -1,10 +1,13 @@
 #include "metadata/lineage.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
-#include <unordered_map>
+#include <tuple>
 
-#include "store/sqlite_db.h"
+#include "metadata/lineage_db.h"
 
 namespace skiff::metadata {
 
@@ -12,39 +15,6 @@ namespace {
 
 constexpr int kArtifactType = 0, kExecutionType = 1, kContextType = 2;
 constexpr int kInput = 1, kOutput = 2;
-
-// Schema version 1. Natural keys make every write an idempotent upsert.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS types (
-  id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
-CREATE TABLE IF NOT EXISTS artifacts (
-  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, akey TEXT NOT NULL, type_id INTEGER NOT NULL,
-  name TEXT NOT NULL, uri TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
-  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,
-  UNIQUE (ns, akey));
-CREATE INDEX IF NOT EXISTS artifacts_by_type ON artifacts (ns, type_id);
-CREATE INDEX IF NOT EXISTS artifacts_by_digest ON artifacts (digest);
-CREATE TABLE IF NOT EXISTS executions (
-  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, type_id INTEGER NOT NULL, name TEXT NOT NULL,
-  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL, UNIQUE (ns, name));
-CREATE TABLE IF NOT EXISTS contexts (
-  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, type_id INTEGER NOT NULL, name TEXT NOT NULL,
-  properties TEXT NOT NULL, UNIQUE (ns, type_id, name));
-CREATE TABLE IF NOT EXISTS events (
-  execution_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, type INTEGER NOT NULL,
-  path TEXT NOT NULL, ms INTEGER NOT NULL, PRIMARY KEY (execution_id, type, artifact_id, path));
-CREATE INDEX IF NOT EXISTS events_by_artifact ON events (artifact_id, type);
-CREATE TABLE IF NOT EXISTS attributions (
-  context_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, PRIMARY KEY (context_id, artifact_id));
-CREATE INDEX IF NOT EXISTS attributions_by_artifact ON attributions (artifact_id);
-CREATE TABLE IF NOT EXISTS associations (
-  context_id INTEGER NOT NULL, execution_id INTEGER NOT NULL, PRIMARY KEY (context_id, execution_id));
-CREATE INDEX IF NOT EXISTS associations_by_execution ON associations (execution_id);
-CREATE TABLE IF NOT EXISTS parent_contexts (
-  child_id INTEGER NOT NULL, parent_id INTEGER NOT NULL, PRIMARY KEY (child_id, parent_id));
-PRAGMA user_version = 1;
-)sql";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -62,6 +32,10 @@ std::string IdList(const std::set<int64_t>& ids) {
 Json ParseProps(std::string_view text) {
   auto j = ParseJson(text);
   return j.ok() && j->is_object() ? *j : Json::object();
+}
+
+bool IsPostgresUrl(const std::string& spec) {
+  return spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0;
 }
 
 }  // namespace
@@ -92,18 +66,34 @@ Json LineageGraph::ToJson() const {
   return {{"artifacts", a}, {"executions", e}, {"events", ed}};
 }
 
-LineageStore::LineageStore(std::unique_ptr<store::SqliteDb> db) : db_(std::move(db)) {}
+LineageStore::LineageStore(std::unique_ptr<LineageDb> db) : db_(std::move(db)) {}
 LineageStore::~LineageStore() = default;
 
 Result<std::unique_ptr<LineageStore>> LineageStore::Open(const std::string& path) {
-  SKIFF_ASSIGN_OR_RETURN(auto db, store::SqliteDb::Open(path, 10000));
-  SKIFF_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
-  SKIFF_ASSIGN_OR_RETURN(std::string version, db->QueryText("PRAGMA user_version"));
-  if (version != "0" && version != "1") {
-    return FailedPrecondition(path + ": lineage schema version " + version + " is newer than this skiff");
-  }
-  if (version == "0") SKIFF_RETURN_IF_ERROR(db->Exec(kSchema));
+  SKIFF_ASSIGN_OR_RETURN(auto db, OpenSqliteLineageDb(path));
   return std::unique_ptr<LineageStore>(new LineageStore(std::move(db)));
+}
+
+Result<std::unique_ptr<LineageStore>> LineageStore::OpenPostgres(const std::string& url) {
+  SKIFF_ASSIGN_OR_RETURN(auto db, OpenPostgresLineageDb(url));
+  return std::unique_ptr<LineageStore>(new LineageStore(std::move(db)));
+}
+
+Result<std::unique_ptr<LineageStore>> LineageStore::OpenForStore(const std::string& store_spec,
+                                                                 const std::string& sqlite_path) {
+  if (IsPostgresUrl(store_spec)) return OpenPostgres(store_spec);
+  return Open(sqlite_path);
+}
+
+Result<int64_t> LineageStore::InsertReturningId(const char* sql, const std::vector<SqlArg>& args) {
+  int64_t id = 0;
+  bool got = false;
+  SKIFF_RETURN_IF_ERROR(db_->Run(sql, args, [&](const SqlRow& r) {
+    id = r.Int(0);
+    got = true;
+  }));
+  if (!got) return Internal("upsert returned no id");
+  return id;
 }
 
 Result<int64_t> LineageStore::TypeId(int kind, const std::string& name) {
@@ -112,13 +102,10 @@ Result<int64_t> LineageStore::TypeId(int kind, const std::string& name) {
   auto key = std::make_pair(kind, name);
   if (auto it = type_ids_.find(key); it != type_ids_.end()) return it->second;
   if (auto it = pending_type_ids_.find(key); it != pending_type_ids_.end()) return it->second;
-  SKIFF_ASSIGN_OR_RETURN(auto ins, db_->Prepare(
-      "INSERT INTO types (kind, name) VALUES (?1, ?2) ON CONFLICT (kind, name) DO UPDATE SET name = name "
-      "RETURNING id"));
-  ins.Bind(1, static_cast<int64_t>(kind)).Bind(2, name);
-  SKIFF_ASSIGN_OR_RETURN(bool row, ins.Step());
-  if (!row) return Internal("type upsert returned no id");
-  int64_t id = ins.ColumnInt(0);
+  SKIFF_ASSIGN_OR_RETURN(int64_t id, InsertReturningId(
+      "INSERT INTO types (kind, name) VALUES (?1, ?2) ON CONFLICT (kind, name) DO UPDATE SET name = excluded.name "
+      "RETURNING id",
+      {static_cast<int64_t>(kind), name}));
   pending_type_ids_[key] = id;
   return id;
 }
@@ -127,87 +114,32 @@ Result<int64_t> LineageStore::UpsertArtifact(const ArtifactRecord& a) {
   SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kArtifactType, a.type.empty() ? "Artifact" : a.type));
   std::string akey = a.digest.empty() ? "uri:" + a.uri : a.digest;
   std::string props = a.properties.dump();
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  return InsertReturningId(
       "INSERT INTO artifacts (ns, akey, type_id, name, uri, digest, size, state, properties, created_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (ns, akey) DO UPDATE SET "
       "state = excluded.state, size = excluded.size, "
       "name = CASE WHEN artifacts.name = '' THEN excluded.name ELSE artifacts.name END "
-      "RETURNING id"));
-  st.Bind(1, a.ns).Bind(2, akey).Bind(3, type_id).Bind(4, a.name).Bind(5, a.uri).Bind(6, a.digest)
-      .Bind(7, a.size).Bind(8, a.state).Bind(9, props).Bind(10, NowMs());
-  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Internal("artifact upsert returned no id");
-  return st.ColumnInt(0);
+      "RETURNING id",
+      {a.ns, akey, type_id, a.name, a.uri, a.digest, a.size, a.state, props, NowMs()});
 }
 
 Result<int64_t> LineageStore::UpsertContext(const ContextRecord& c) {
   SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kContextType, c.type));
   std::string props = c.properties.dump();
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  return InsertReturningId(
       "INSERT INTO contexts (ns, type_id, name, properties) VALUES (?1, ?2, ?3, ?4) "
-      "ON CONFLICT (ns, type_id, name) DO UPDATE SET properties = excluded.properties RETURNING id"));
-  st.Bind(1, c.ns).Bind(2, type_id).Bind(3, c.name).Bind(4, props);
-  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Internal("context upsert returned no id");
-  return st.ColumnInt(0);
+      "ON CONFLICT (ns, type_id, name) DO UPDATE SET properties = excluded.properties RETURNING id",
+      {c.ns, type_id, c.name, props});
 }
 
-Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
-  std::lock_guard<std::mutex> l(mu_);
-  SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  auto body = [&]() -> Status {
-    int64_t now = NowMs();
-    for (const auto& w : batch) {
-      const ExecutionRecord& e = w.execution;
-      if (e.name.empty()) return InvalidArgument("execution.name: required");
-      SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kExecutionType, e.type.empty() ? "Execution" : e.type));
-      std::string props = e.properties.dump();
-      SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-          "INSERT INTO executions (ns, type_id, name, state, properties, created_ms, updated_ms) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (ns, name) DO UPDATE SET "
-          "state = excluded.state, properties = excluded.properties, updated_ms = excluded.updated_ms "
-          "RETURNING id"));
-      st.Bind(1, e.ns).Bind(2, type_id).Bind(3, e.name).Bind(4, e.state).Bind(5, props)
-          .Bind(6, e.created_ms > 0 ? e.created_ms : now);
-      SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return Internal("execution upsert returned no id");
-      int64_t exec_id = st.ColumnInt(0);
-      std::vector<int64_t> context_ids;
-      for (const auto& c : w.contexts) {
-        SKIFF_ASSIGN_OR_RETURN(int64_t cid, UpsertContext(c));
-        context_ids.push_back(cid);
-        if (!c.parent_name.empty()) {
-          ContextRecord parent{0, c.ns, c.parent_type, c.parent_name, Json::object(), "", ""};
-          SKIFF_ASSIGN_OR_RETURN(int64_t pid, UpsertContext(parent));
-          SKIFF_ASSIGN_OR_RETURN(auto pc, db_->Prepare(
-              "INSERT OR IGNORE INTO parent_contexts (child_id, parent_id) VALUES (?1, ?2)"));
-          SKIFF_RETURN_IF_ERROR(pc.Bind(1, cid).Bind(2, pid).Run());
-        }
-        SKIFF_ASSIGN_OR_RETURN(auto as, db_->Prepare(
-            "INSERT OR IGNORE INTO associations (context_id, execution_id) VALUES (?1, ?2)"));
-        SKIFF_RETURN_IF_ERROR(as.Bind(1, cid).Bind(2, exec_id).Run());
-      }
-      for (int type : {kInput, kOutput}) {
-        for (const auto& [artifact, path] : type == kInput ? w.inputs : w.outputs) {
-          SKIFF_ASSIGN_OR_RETURN(int64_t aid, UpsertArtifact(artifact));
-          SKIFF_ASSIGN_OR_RETURN(auto ev, db_->Prepare(
-              "INSERT OR IGNORE INTO events (execution_id, artifact_id, type, path, ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
-          SKIFF_RETURN_IF_ERROR(ev.Bind(1, exec_id).Bind(2, aid).Bind(3, static_cast<int64_t>(type))
-                                    .Bind(4, path).Bind(5, now).Run());
-          for (int64_t cid : context_ids) {
-            SKIFF_ASSIGN_OR_RETURN(auto at, db_->Prepare(
-                "INSERT OR IGNORE INTO attributions (context_id, artifact_id) VALUES (?1, ?2)"));
-            SKIFF_RETURN_IF_ERROR(at.Bind(1, cid).Bind(2, aid).Run());
-          }
-        }
-      }
-    }
-    return OkStatus();
-  };
+Status LineageStore::InTransaction(const std::function<Status()>& body) {
+  SKIFF_RETURN_IF_ERROR(db_->Begin());
+  batch_contexts_.clear();
   Status s = body();
-  if (s.ok()) s = db_->Exec("COMMIT");
+  batch_contexts_.clear();
+  if (s.ok()) s = db_->Commit();
   if (!s.ok()) {
-    if (db_->InTransaction()) db_->Exec("ROLLBACK").IgnoreError();
+    db_->Rollback();
     pending_type_ids_.clear();
     return s;
   }
@@ -216,64 +148,233 @@ Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
   return OkStatus();
 }
 
+Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
+  std::lock_guard<std::mutex> l(mu_);
+  return InTransaction([&]() -> Status {
+    int64_t now = NowMs();
+    for (const auto& w : batch) {
+      const ExecutionRecord& e = w.execution;
+      if (e.name.empty()) return InvalidArgument("execution.name: required");
+      SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kExecutionType, e.type.empty() ? "Execution" : e.type));
+      std::string props = e.properties.dump();
+      SKIFF_ASSIGN_OR_RETURN(int64_t exec_id, InsertReturningId(
+          "INSERT INTO executions (ns, type_id, name, state, properties, created_ms, updated_ms) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (ns, name) DO UPDATE SET "
+          "state = excluded.state, properties = excluded.properties, updated_ms = excluded.updated_ms, "
+          "type_id = excluded.type_id RETURNING id",
+          {e.ns, type_id, e.name, e.state, props, e.created_ms > 0 ? e.created_ms : now}));
+      SKIFF_RETURN_IF_ERROR(WriteLinks(w, exec_id, now));
+    }
+    return OkStatus();
+  });
+}
+
+Status LineageStore::WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_t now) {
+  std::vector<int64_t> context_ids;
+  for (const auto& c : w.contexts) {
+    // A batch names the same run for many executions: its context (and parent link) is
+    // written once per transaction.
+    auto key = std::make_tuple(c.ns, c.type, c.name, c.parent_type, c.parent_name);
+    if (auto it = batch_contexts_.find(key); it != batch_contexts_.end()) {
+      context_ids.push_back(it->second);
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "INSERT INTO associations (context_id, execution_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+          {it->second, exec_id}));
+      continue;
+    }
+    SKIFF_ASSIGN_OR_RETURN(int64_t cid, UpsertContext(c));
+    batch_contexts_[key] = cid;
+    context_ids.push_back(cid);
+    if (!c.parent_name.empty()) {
+      ContextRecord parent{0, c.ns, c.parent_type, c.parent_name, Json::object(), "", ""};
+      SKIFF_ASSIGN_OR_RETURN(int64_t pid, UpsertContext(parent));
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "INSERT INTO parent_contexts (child_id, parent_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", {cid, pid}));
+    }
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO associations (context_id, execution_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        {cid, exec_id}));
+  }
+  for (int type : {kInput, kOutput}) {
+    for (const auto& [artifact, path] : type == kInput ? w.inputs : w.outputs) {
+      SKIFF_ASSIGN_OR_RETURN(int64_t aid, UpsertArtifact(artifact));
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "INSERT INTO events (execution_id, artifact_id, type, path, ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT DO NOTHING",
+          {exec_id, aid, type, path, now}));
+      for (int64_t cid : context_ids) {
+        SKIFF_RETURN_IF_ERROR(db_->Run(
+            "INSERT INTO attributions (context_id, artifact_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            {cid, aid}));
+      }
+    }
+  }
+  for (const auto& m : w.metrics) {
+    if (m.name.empty()) return InvalidArgument("metrics[].name: required");
+    if (!std::isfinite(m.value)) return InvalidArgument("metrics." + m.name + ": not a finite number");
+    // Values travel as text (%.17g round-trips a double).
+    char value[40];
+    std::snprintf(value, sizeof value, "%.17g", m.value);
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO metrics (execution_id, name, step, ms, value) "
+        "VALUES (?1, ?2, ?3, ?4, CAST(?5 AS DOUBLE PRECISION)) "
+        "ON CONFLICT (execution_id, name, step, ms) DO UPDATE SET value = excluded.value",
+        {exec_id, m.name, m.step, m.ms > 0 ? m.ms : now, std::string_view(value)}));
+  }
+  return OkStatus();
+}
+
+Status LineageStore::Log(const ExecutionWrite& w) {
+  const ExecutionRecord& e = w.execution;
+  if (e.name.empty()) return InvalidArgument("execution.name: required");
+  std::lock_guard<std::mutex> l(mu_);
+  return InTransaction([&]() -> Status {
+    int64_t now = NowMs();
+    SKIFF_ASSIGN_OR_RETURN(int64_t type_id, TypeId(kExecutionType, e.type.empty() ? "Execution" : e.type));
+    std::string props = e.properties.dump();
+    // An execution that exists keeps what its recorder wrote; only `updated_ms` moves.
+    SKIFF_ASSIGN_OR_RETURN(int64_t exec_id, InsertReturningId(
+        "INSERT INTO executions (ns, type_id, name, state, properties, created_ms, updated_ms) "
+        "VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?5) ON CONFLICT (ns, name) DO UPDATE SET "
+        "updated_ms = excluded.updated_ms RETURNING id",
+        {e.ns, type_id, e.name, props, now}));
+    return WriteLinks(w, exec_id, now);
+  });
+}
+
+Result<std::vector<MetricRecord>> LineageStore::ExecutionMetrics(const std::string& ns, const std::string& execution) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<MetricRecord> out;
+  SKIFF_RETURN_IF_ERROR(db_->Run(
+      "SELECT m.name, CAST(m.value AS TEXT), m.step, m.ms FROM metrics m JOIN executions e ON e.id = m.execution_id "
+      "WHERE e.ns = ?1 AND e.name = ?2 ORDER BY m.ms, m.step, m.name",
+      {ns, execution}, [&](const SqlRow& r) {
+        out.push_back({std::string(r.Text(0)), std::strtod(std::string(r.Text(1)).c_str(), nullptr), r.Int(2),
+                       r.Int(3)});
+      }));
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, MetricRecord>>> LineageStore::ContextMetrics(const std::string& ns,
+                                                                                     const std::string& context) {
+  std::lock_guard<std::mutex> l(mu_);
+  int64_t context_id = 0;
+  if (!context.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(context_id, ContextId(ns, context));
+  }
+  std::vector<std::pair<std::string, MetricRecord>> out;
+  SKIFF_RETURN_IF_ERROR(db_->Run(
+      "SELECT e.name, m.name, CAST(m.value AS TEXT), m.step, m.ms FROM metrics m "
+      "JOIN executions e ON e.id = m.execution_id WHERE e.ns = ?1 "
+      "AND (?2 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?2)) "
+      "ORDER BY e.id, m.ms, m.step, m.name",
+      {ns, context_id}, [&](const SqlRow& r) {
+        out.emplace_back(std::string(r.Text(0)),
+                         MetricRecord{std::string(r.Text(1)), std::strtod(std::string(r.Text(2)).c_str(), nullptr),
+                                      r.Int(3), r.Int(4)});
+      }));
+  return out;
+}
+
+Result<std::vector<std::string>> LineageStore::AllDigests() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  SKIFF_RETURN_IF_ERROR(db_->Run("SELECT DISTINCT digest FROM artifacts WHERE digest <> ''", {},
+                                 [&](const SqlRow& r) { out.emplace_back(r.Text(0)); }));
+  return out;
+}
+
 Result<bool> LineageStore::HasExecution(const std::string& ns, const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1 FROM executions WHERE ns = ?1 AND name = ?2"));
-  st.Bind(1, ns).Bind(2, name);
-  return st.Step();
+  bool found = false;
+  SKIFF_RETURN_IF_ERROR(db_->Run("SELECT 1 FROM executions WHERE ns = ?1 AND name = ?2", {ns, name},
+                                 [&](const SqlRow&) { found = true; }));
+  return found;
 }
 
 Result<std::vector<ArtifactRecord>> LineageStore::LoadArtifacts(const ArtifactFilter& f) {
   std::vector<ArtifactRecord> out;
-  // One static statement for every filter combination: an empty filter matches everything.
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  // Two static statements: by id list (graph walks: index lookups only), else by filters (an
+  // empty filter matches everything). A statement with both would scan the table.
+  auto row = [&](const SqlRow& r) {
+        ArtifactRecord a;
+        a.id = r.Int(0);
+        a.ns = r.Text(1);
+        a.type = r.Text(2);
+        a.name = r.Text(3);
+        a.uri = r.Text(4);
+        a.digest = r.Text(5);
+        a.size = r.Int(6);
+        a.state = r.Text(7);
+        a.properties = ParseProps(r.Text(8));
+        out.push_back(std::move(a));
+      };
+  if (!f.ids.empty()) {
+    // Nothing optional in this statement: a generic plan (PostgreSQL's after five runs) of
+    // "(?2 = '' OR ...)" scans the table. The filters apply here instead.
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
+        "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE a.id IN (SELECT value FROM json_each(?1)) "
+        "ORDER BY a.id",
+        {f.ids}, row));
+    std::set<int64_t> in_context;
+    if (f.context_id != 0) {
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "SELECT artifact_id FROM attributions WHERE context_id = ?1 AND artifact_id IN (SELECT value FROM json_each(?2))",
+          {f.context_id, f.ids}, [&](const SqlRow& r) { in_context.insert(r.Int(0)); }));
+    }
+    std::erase_if(out, [&](const ArtifactRecord& a) {
+      return (!f.type.empty() && a.type != f.type) || (f.context_id != 0 && in_context.count(a.id) == 0);
+    });
+    return out;
+  }
+  SKIFF_RETURN_IF_ERROR(db_->Run(
       "SELECT a.id, a.ns, t.name, a.name, a.uri, a.digest, a.size, a.state, a.properties "
       "FROM artifacts a JOIN types t ON t.id = a.type_id WHERE "
       "(?1 = '' OR a.ns = ?1) AND (?2 = '' OR t.name = ?2) AND (?3 = '' OR a.digest = ?3) "
-      "AND (?4 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?4)) "
-      "AND (?5 = '' OR a.id IN (SELECT value FROM json_each(?5))) ORDER BY a.id"));
-  st.Bind(1, f.ns).Bind(2, f.type).Bind(3, f.digest).Bind(4, f.context_id).Bind(5, f.ids);
-  for (;;) {
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    ArtifactRecord a;
-    a.id = st.ColumnInt(0);
-    a.ns = st.ColumnText(1);
-    a.type = st.ColumnText(2);
-    a.name = st.ColumnText(3);
-    a.uri = st.ColumnText(4);
-    a.digest = st.ColumnText(5);
-    a.size = st.ColumnInt(6);
-    a.state = st.ColumnText(7);
-    a.properties = ParseProps(st.ColumnText(8));
-    out.push_back(std::move(a));
-  }
+      "AND (?4 = 0 OR a.id IN (SELECT artifact_id FROM attributions WHERE context_id = ?4)) ORDER BY a.id",
+      {f.ns, f.type, f.digest, f.context_id}, row));
   return out;
 }
 
 Result<std::vector<ExecutionRecord>> LineageStore::LoadExecutions(const ExecutionFilter& f) {
   std::vector<ExecutionRecord> out;
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  auto row = [&](const SqlRow& r) {
+        ExecutionRecord e;
+        e.id = r.Int(0);
+        e.ns = r.Text(1);
+        e.type = r.Text(2);
+        e.name = r.Text(3);
+        e.state = r.Text(4);
+        e.properties = ParseProps(r.Text(5));
+        e.created_ms = r.Int(6);
+        e.updated_ms = r.Int(7);
+        out.push_back(std::move(e));
+      };
+  if (!f.ids.empty()) {
+    SKIFF_RETURN_IF_ERROR(db_->Run(
+        "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
+        "FROM executions e JOIN types t ON t.id = e.type_id WHERE e.id IN (SELECT value FROM json_each(?1)) "
+        "ORDER BY e.id",
+        {f.ids}, row));
+    std::set<int64_t> in_context;
+    if (f.context_id != 0) {
+      SKIFF_RETURN_IF_ERROR(db_->Run(
+          "SELECT execution_id FROM associations WHERE context_id = ?1 "
+          "AND execution_id IN (SELECT value FROM json_each(?2))",
+          {f.context_id, f.ids}, [&](const SqlRow& r) { in_context.insert(r.Int(0)); }));
+    }
+    std::erase_if(out, [&](const ExecutionRecord& e) {
+      return (!f.state.empty() && e.state != f.state) || (f.context_id != 0 && in_context.count(e.id) == 0);
+    });
+    return out;
+  }
+  SKIFF_RETURN_IF_ERROR(db_->Run(
       "SELECT e.id, e.ns, t.name, e.name, e.state, e.properties, e.created_ms, e.updated_ms "
       "FROM executions e JOIN types t ON t.id = e.type_id WHERE "
       "(?1 = '' OR e.ns = ?1) AND (?2 = '' OR e.state = ?2) "
-      "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) "
-      "AND (?4 = '' OR e.id IN (SELECT value FROM json_each(?4))) ORDER BY e.id"));
-  st.Bind(1, f.ns).Bind(2, f.state).Bind(3, f.context_id).Bind(4, f.ids);
-  for (;;) {
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    ExecutionRecord e;
-    e.id = st.ColumnInt(0);
-    e.ns = st.ColumnText(1);
-    e.type = st.ColumnText(2);
-    e.name = st.ColumnText(3);
-    e.state = st.ColumnText(4);
-    e.properties = ParseProps(st.ColumnText(5));
-    e.created_ms = st.ColumnInt(6);
-    e.updated_ms = st.ColumnInt(7);
-    out.push_back(std::move(e));
-  }
+      "AND (?3 = 0 OR e.id IN (SELECT execution_id FROM associations WHERE context_id = ?3)) ORDER BY e.id",
+      {f.ns, f.state, f.context_id}, row));
   return out;
 }
 
@@ -281,35 +382,28 @@ Result<int64_t> LineageStore::ContextId(const std::string& ns, const std::string
   size_t slash = context.find('/');
   std::string type = slash == std::string::npos ? "" : context.substr(0, slash);
   std::string name = slash == std::string::npos ? context : context.substr(slash + 1);
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  int64_t id = 0;
+  SKIFF_RETURN_IF_ERROR(db_->Run(
       "SELECT c.id FROM contexts c JOIN types t ON t.id = c.type_id "
-      "WHERE c.ns = ?1 AND c.name = ?2 AND (?3 = '' OR t.name = ?3) ORDER BY c.id LIMIT 1"));
-  st.Bind(1, ns).Bind(2, name).Bind(3, type);
-  SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("context \"" + context + "\" not found in namespace " + ns);
-  return st.ColumnInt(0);
+      "WHERE c.ns = ?1 AND c.name = ?2 AND (?3 = '' OR t.name = ?3) ORDER BY c.id LIMIT 1",
+      {ns, name, type}, [&](const SqlRow& r) { id = r.Int(0); }));
+  if (id == 0) return NotFound("context \"" + context + "\" not found in namespace " + ns);
+  return id;
 }
 
 Result<LineageGraph> LineageStore::Lineage(const LineageQuery& q) {
   std::lock_guard<std::mutex> l(mu_);
   std::set<int64_t> artifacts, executions, frontier_a, frontier_e;
   if (!q.execution_name.empty()) {
-    SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM executions WHERE ns = ?1 AND name = ?2"));
-    st.Bind(1, q.ns).Bind(2, q.execution_name);
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return NotFound("execution \"" + q.execution_name + "\" not found in namespace " + q.ns);
-    frontier_e.insert(st.ColumnInt(0));
+    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM executions WHERE ns = ?1 AND name = ?2", {q.ns, q.execution_name},
+                                   [&](const SqlRow& r) { frontier_e.insert(r.Int(0)); }));
+    if (frontier_e.empty()) return NotFound("execution \"" + q.execution_name + "\" not found in namespace " + q.ns);
   } else if (q.artifact_id > 0) {
     frontier_a.insert(q.artifact_id);
   } else {
-    SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM artifacts WHERE ns = ?1 AND digest = ?2"));
     std::string digest = q.digest.rfind("sha256:", 0) == 0 ? q.digest : "sha256:" + q.digest;
-    st.Bind(1, q.ns).Bind(2, digest);
-    for (;;) {
-      SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      frontier_a.insert(st.ColumnInt(0));
-    }
+    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM artifacts WHERE ns = ?1 AND digest = ?2", {q.ns, digest},
+                                   [&](const SqlRow& r) { frontier_a.insert(r.Int(0)); }));
     if (frontier_a.empty()) return NotFound("artifact " + q.digest + " not found in namespace " + q.ns);
   }
   artifacts = frontier_a;
@@ -322,33 +416,27 @@ Result<LineageGraph> LineageStore::Lineage(const LineageQuery& q) {
       std::set<int64_t> na, ne;
       // artifact -> executions: upstream, the ones that wrote it; downstream, the ones that read it.
       if (!fa.empty()) {
-        SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        int type = up ? kOutput : kInput;
+        SKIFF_RETURN_IF_ERROR(db_->Run(
             "SELECT execution_id, artifact_id, path FROM events WHERE type = ?1 "
-            "AND artifact_id IN (SELECT value FROM json_each(?2))"));
-        std::string ids = IdList(fa);
-        st.Bind(1, static_cast<int64_t>(up ? kOutput : kInput)).Bind(2, ids);
-        for (;;) {
-          SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-          if (!row) break;
-          int64_t e = st.ColumnInt(0);
-          seen_edges.insert({e, st.ColumnInt(1), up ? kOutput : kInput, std::string(st.ColumnText(2))});
-          if (executions.insert(e).second) ne.insert(e);
-        }
+            "AND artifact_id IN (SELECT value FROM json_each(?2))",
+            {type, IdList(fa)}, [&](const SqlRow& r) {
+              int64_t e = r.Int(0);
+              seen_edges.insert({e, r.Int(1), type, std::string(r.Text(2))});
+              if (executions.insert(e).second) ne.insert(e);
+            }));
       }
       // execution -> artifacts: upstream, what it read; downstream, what it wrote.
       if (!fe.empty()) {
-        SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        int type = up ? kInput : kOutput;
+        SKIFF_RETURN_IF_ERROR(db_->Run(
             "SELECT execution_id, artifact_id, path FROM events WHERE type = ?1 "
-            "AND execution_id IN (SELECT value FROM json_each(?2))"));
-        std::string ids = IdList(fe);
-        st.Bind(1, static_cast<int64_t>(up ? kInput : kOutput)).Bind(2, ids);
-        for (;;) {
-          SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-          if (!row) break;
-          int64_t a = st.ColumnInt(1);
-          seen_edges.insert({st.ColumnInt(0), a, up ? kInput : kOutput, std::string(st.ColumnText(2))});
-          if (artifacts.insert(a).second) na.insert(a);
-        }
+            "AND execution_id IN (SELECT value FROM json_each(?2))",
+            {type, IdList(fe)}, [&](const SqlRow& r) {
+              int64_t a = r.Int(1);
+              seen_edges.insert({r.Int(0), a, type, std::string(r.Text(2))});
+              if (artifacts.insert(a).second) na.insert(a);
+            }));
       }
       fa = std::move(na);
       fe = std::move(ne);
@@ -401,30 +489,27 @@ Result<std::vector<ExecutionRecord>> LineageStore::Executions(const std::string&
 
 Result<std::vector<ContextRecord>> LineageStore::Contexts(const std::string& ns, const std::string& type) {
   std::lock_guard<std::mutex> l(mu_);
-  SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  std::vector<ContextRecord> out;
+  SKIFF_RETURN_IF_ERROR(db_->Run(
       "SELECT c.id, c.ns, t.name, c.name, c.properties, "
       "(SELECT pt.name || '/' || p.name FROM parent_contexts pc JOIN contexts p ON p.id = pc.parent_id "
       " JOIN types pt ON pt.id = p.type_id WHERE pc.child_id = c.id LIMIT 1) "
       "FROM contexts c JOIN types t ON t.id = c.type_id WHERE c.ns = ?1 AND (?2 = '' OR t.name = ?2) "
-      "ORDER BY c.id"));
-  st.Bind(1, ns).Bind(2, type);
-  std::vector<ContextRecord> out;
-  for (;;) {
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    ContextRecord c;
-    c.id = st.ColumnInt(0);
-    c.ns = st.ColumnText(1);
-    c.type = st.ColumnText(2);
-    c.name = st.ColumnText(3);
-    c.properties = ParseProps(st.ColumnText(4));
-    std::string parent(st.ColumnText(5));
-    if (size_t slash = parent.find('/'); slash != std::string::npos) {
-      c.parent_type = parent.substr(0, slash);
-      c.parent_name = parent.substr(slash + 1);
-    }
-    out.push_back(std::move(c));
-  }
+      "ORDER BY c.id",
+      {ns, type}, [&](const SqlRow& r) {
+        ContextRecord c;
+        c.id = r.Int(0);
+        c.ns = r.Text(1);
+        c.type = r.Text(2);
+        c.name = r.Text(3);
+        c.properties = ParseProps(r.Text(4));
+        std::string parent(r.Text(5));
+        if (size_t slash = parent.find('/'); slash != std::string::npos) {
+          c.parent_type = parent.substr(0, slash);
+          c.parent_name = parent.substr(slash + 1);
+        }
+        out.push_back(std::move(c));
+      }));
   return out;
 }
 

@@ -1,5 +1,5 @@
 // Lineage: ML Metadata's model (artifacts, executions, contexts, and the events that link them),
-// namespaced, in its own SQLite tables. Every step, trial, training job and served model is
+// namespaced, in its own tables. Every step, trial, training job and served model is
 // recorded as an execution with its input and output artifacts; contexts group them (a pipeline,
 // a run, an experiment, a training job, an inference service) and nest (run -> pipeline).
 //
@@ -15,23 +15,24 @@
 // execution again updates it and adds only the links that are new. Queries walk the graph
 // breadth-first a hop at a time with indexed lookups.
 //
-// Thread-safe: one connection behind a mutex. Several processes may share the file (WAL).
+// Storage: SQLite (its own file, several processes may share it with WAL) or PostgreSQL (beside
+// the resource store), through `LineageDb` (lineage_db.h); the logic and SQL are shared.
+// Thread-safe: one connection behind a mutex.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/json.h"
 #include "common/status.h"
-
-namespace skiff::store {
-class SqliteDb;
-}
+#include "metadata/lineage_db.h"
 
 namespace skiff::metadata {
 
@@ -61,9 +62,20 @@ struct ContextRecord {
   Json ToJson() const;
 };
 
+// One observation of a metric on an execution: from user code (`skiff log metric`, the Python
+// module's `log_metric`) or from a controller (a Trial's observation). `step` orders a series
+// (an epoch); the natural key (execution, name, step, ms) makes replaying a log harmless.
+struct MetricRecord {
+  std::string name;
+  double value = 0;
+  int64_t step = 0;
+  int64_t ms = 0;  // when it was observed; 0 = now
+};
+
 // One execution with what it read and wrote and the contexts it belongs to.
 struct ExecutionWrite {
   ExecutionRecord execution;
+  std::vector<MetricRecord> metrics;
   std::vector<std::pair<ArtifactRecord, std::string>> inputs;   // artifact, path (e.g. input name)
   std::vector<std::pair<ArtifactRecord, std::string>> outputs;
   std::vector<ContextRecord> contexts;  // associated with the execution, attributed its artifacts
@@ -96,11 +108,30 @@ struct LineageGraph {
 
 class LineageStore {
  public:
-  // Opens (creating and migrating) the database at `path`.
+  // Opens (creating and migrating) the SQLite database at `path`.
   static Result<std::unique_ptr<LineageStore>> Open(const std::string& path);
+  // The lineage tables in the PostgreSQL database at `url` (see lineage_db.h).
+  static Result<std::unique_ptr<LineageStore>> OpenPostgres(const std::string& url);
+  // Beside the resource store `store_spec` names: PostgreSQL for a `postgresql://` URL, else
+  // the SQLite file `sqlite_path`.
+  static Result<std::unique_ptr<LineageStore>> OpenForStore(const std::string& store_spec,
+                                                            const std::string& sqlite_path);
   ~LineageStore();
 
   Status Record(const std::vector<ExecutionWrite>& batch);
+  // What user code logs while its execution runs: metrics and artifacts on the execution named
+  // `w.execution.name`, created (state RUNNING, `w.execution.type`) if not recorded yet;
+  // unlike `Record`, an existing execution keeps its state and properties.
+  Status Log(const ExecutionWrite& w);
+  // The metrics of one execution, in the order they were observed.
+  Result<std::vector<MetricRecord>> ExecutionMetrics(const std::string& ns, const std::string& execution);
+  // The metrics of every execution in `context` ("type/name"; "" = the namespace), by
+  // execution name, each in the order observed: a table for comparing runs or trials.
+  Result<std::vector<std::pair<std::string, MetricRecord>>> ContextMetrics(const std::string& ns,
+                                                                           const std::string& context);
+  // Every content digest an artifact record names, in any namespace (roots for the artifact
+  // store's garbage collection).
+  Result<std::vector<std::string>> AllDigests();
   // Whether an execution of that name exists (recorders use it to skip finished work).
   Result<bool> HasExecution(const std::string& ns, const std::string& name);
 
@@ -113,10 +144,15 @@ class LineageStore {
   Result<std::vector<ContextRecord>> Contexts(const std::string& ns, const std::string& type);
 
  private:
-  explicit LineageStore(std::unique_ptr<store::SqliteDb> db);
+  explicit LineageStore(std::unique_ptr<LineageDb> db);
+  // Runs `body` in one write transaction; type ids learnt in it are kept only if it commits.
+  Status InTransaction(const std::function<Status()>& body);                 // requires mu_
+  Result<int64_t> InsertReturningId(const char* sql, const std::vector<SqlArg>& args);  // requires mu_
   Result<int64_t> TypeId(int kind, const std::string& name);                 // requires mu_
   Result<int64_t> UpsertArtifact(const ArtifactRecord& a);                    // requires mu_
   Result<int64_t> UpsertContext(const ContextRecord& c);                      // requires mu_
+  // Links, contexts and metrics of `w` to the execution `exec_id`.
+  Status WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_t now);   // requires mu_
   struct ArtifactFilter {
     std::string ns, type, digest;
     int64_t context_id = 0;
@@ -132,10 +168,13 @@ class LineageStore {
   Result<int64_t> ContextId(const std::string& ns, const std::string& context);   // requires mu_
 
   std::mutex mu_;
-  std::unique_ptr<store::SqliteDb> db_;  // GUARDED_BY(mu_)
+  std::unique_ptr<LineageDb> db_;  // GUARDED_BY(mu_)
   // Type ids by (kind, name): committed ones, and those learnt in the open transaction.
   std::map<std::pair<int, std::string>, int64_t> type_ids_;          // GUARDED_BY(mu_)
   std::map<std::pair<int, std::string>, int64_t> pending_type_ids_;  // GUARDED_BY(mu_)
+  // Contexts written in the open transaction: (ns, type, name, parent type, parent name) -> id.
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, int64_t>
+      batch_contexts_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::metadata

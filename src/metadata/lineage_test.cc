@@ -2,23 +2,52 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
 namespace skiff::metadata {
 namespace {
 
-class LineageTest : public ::testing::Test {
+// Every test runs on SQLite and on PostgreSQL. The PostgreSQL server: the URL in the file
+// SKIFF_TEST_PG_URL_FILE names (CTest's `postgres_server` fixture), else SKIFF_TEST_PG_URL;
+// with neither (a run by hand) those cases skip. Each store gets a fresh schema.
+std::string PostgresUrl() {
+  if (const char* file = std::getenv("SKIFF_TEST_PG_URL_FILE"); file != nullptr && *file != '\0') {
+    std::ifstream in(file);
+    std::string url;
+    std::getline(in, url);
+    return url.empty() ? "!" + std::string(file) : url;
+  }
+  const char* url = std::getenv("SKIFF_TEST_PG_URL");
+  return url != nullptr ? url : "";
+}
+
+class LineageTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      std::string url = PostgresUrl();
+      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server (SKIFF_TEST_PG_URL)";
+      ASSERT_NE(url[0], '!') << "no server URL in " << url.substr(1);
+      static int n = 0;
+      url += std::string(url.find('?') == std::string::npos ? "?" : "&") + "schema=lt_" +
+             std::to_string(::getpid()) + "_" + std::to_string(++n);
+      auto s = LineageStore::OpenPostgres(url);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      store_ = std::move(*s);
+      return;
+    }
     char tmpl[] = "/tmp/skiff-lineage-XXXXXX";
     dir_ = mkdtemp(tmpl);
     store_ = std::move(*LineageStore::Open(dir_ + "/lineage.db"));
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   static ArtifactRecord A(const std::string& digest, const std::string& type, const std::string& name) {
     ArtifactRecord a;
@@ -61,7 +90,7 @@ class LineageTest : public ::testing::Test {
   std::unique_ptr<LineageStore> store_;
 };
 
-TEST_F(LineageTest, UpstreamOfAModelReachesTheRawData) {
+TEST_P(LineageTest, UpstreamOfAModelReachesTheRawData) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "default";
@@ -76,7 +105,7 @@ TEST_F(LineageTest, UpstreamOfAModelReachesTheRawData) {
   EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "e:train"}));
 }
 
-TEST_F(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
+TEST_P(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "default";
@@ -92,7 +121,7 @@ TEST_F(LineageTest, DownstreamOfRawDataReachesEverythingBuiltFromIt) {
   EXPECT_EQ(g->artifacts[0].name, "model");
 }
 
-TEST_F(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
+TEST_P(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   RecordPipeline();
   RecordPipeline();
   auto arts = store_->Artifacts("default", "", "", "");
@@ -106,12 +135,21 @@ TEST_F(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   EXPECT_EQ(store_->Artifacts("default", "", "skiff.WorkflowRun/run-2", "")->size(), 2u);
   EXPECT_EQ(store_->Executions("default", "skiff.WorkflowRun/run-1", "")->size(), 3u);
   EXPECT_EQ(store_->Executions("default", "run-2", "COMPLETE")->size(), 1u);
+  // A context filter keeps only that run's part of the graph.
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "01";
+  q.direction = Direction::kDownstream;
+  q.context = "skiff.WorkflowRun/run-2";
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:model", "a:prepared", "e:train-2"}));
   auto contexts = store_->Contexts("default", "skiff.WorkflowRun");
   ASSERT_EQ(contexts->size(), 2u);
   EXPECT_EQ((*contexts)[0].parent_name, "digits");
 }
 
-TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
+TEST_P(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   RecordPipeline();
   LineageQuery q;
   q.ns = "other";
@@ -128,6 +166,47 @@ TEST_F(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
                                                  "e:prepare", "e:train"}));
   EXPECT_EQ(store_->Executions("default", "nope/none", "").status().code(), StatusCode::kNotFound);
 }
+
+TEST_P(LineageTest, LoggedMetricsAndArtifactsSurviveTheFinalRecord) {
+  // User code logs while the step runs: the execution exists as RUNNING before its recorder
+  // writes it, and what was logged stays when the recorder does.
+  ExecutionWrite log;
+  log.execution.ns = "default";
+  log.execution.type = "skiff.Pod";
+  log.execution.name = "train";
+  log.metrics = {{"accuracy", 0.5, 0, 1000}, {"accuracy", 0.97, 1, 2000}};
+  log.outputs.push_back({A("0a", "Model", "logged-model"), "model.ubj"});
+  ASSERT_TRUE(store_->Log(log).ok());
+  EXPECT_EQ(store_->Executions("default", "", "RUNNING")->size(), 1u);
+  // Replaying the same log (the offline file read twice) adds nothing.
+  ASSERT_TRUE(store_->Log(log).ok());
+  RecordPipeline();
+  auto execs = store_->Executions("default", "", "COMPLETE");
+  ASSERT_EQ(execs->size(), 3u);
+  auto m = store_->ExecutionMetrics("default", "train");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[0].value, 0.5);
+  EXPECT_EQ((*m)[1].value, 0.97);
+  EXPECT_EQ((*m)[1].step, 1);
+  // The logged model is an output of the step, beside the one its outputs declared.
+  LineageQuery q;
+  q.ns = "default";
+  q.digest = "sha256:0a";
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(Names(*g), (std::vector<std::string>{"a:logged-model", "a:prepared", "a:raw", "e:prepare", "e:train"}));
+  // A metric that is not a number is refused with its name.
+  log.metrics = {{"loss", std::nan(""), 0, 0}};
+  Status bad = store_->Log(log);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("metrics.loss"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, LineageTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
+                         });
 
 }  // namespace
 }  // namespace skiff::metadata

@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "metadata/pod_log.h"
 
 namespace skiff::local {
 
@@ -614,6 +615,45 @@ std::pair<int64_t, int64_t> Kubelet::ContainerRequests(const PodRun& run, const 
           ResourceRequest(c.spec, "memory", false, 0)};
 }
 
+// Where user code finds its server and execution, and the file it logs to without a server
+// (metadata/pod_log.h); set after the container's own `env`, which may override only
+// SKIFF_SERVER, and PATH/PYTHONPATH extended rather than replaced.
+void Kubelet::AddMetadataEnv(const PodRun& run, std::vector<std::string>& env) const {
+  auto get = [&env](const std::string& k) -> std::string* {
+    for (auto& e : env) {
+      if (e.compare(0, k.size() + 1, k + "=") == 0) return &e;
+    }
+    return nullptr;
+  };
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (std::string* e = get(k)) {
+      *e = k + "=" + v;
+    } else {
+      env.push_back(k + "=" + v);
+    }
+  };
+  auto set_default = [&](const std::string& k, const std::string& v) {
+    if (get(k) == nullptr) env.push_back(k + "=" + v);
+  };
+  // The directory is created by whoever logs first (a Pod that logs nothing costs nothing).
+  std::string dir = metadata::PodMetadataDir(options_.home, run.uid);
+  set("SKIFF_POD_NAMESPACE", run.ns);
+  set("SKIFF_POD_NAME", run.name);
+  set("SKIFF_POD_UID", run.uid);
+  set("SKIFF_EXECUTION", run.name);
+  set("SKIFF_METADATA_DIR", dir);
+  set("SKIFF_METADATA_FILE", JoinPath(dir, "log.jsonl"));
+  set("SKIFF_OUTPUT_DIR", JoinPath(dir, "outputs"));
+  if (!server_url_.empty()) set_default("SKIFF_SERVER", server_url_);  // "" in `env` = offline
+  if (!options_.sdk_dir.empty()) {
+    std::string* path = get("PATH");
+    set("PATH", (path != nullptr ? path->substr(5) + ":" : "") + JoinPath(options_.sdk_dir, "bin"));
+    std::string* py = get("PYTHONPATH");
+    std::string mine = JoinPath(options_.sdk_dir, "python");
+    set("PYTHONPATH", py != nullptr && py->size() > 11 ? py->substr(11) + ":" + mine : mine);
+  }
+}
+
 Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
   const Json& pod = run.pod;
   const Json& meta = pod["metadata"];
@@ -706,6 +746,7 @@ Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
       set_env(name, value);
     }
   }
+  AddMetadataEnv(run, env);
   SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> argv, runtime_.ResolveArgv(c.spec, env));
 
   ProcessSpec ps;
@@ -725,6 +766,12 @@ Result<ProcessSpec> Kubelet::ContainerProcess(PodRun& run, ContainerRun& c) {
   ps.isolate = options_.isolate;
   ps.root_overlay_dir = run.overlay_dir;
   ps.mounts = run.mounts;
+  if (!run.overlay_dir.empty()) {
+    // A private root would keep what user code logs from the recorder.
+    std::string mdir = metadata::PodMetadataDir(options_.home, run.uid);
+    SKIFF_RETURN_IF_ERROR(MakeDirs(mdir));
+    ps.mounts.push_back({"bind", mdir, mdir, false});
+  }
   std::tie(ps.cpu_millis, ps.memory_bytes) = ContainerRequests(run, c);
   if (!run.gang_unit.empty() && c.kind != ContainerRun::Kind::kInit && c.restarts == 0) {
     ps.gang = run.gang_unit;
@@ -1101,6 +1148,7 @@ void Kubelet::RemovePodFiles(const std::string& home, const Json& pod) {
       ::unlink(LogPath(home, uid, name, true).c_str());
     }
   }
+  if (std::string mdir = metadata::PodMetadataDir(home, uid); PathExists(mdir)) RemoveAll(mdir).IgnoreError();
   std::string dir = JoinPath(home, "pods/" + uid);
   if (PathExists(dir)) {
     Status s = RemoveAll(dir);

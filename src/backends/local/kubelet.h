@@ -49,6 +49,9 @@ struct KubeletOptions {
   int64_t default_cpu_millis = 1000;  // request of a main container that states none
   bool isolate = true;                // private mount namespaces where the host allows
   size_t max_active_pods = 256;       // prepared and handed to the supervisor at a time
+  // Metadata logging from user code: `<sdk_dir>/python` goes on every Pod's PYTHONPATH (the
+  // `skiff` Python module) and `<sdk_dir>/bin` at the end of its PATH (`skiff log`); "" = none.
+  std::string sdk_dir;
 };
 
 class Kubelet {
@@ -64,6 +67,9 @@ class Kubelet {
   Status Start();
 
   size_t tracked_pods() const { return pods_.size(); }
+  // The API server's URL, given to Pods as SKIFF_SERVER (set once the server listens, before
+  // the loop runs; Pods started without it log to their metadata file).
+  void SetServerUrl(std::string url) { server_url_ = std::move(url); }
   // Where a container's logs are ("<home>/logs/<uid>.<container>.{stdout,stderr}").
   static std::string LogPath(const std::string& home, const std::string& pod_uid,
                              const std::string& container, bool stderr_stream);
@@ -97,6 +103,7 @@ class Kubelet {
   Status StartContainer(PodRun& run, ContainerRun& c);
   // The process of one attempt of `c` (environment, argv, mounts, requests), without starting it.
   Result<ProcessSpec> ContainerProcess(PodRun& run, ContainerRun& c);
+  void AddMetadataEnv(const PodRun& run, std::vector<std::string>& env) const;
   void OnProcess(const ProcessStatus& st);
   // Probes (kubelet_probes.cc).
   Status ParseProbes(PodRun& run);
@@ -172,6 +179,7 @@ class Kubelet {
   std::vector<std::string> queued_statuses_;  // uids whose intermediate status waits
   EventLoop::TimerId flush_timer_ = 0;
   static constexpr Duration kStatusBatchDelay = std::chrono::milliseconds(20);
+  std::string server_url_;
 };
 
 }  // namespace skiff::local

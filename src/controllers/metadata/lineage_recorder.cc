@@ -2,22 +2,20 @@
 
 #include <algorithm>
 
+#include "common/fs.h"
 #include "common/log.h"
+#include "controllers/metadata/lineage_recorder_internal.h"
+#include "kinds/training/training_job.h"
+#include "metadata/pod_log.h"
 
 namespace skiff::controllers {
 
 namespace {
 
-constexpr const char* kWorkflowLabel = "workflows.argoproj.io/workflow";
 // Where the recorder keeps the resource version it has recorded through (a store record).
 constexpr const char* kCursorCollection = "lineage-recorder";
 constexpr const char* kCursorOwner = "pods";
 constexpr const char* kCursorKey = "cursor";
-
-bool Terminal(const Json& pod) {
-  std::string phase = StringField(pod.value("status", Json::object()), "phase");
-  return phase == "Succeeded" || phase == "Failed";
-}
 
 std::string Annotation(const Json& pod, const char* key) {
   return StringField(pod["metadata"].value("annotations", Json::object()), key);
@@ -53,9 +51,9 @@ void AddArtifacts(const Json* list, const std::string& ns, const metadata::Artif
 
 LineageRecorder::LineageRecorder(store::Store& store, EventLoop& loop, store::Informer& informer,
                                  metadata::LineageStore& lineage, metadata::ArtifactStore& artifacts,
-                                 Duration flush_interval)
+                                 std::string home, Duration flush_interval)
     : store_(store), loop_(loop), informer_(informer), lineage_(lineage), artifacts_(artifacts),
-      flush_interval_(flush_interval) {}
+      home_(std::move(home)), flush_interval_(flush_interval) {}
 
 LineageRecorder::~LineageRecorder() {
   if (timer_ != 0) loop_.Cancel(timer_);
@@ -101,13 +99,9 @@ metadata::ExecutionWrite LineageRecorder::ExecutionFor(const Json& pod, const Js
   return w;
 }
 
-void LineageRecorder::OnPod(const Json& pod) {
-  const Json& md = pod["metadata"];
-  if (StringField(md.value("labels", Json::object()), kWorkflowLabel).empty() || !Terminal(pod)) return;
-  // The kubelet writes outputs with the final status; a Failed pod may have none.
-  std::string uid = StringField(md, "uid");
-  if (!recorded_.insert(uid).second) return;
-  queued_.push_back(pod);
+
+void LineageRecorder::Enqueue(What what, Json object) {
+  queued_.push_back({what, std::move(object)});
   if (timer_ == 0) {
     timer_ = loop_.After(flush_interval_, [this] {
       timer_ = 0;
@@ -117,40 +111,140 @@ void LineageRecorder::OnPod(const Json& pod) {
   }
 }
 
-Status LineageRecorder::Flush() {
-  if (queued_.empty()) return OkStatus();
-  std::vector<Json> pods = std::move(queued_);
-  queued_.clear();
-  std::vector<metadata::ExecutionWrite> batch;
-  for (const auto& pod : pods) {
-    const Json& md = pod["metadata"];
-    std::string ns = StringField(md, "namespace");
-    std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
-    // Only the fields that name the pipeline are kept, once per workflow: reading a large
-    // workflow (its whole spec) again on every flush cost more than recording its steps.
-    auto [it, fresh] = workflow_heads_.emplace(ns + "/" + wf, Json());
-    if (fresh) {
-      if (workflow_heads_.size() > 4096) {  // a long-lived server: keep the cache bounded
-        workflow_heads_.clear();
-        it = workflow_heads_.emplace(ns + "/" + wf, Json()).first;
+void LineageRecorder::OnPod(const Json& pod) {
+  if (!Terminal(pod)) return;
+  // The kubelet writes outputs with the final status; a Failed pod may have none.
+  if (!recorded_.insert("pod/" + StringField(pod["metadata"], "uid")).second) return;
+  Enqueue(What::kPod, pod);
+}
+
+Json LineageRecorder::Owner(const Json& obj, std::string* kind) {
+  for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array())) {
+    if (!ref.value("controller", false)) continue;
+    *kind = StringField(ref, "kind");
+    auto got = store_.Get({*kind, StringField(obj["metadata"], "namespace"), StringField(ref, "name")});
+    if (got.ok()) return std::move(*got);
+    return Json();
+  }
+  return Json();
+}
+
+const Json* LineageRecorder::WorkflowHead(const std::string& ns, const std::string& name) {
+  auto [it, fresh] = workflow_heads_.emplace(ns + "/" + name, Json());
+  if (fresh) {
+    if (workflow_heads_.size() > 4096) {  // a long-lived server: keep the cache bounded
+      workflow_heads_.clear();
+      it = workflow_heads_.emplace(ns + "/" + name, Json()).first;
+    }
+    auto got = store_.Get({"Workflow", ns, name});
+    if (got.ok()) {
+      Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
+      const Json& gmd = got->value("metadata", Json::object());
+      if (gmd.contains("generateName")) head["metadata"]["generateName"] = gmd["generateName"];
+      const Json& gspec = got->value("spec", Json::object());
+      if (gspec.contains("workflowTemplateRef")) head["spec"]["workflowTemplateRef"] = gspec["workflowTemplateRef"];
+      it->second = std::move(head);
+    }
+  }
+  return it->second.is_null() ? nullptr : &it->second;
+}
+
+Status LineageRecorder::SaveCursor() {
+  // Every terminal Pod whose last change is at or before `seen_rv_` is recorded now: later
+  // changes (a running Pod ending) come with higher versions.
+  if (seen_rv_ <= saved_rv_) return OkStatus();
+  auto r = store_.Commit({store::Write::PutRecord(kCursorCollection, kCursorOwner, kCursorKey,
+                                                  Json{{"resourceVersion", seen_rv_}})});
+  if (!r.ok()) return r.status();
+  saved_rv_ = seen_rv_;
+  return OkStatus();
+}
+
+void LineageRecorder::PodWrites(const Json& pod, std::vector<metadata::ExecutionWrite>* out) {
+  const Json& md = pod["metadata"];
+  std::string ns = StringField(md, "namespace");
+  std::string wf = StringField(md.value("labels", Json::object()), kWorkflowLabel);
+  metadata::ExecutionWrite w;
+  bool record = false;
+  if (!wf.empty()) {
+    w = ExecutionFor(pod, WorkflowHead(ns, wf), artifacts_);
+    record = true;
+  } else {
+    w.execution.ns = ns;
+    w.execution.name = StringField(md, "name");
+    w.execution.type = "skiff.Pod";
+    w.execution.state = StringField(pod.value("status", Json::object()), "phase") == "Succeeded" ? "COMPLETE" : "FAILED";
+    Json props = {{"podUid", StringField(md, "uid")}};
+    // Its owner: a training job (a replica), or a Trial's Job.
+    std::string owner_kind;
+    Json owner = Owner(pod, &owner_kind);
+    if (owner.is_object()) {
+      const Json& olabels = owner["metadata"].value("labels", Json::object());
+      std::string owner_name = StringField(owner["metadata"], "name");
+      std::string trial = StringField(olabels, kTrialLabel);
+      std::string experiment = StringField(olabels, kExperimentLabel);
+      props["owner"] = owner_kind + "/" + owner_name;
+      if (training::IsTrainingKind(owner_kind)) {
+        const Json& labels = md.value("labels", Json::object());
+        w.execution.type = "training.Replica";
+        props["replicaType"] = StringField(labels, "training.kubeflow.org/replica-type");
+        props["replicaIndex"] = StringField(labels, "training.kubeflow.org/replica-index");
+        w.contexts.push_back({0, ns, "kubeflow." + owner_kind, owner_name, Json::object(),
+                              trial.empty() ? "" : "katib.Trial", trial});
+        record = true;
       }
-      auto got = store_.Get({"Workflow", ns, wf});
-      if (got.ok()) {
-        Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
-        const Json& gmd = got->value("metadata", Json::object());
-        if (gmd.contains("generateName")) head["metadata"]["generateName"] = gmd["generateName"];
-        const Json& gspec = got->value("spec", Json::object());
-        if (gspec.contains("workflowTemplateRef")) head["spec"]["workflowTemplateRef"] = gspec["workflowTemplateRef"];
-        it->second = std::move(head);
+      if (!trial.empty()) {
+        w.contexts.push_back({0, ns, "katib.Trial", trial, Json::object(), experiment.empty() ? "" : "katib.Experiment",
+                              experiment});
+        record = true;
       }
     }
-    batch.push_back(ExecutionFor(pod, it->second.is_null() ? nullptr : &it->second, artifacts_));
+    w.execution.properties = std::move(props);
+  }
+  if (!home_.empty()) {
+    std::string dir = metadata::PodMetadataDir(home_, StringField(md, "uid"));
+    if (IsDirectory(dir)) {
+      auto skipped = metadata::ReadPodLog(dir, ns, artifacts_, &w);
+      if (skipped.ok() && *skipped > 0) {
+        LogWarn("lineage: skipped unreadable metadata log lines", {{"pod", w.execution.name}, {"lines", std::to_string(*skipped)}});
+      }
+      auto outputs = metadata::ReadPodOutputs(dir, ns, artifacts_, &w);
+      if (!outputs.ok()) LogWarn("lineage: cannot record outputs", {{"pod", w.execution.name}, {"error", outputs.status().message()}});
+      record = true;
+    }
+  }
+  if (record) out->push_back(std::move(w));
+}
+
+Status LineageRecorder::Flush() {
+  if (queued_.empty()) return OkStatus();
+  std::vector<Pending> items = std::move(queued_);
+  queued_.clear();
+  // Pods first: a Trial's record reads what its Pods logged, a cached node what produced it.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Pending& a, const Pending& b) { return a.what < b.what; });
+  std::vector<metadata::ExecutionWrite> batch;
+  for (const auto& item : items) {
+    switch (item.what) {
+      case What::kPod: PodWrites(item.object, &batch); break;
+      case What::kTrial: TrialWrites(item.object, &batch); break;
+      case What::kService: ServiceWrites(item.object, &batch); break;
+      case What::kWorkflow: break;  // after the Pods are written (below)
+    }
   }
   Status s = lineage_.Record(batch);
+  if (s.ok()) {
+    // Cache hits name the execution that produced their outputs: look it up once those are in.
+    std::vector<metadata::ExecutionWrite> cached;
+    for (const auto& item : items) {
+      if (item.what == What::kWorkflow) CachedWrites(item.object, &cached);
+    }
+    if (!cached.empty()) s = lineage_.Record(cached);
+  }
   if (s.ok() && queued_.empty()) s = SaveCursor();
   if (!s.ok()) {
     // Keep them for the next flush: lineage must not silently miss steps.
-    for (auto& p : pods) queued_.push_back(std::move(p));
+    for (auto& p : items) queued_.push_back(std::move(p));
     if (timer_ == 0) timer_ = loop_.After(std::chrono::seconds(1), [this] { timer_ = 0; Flush().IgnoreError(); });
   }
   return s;
@@ -161,13 +255,22 @@ Status LineageRecorder::Start() {
     seen_rv_ = std::max(seen_rv_, ev.resource_version);
     if (ev.type != store::EventType::kDeleted) OnPod(ev.object);
   });
-  // Catch up with steps that ended while no recorder ran: from the event log after the cursor
+  informer_.AddHandler("Trial", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnTrial(ev.object);
+  });
+  informer_.AddHandler("InferenceService", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnService(ev.object);
+  });
+  informer_.AddHandler("Workflow", [this](const store::WatchEvent& ev) {
+    if (ev.type != store::EventType::kDeleted) OnWorkflow(ev.object);
+  });
+  // Catch up with what ended while no recorder ran. Pods: from the event log after the cursor
   // the last recorder saved when it can (a `skiff run` then reads nothing when no Pod changed),
-  // else from every workflow Pod in the store.
+  // else every Pod in the store.
   if (auto cursor = store_.GetRecord(kCursorCollection, kCursorOwner, kCursorKey); cursor.ok()) {
     saved_rv_ = cursor->value("resourceVersion", int64_t{0});
   }
-  std::vector<Json> candidates;
+  std::vector<Json> pods;
   bool from_log = false;
   if (saved_rv_ > 0) {
     store::WatchOptions wo;
@@ -177,41 +280,43 @@ Status LineageRecorder::Start() {
       from_log = true;
       for (auto& ev : *events) {
         seen_rv_ = std::max(seen_rv_, ev.resource_version);
-        if (ev.type != store::EventType::kDeleted) candidates.push_back(std::move(ev.object));
+        if (ev.type != store::EventType::kDeleted) pods.push_back(std::move(ev.object));
       }
     }
   }
   if (!from_log) {
-    store::ListOptions lo;
-    lo.label_selector = kWorkflowLabel;
-    SKIFF_ASSIGN_OR_RETURN(auto pods, store_.List("Pod", "", lo));
-    seen_rv_ = std::max(seen_rv_, pods.resource_version);
-    candidates = std::move(pods.items);
+    SKIFF_ASSIGN_OR_RETURN(auto list, store_.List("Pod", ""));
+    seen_rv_ = std::max(seen_rv_, list.resource_version);
+    pods = std::move(list.items);
   }
-  for (const auto& pod : candidates) {
-    if (!Terminal(pod)) continue;
-    const Json& md = pod["metadata"];
-    if (StringField(md.value("labels", Json::object()), kWorkflowLabel).empty()) continue;
-    if (recorded_.count(StringField(md, "uid"))) continue;
-    SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
-    if (has) {
-      recorded_.insert(StringField(md, "uid"));
-      continue;
+  SKIFF_ASSIGN_OR_RETURN(auto trials, store_.List("Trial", ""));
+  for (const char* kind : {"Pod", "Trial"}) {
+    const std::vector<Json>& objects = std::string(kind) == "Pod" ? pods : trials.items;
+    for (const auto& obj : objects) {
+      const Json& md = obj["metadata"];
+      bool pod = std::string(kind) == "Pod";
+      if (pod ? !Terminal(obj) : !TrialFinished(obj)) continue;
+      if (recorded_.count((pod ? "pod/" : "trial/") + StringField(md, "uid"))) continue;
+      SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(md, "namespace"), StringField(md, "name")));
+      if (has) {
+        recorded_.insert((pod ? "pod/" : "trial/") + StringField(md, "uid"));
+        continue;
+      }
+      if (pod) {
+        OnPod(obj);
+      } else {
+        OnTrial(obj);
+      }
     }
-    OnPod(pod);
+  }
+  SKIFF_ASSIGN_OR_RETURN(auto services, store_.List("InferenceService", ""));
+  for (const auto& isvc : services.items) {
+    // Recorded already: not hashed again (a model may be large); its next change records anew.
+    std::string name = "deploy-" + StringField(isvc["metadata"], "name") + "-" + RevisionOf(isvc);
+    SKIFF_ASSIGN_OR_RETURN(bool has, lineage_.HasExecution(StringField(isvc["metadata"], "namespace"), name));
+    if (!has) OnService(isvc);
   }
   if (queued_.empty()) return SaveCursor();
-  return OkStatus();
-}
-
-Status LineageRecorder::SaveCursor() {
-  // Every terminal workflow Pod whose last change is at or before `seen_rv_` is recorded now:
-  // later changes (a running Pod ending) come with higher versions.
-  if (seen_rv_ <= saved_rv_) return OkStatus();
-  auto r = store_.Commit({store::Write::PutRecord(kCursorCollection, kCursorOwner, kCursorKey,
-                                                  Json{{"resourceVersion", seen_rv_}})});
-  if (!r.ok()) return r.status();
-  saved_rv_ = seen_rv_;
   return OkStatus();
 }
 

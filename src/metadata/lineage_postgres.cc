@@ -1,0 +1,149 @@
+// `LineageDb` on PostgreSQL: the lineage tables beside the resource store's, in a schema of
+// their own (`<schema>_lineage`, so their names never meet the store's), with the shared SQL
+// rewritten once per statement: `?N` -> `$N`, `json_each(?N)` -> `json_array_elements_text`.
+#include <algorithm>
+#include <memory>
+#include <regex>
+#include <unordered_map>
+
+#include "metadata/lineage_db.h"
+#include "store/postgres_db.h"
+
+namespace skiff::metadata {
+
+namespace {
+
+// The same shape as the SQLite schema (lineage_sqlite.cc), with PostgreSQL's types.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS types (
+  id BIGSERIAL PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
+CREATE TABLE IF NOT EXISTS artifacts (
+  id BIGSERIAL PRIMARY KEY, ns TEXT NOT NULL, akey TEXT NOT NULL, type_id BIGINT NOT NULL,
+  name TEXT NOT NULL, uri TEXT NOT NULL, digest TEXT NOT NULL, size BIGINT NOT NULL,
+  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  UNIQUE (ns, akey));
+CREATE INDEX IF NOT EXISTS artifacts_by_type ON artifacts (ns, type_id);
+CREATE INDEX IF NOT EXISTS artifacts_by_digest ON artifacts (digest);
+CREATE TABLE IF NOT EXISTS executions (
+  id BIGSERIAL PRIMARY KEY, ns TEXT NOT NULL, type_id BIGINT NOT NULL, name TEXT NOT NULL,
+  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL, UNIQUE (ns, name));
+CREATE TABLE IF NOT EXISTS contexts (
+  id BIGSERIAL PRIMARY KEY, ns TEXT NOT NULL, type_id BIGINT NOT NULL, name TEXT NOT NULL,
+  properties TEXT NOT NULL, UNIQUE (ns, type_id, name));
+CREATE TABLE IF NOT EXISTS events (
+  execution_id BIGINT NOT NULL, artifact_id BIGINT NOT NULL, type INTEGER NOT NULL,
+  path TEXT NOT NULL, ms BIGINT NOT NULL, PRIMARY KEY (execution_id, type, artifact_id, path));
+CREATE INDEX IF NOT EXISTS events_by_artifact ON events (artifact_id, type);
+CREATE TABLE IF NOT EXISTS attributions (
+  context_id BIGINT NOT NULL, artifact_id BIGINT NOT NULL, PRIMARY KEY (context_id, artifact_id));
+CREATE INDEX IF NOT EXISTS attributions_by_artifact ON attributions (artifact_id);
+CREATE TABLE IF NOT EXISTS associations (
+  context_id BIGINT NOT NULL, execution_id BIGINT NOT NULL, PRIMARY KEY (context_id, execution_id));
+CREATE INDEX IF NOT EXISTS associations_by_execution ON associations (execution_id);
+CREATE TABLE IF NOT EXISTS parent_contexts (
+  child_id BIGINT NOT NULL, parent_id BIGINT NOT NULL, PRIMARY KEY (child_id, parent_id));
+CREATE TABLE IF NOT EXISTS metrics (
+  execution_id BIGINT NOT NULL, name TEXT NOT NULL, step BIGINT NOT NULL, ms BIGINT NOT NULL,
+  value DOUBLE PRECISION NOT NULL, PRIMARY KEY (execution_id, name, step, ms));
+)sql";
+
+class PgRow : public SqlRow {
+ public:
+  PgRow(const store::PgResult& res, int row) : res_(res), row_(row) {}
+  int64_t Int(int col) const override { return res_.Int(row_, col); }
+  std::string_view Text(int col) const override { return res_.IsNull(row_, col) ? "" : res_.Text(row_, col); }
+
+ private:
+  const store::PgResult& res_;
+  int row_;
+};
+
+class PostgresLineageDb : public LineageDb {
+ public:
+  explicit PostgresLineageDb(std::unique_ptr<store::PostgresDb> db) : db_(std::move(db)) {}
+
+  Status Begin() override {
+    SKIFF_RETURN_IF_ERROR(db_->EnsureConnected());
+    return db_->Exec("BEGIN").status();
+  }
+  Status Commit() override { return db_->Exec("COMMIT").status(); }
+  void Rollback() override {
+    if (db_->InTransaction()) db_->Exec("ROLLBACK").status().IgnoreError();
+  }
+
+  Status Run(const char* sql, const std::vector<SqlArg>& args, const RowFn& on_row) override {
+    if (!db_->InTransaction()) SKIFF_RETURN_IF_ERROR(db_->EnsureConnected());
+    const std::string& text = Translate(sql);
+    std::vector<std::string> owned;  // PgParams keeps pointers: the strings must stay put
+    owned.reserve(args.size());
+    store::PgParams params;
+    for (const auto& a : args) owned.push_back(a.is_int ? std::to_string(a.i) : std::string(a.s));
+    for (const auto& o : owned) params.Add(o);
+    SKIFF_ASSIGN_OR_RETURN(store::PgResult res, db_->Query(text, params));
+    if (on_row) {
+      for (int r = 0; r < res.rows(); ++r) on_row(PgRow(res, r));
+    }
+    return OkStatus();
+  }
+
+ private:
+  const std::string& Translate(const char* sql) {
+    auto it = translated_.find(sql);
+    if (it != translated_.end()) return it->second;
+    static const std::regex kIds(R"(SELECT value FROM json_each\(\?(\d+)\))");
+    static const std::regex kParam(R"(\?(\d+))");
+    std::string s = std::regex_replace(sql, kIds, "SELECT value::bigint FROM json_array_elements_text(?$1::json) AS t(value)");
+    s = std::regex_replace(s, kParam, "$$$1");
+    return translated_.emplace(sql, std::move(s)).first->second;
+  }
+
+  std::unique_ptr<store::PostgresDb> db_;
+  std::unordered_map<const char*, std::string> translated_;
+};
+
+bool PlainIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 55 || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LineageDb>> OpenPostgresLineageDb(const std::string& url) {
+  // `?schema=NAME` is ours (as for the resource store): libpq must not see it.
+  std::string conninfo = url, schema = "skiff";
+  if (size_t q = url.find('?'); q != std::string::npos) {
+    conninfo = url.substr(0, q);
+    std::string kept, rest = url.substr(q + 1);
+    size_t start = 0;
+    while (start <= rest.size()) {
+      size_t amp = rest.find('&', start);
+      std::string param = rest.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      if (param.rfind("schema=", 0) == 0) {
+        schema = param.substr(7);
+      } else if (!param.empty()) {
+        kept += (kept.empty() ? "?" : "&") + param;
+      }
+      if (amp == std::string::npos) break;
+      start = amp + 1;
+    }
+    conninfo += kept;
+  }
+  if (!PlainIdentifier(schema)) {
+    return InvalidArgument("postgres URL: schema \"" + schema +
+                           "\": must be at most 55 letters, digits and _ (not starting with a digit)");
+  }
+  std::string lineage_schema = schema + "_lineage";
+  SKIFF_ASSIGN_OR_RETURN(auto db, store::PostgresDb::Connect(conninfo, "SET search_path TO \"" + lineage_schema + "\""));
+  // Serialized across processes: concurrent CREATE ... IF NOT EXISTS can still collide.
+  SKIFF_RETURN_IF_ERROR(db->Exec("SELECT pg_advisory_lock(7340213)").status());
+  Status s = db->Exec("CREATE SCHEMA IF NOT EXISTS \"" + lineage_schema + "\"").status();
+  if (s.ok()) s = db->Exec(kSchema).status();
+  db->Exec("SELECT pg_advisory_unlock(7340213)").status().IgnoreError();
+  SKIFF_RETURN_IF_ERROR(s);
+  return std::unique_ptr<LineageDb>(new PostgresLineageDb(std::move(db)));
+}
+
+}  // namespace skiff::metadata

@@ -1,0 +1,106 @@
+// `LineageDb` on SQLite: one connection, statements cached by the address of their text.
+#include <memory>
+
+#include "metadata/lineage_db.h"
+#include "store/sqlite_db.h"
+
+namespace skiff::metadata {
+
+namespace {
+
+// Schema version 2 (1 had no metrics; every statement is idempotent, so 1 migrates by
+// running it again). Natural keys make every write an idempotent upsert.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS types (
+  id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
+CREATE TABLE IF NOT EXISTS artifacts (
+  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, akey TEXT NOT NULL, type_id INTEGER NOT NULL,
+  name TEXT NOT NULL, uri TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  UNIQUE (ns, akey));
+CREATE INDEX IF NOT EXISTS artifacts_by_type ON artifacts (ns, type_id);
+CREATE INDEX IF NOT EXISTS artifacts_by_digest ON artifacts (digest);
+CREATE TABLE IF NOT EXISTS executions (
+  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, type_id INTEGER NOT NULL, name TEXT NOT NULL,
+  state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL, UNIQUE (ns, name));
+CREATE TABLE IF NOT EXISTS contexts (
+  id INTEGER PRIMARY KEY, ns TEXT NOT NULL, type_id INTEGER NOT NULL, name TEXT NOT NULL,
+  properties TEXT NOT NULL, UNIQUE (ns, type_id, name));
+CREATE TABLE IF NOT EXISTS events (
+  execution_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, type INTEGER NOT NULL,
+  path TEXT NOT NULL, ms INTEGER NOT NULL, PRIMARY KEY (execution_id, type, artifact_id, path));
+CREATE INDEX IF NOT EXISTS events_by_artifact ON events (artifact_id, type);
+CREATE TABLE IF NOT EXISTS attributions (
+  context_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, PRIMARY KEY (context_id, artifact_id));
+CREATE INDEX IF NOT EXISTS attributions_by_artifact ON attributions (artifact_id);
+CREATE TABLE IF NOT EXISTS associations (
+  context_id INTEGER NOT NULL, execution_id INTEGER NOT NULL, PRIMARY KEY (context_id, execution_id));
+CREATE INDEX IF NOT EXISTS associations_by_execution ON associations (execution_id);
+CREATE TABLE IF NOT EXISTS parent_contexts (
+  child_id INTEGER NOT NULL, parent_id INTEGER NOT NULL, PRIMARY KEY (child_id, parent_id));
+CREATE TABLE IF NOT EXISTS metrics (
+  execution_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER NOT NULL, ms INTEGER NOT NULL,
+  value DOUBLE PRECISION NOT NULL, PRIMARY KEY (execution_id, name, step, ms));
+PRAGMA user_version = 2;
+)sql";
+
+class SqliteRow : public SqlRow {
+ public:
+  explicit SqliteRow(const store::SqliteStmt& st) : st_(st) {}
+  int64_t Int(int col) const override { return st_.ColumnInt(col); }
+  std::string_view Text(int col) const override { return st_.ColumnText(col); }
+
+ private:
+  const store::SqliteStmt& st_;
+};
+
+class SqliteLineageDb : public LineageDb {
+ public:
+  explicit SqliteLineageDb(std::unique_ptr<store::SqliteDb> db) : db_(std::move(db)) {}
+
+  Status Begin() override { return db_->Exec("BEGIN IMMEDIATE"); }
+  Status Commit() override { return db_->Exec("COMMIT"); }
+  void Rollback() override {
+    if (db_->InTransaction()) db_->Exec("ROLLBACK").IgnoreError();
+  }
+
+  Status Run(const char* sql, const std::vector<SqlArg>& args, const RowFn& on_row) override {
+    SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
+    for (size_t i = 0; i < args.size(); ++i) {
+      int index = static_cast<int>(i) + 1;
+      if (args[i].is_int) {
+        st.Bind(index, args[i].i);
+      } else {
+        st.Bind(index, args[i].s);
+      }
+    }
+    SqliteRow row(st);
+    for (;;) {
+      SKIFF_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) break;
+      if (on_row) on_row(row);
+    }
+    return OkStatus();
+  }
+
+ private:
+  std::unique_ptr<store::SqliteDb> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LineageDb>> OpenSqliteLineageDb(const std::string& path) {
+  SKIFF_ASSIGN_OR_RETURN(auto db, store::SqliteDb::Open(path, 10000));
+  // Content digests are random keys: index inserts land all over the B-trees, so a page cache
+  // of SQLite's default 2 MB turns a batch into thousands of reads (64 MB here).
+  SKIFF_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"));
+  SKIFF_ASSIGN_OR_RETURN(std::string version, db->QueryText("PRAGMA user_version"));
+  if (version != "0" && version != "1" && version != "2") {
+    return FailedPrecondition(path + ": lineage schema version " + version + " is newer than this skiff");
+  }
+  if (version != "2") SKIFF_RETURN_IF_ERROR(db->Exec(kSchema));
+  return std::unique_ptr<LineageDb>(new SqliteLineageDb(std::move(db)));
+}
+
+}  // namespace skiff::metadata

@@ -1,0 +1,234 @@
+"""Metrics and artifacts logged from user code inside a workflow step, with `skiff log` and the
+`skiff` Python module: offline (`skiff run`, the Pod's metadata log collected when it ends) and
+through `skiff server` (recorded while the step still runs)."""
+
+import json
+import os
+import re
+import subprocess
+import unittest
+import urllib.error
+import urllib.request
+
+from skiffenv import SKIFF, SkiffTestCase, store_args
+
+# Both front-ends in one step: the CLI from the shell, the module from python3.
+STEP = """
+set -e
+echo "model from the shell" > /tmp/model.txt
+skiff log metric accuracy=0.97 loss=0.25
+skiff log artifact /tmp/model.txt --type Model --name cli-model
+python3 - <<'PY'
+from skiff import log_metric, log_artifact
+log_metric("f1", 0.8, step=2)
+with open("/tmp/weights.bin", "wb") as f:
+    f.write(b"weights from python")
+print("digest", log_artifact("/tmp/weights.bin", type="Model", name="py-model"))
+try:
+    log_metric("bad", "high")
+except TypeError as e:
+    print("refused:", e)
+PY
+%(wait)s
+"""
+
+WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: %(name)s, namespace: default}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container:
+      image: python:3
+      command: [sh, -c]
+      args:
+      - |
+%(script)s
+      env: %(env)s
+"""
+
+
+def workflow(name, wait="", env="[]"):
+    script = STEP % {"wait": wait}
+    return WORKFLOW % {"name": name, "env": env,
+                       "script": "\n".join("        " + line for line in script.splitlines())}
+
+
+class LogOfflineTest(SkiffTestCase):
+    def test_step_logs_metrics_and_artifacts_that_are_recorded_when_it_ends(self):
+        wf = self.run_json(self.write("wf.yaml", workflow("logged")))
+        self.assertEqual(wf["status"]["phase"], "Succeeded")
+        pod = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"][0]
+        execs = json.loads(self.skiff("metrics", "-o", "json", check=0).stdout)
+        self.assertEqual(len({e["execution"] for e in execs}), 1, execs)
+        step = execs[0]["execution"]
+        got = {m["name"]: m for m in execs}
+        self.assertEqual(set(got), {"accuracy", "loss", "f1"})
+        self.assertEqual(got["accuracy"]["value"], 0.97)
+        self.assertEqual(got["f1"]["step"], 2)
+        # Both artifacts are outputs of the step, with their bytes in the artifact store.
+        models = json.loads(self.skiff("artifacts", "ls", "--type", "Model", "-o", "json",
+                                       check=0).stdout)
+        by_name = {a["name"]: a for a in models}
+        self.assertEqual(set(by_name), {"cli-model", "py-model"})
+        out = os.path.join(self.files, "w.bin")
+        self.skiff("artifacts", "get", by_name["py-model"]["digest"], "-o", out, check=0)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"weights from python")
+        logs = self.skiff("logs", "logged", check=0).stdout
+        self.assertIn("digest " + by_name["py-model"]["digest"], logs)
+        self.assertIn("refused:", logs)
+        up = json.loads(self.skiff("lineage", "artifact", by_name["cli-model"]["digest"], "-o",
+                                   "json", check=0).stdout)
+        self.assertEqual([e["name"] for e in up["executions"]], [step])
+        self.assertEqual(up["executions"][0]["type"], "argo.Step")
+        self.assertEqual(up["executions"][0]["properties"]["node"], pod["name"])
+        # The table view has the three columns.
+        table = self.skiff("metrics", "--context", "skiff.WorkflowRun/logged", check=0).stdout
+        self.assertRegex(table.splitlines()[0], r"EXECUTION\s+accuracy\s+loss\s+f1")
+
+    def test_bad_values_and_use_outside_a_pod_are_clear_errors(self):
+        p = self.skiff("log", "metric", "accuracy=high")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("metric accuracy", p.stderr)
+        env = {k: v for k, v in self.env.items() if not k.startswith("SKIFF_")}
+        env["SKIFF_HOME"] = self.home
+        p = subprocess.run([SKIFF, "log", "metric", "accuracy=0.5"], env=env, capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("SKIFF_METADATA_FILE is not set", p.stderr)
+
+
+class LogServerTest(SkiffTestCase):
+    def start_server(self, *extra):
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + list(extra) + store_args(),
+                                       env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+        line = self.server.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(m, "server did not start: %r" % line)
+        self.url = "http://127.0.0.1:%s" % m.group(1)
+        self.api = self.url + "/apis/metadata.skiff.dev/v1/namespaces/default"
+
+    def tearDown(self):
+        if getattr(self, "server", None):
+            self.server.terminate()
+            try:
+                self.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+            self.server.stdout.close()
+            self.server.stderr.close()
+        super().tearDown()
+
+    def remote(self, *args, check=0):
+        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
+        p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
+                           capture_output=True, text=True, timeout=120)
+        if check is not None:
+            self.assertEqual(p.returncode, check, "skiff %s: rc=%d\n%s\n%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def get(self, path):
+        with urllib.request.urlopen(self.api + path) as r:
+            return json.loads(r.read())
+
+    def post(self, path, body, content_type="application/json"):
+        req = urllib.request.Request(self.api + path, data=body, method="POST",
+                                     headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def wait_phase(self, name):
+        def done():
+            wf = json.loads(self.remote("get", "workflow", name, "-o", "json").stdout)
+            return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed") else None
+        return self.wait_until(done, timeout=120, interval=0.2)
+
+    def test_step_logs_through_the_server_while_it_runs(self):
+        self.start_server()
+        go = os.path.join(self.files, "go")
+        wait = "for i in $(seq 1200); do [ -f %s ] && break; sleep 0.05; done" % go
+        self.remote("apply", "-f", self.write("wf.yaml", workflow("online", wait=wait)))
+        pods = {}
+
+        def logged():
+            items = json.loads(self.remote("get", "pods", "-o", "json").stdout)["items"]
+            if not items:
+                return None
+            pods["pod"] = items[0]
+            got = self.get("/executions/%s/metrics" % items[0]["metadata"]["name"])["metrics"]
+            return got if {m["name"] for m in got} == {"accuracy", "loss", "f1"} else None
+
+        # Recorded while the step still waits: the server took them, not the offline log.
+        metrics = self.wait_until(logged, timeout=60, interval=0.2)
+        name = pods["pod"]["metadata"]["name"]
+        running = self.get("/executions?state=RUNNING")["items"]
+        self.assertEqual([e["name"] for e in running], [name])
+        mdir = os.path.join(self.home, "metadata", "pods", pods["pod"]["metadata"]["uid"])
+        self.assertFalse(os.path.exists(os.path.join(mdir, "log.jsonl")))
+        self.assertEqual({m["name"]: m["value"] for m in metrics}["loss"], 0.25)
+        with open(go, "w"):
+            pass
+        self.assertEqual(self.wait_phase("online")["status"]["phase"], "Succeeded")
+
+        def complete():
+            e = self.get("/executions?state=COMPLETE")["items"]
+            return e if e else None
+        done = self.wait_until(complete, timeout=30)
+        self.assertEqual(done[0]["type"], "argo.Step")
+        self.assertEqual(len(self.get("/executions/%s/metrics" % name)["metrics"]), 3)
+        models = self.get("/artifacts?type=Model")["items"]
+        self.assertEqual(sorted(a["name"] for a in models), ["cli-model", "py-model"])
+        with urllib.request.urlopen(self.api + "/artifacts/" + [
+                a for a in models if a["name"] == "py-model"][0]["digest"]) as r:
+            self.assertEqual(r.read(), b"weights from python")
+        lineage = self.get("/lineage?artifact=%s&direction=upstream" % models[0]["digest"])
+        self.assertEqual([e["name"] for e in lineage["executions"]], [name])
+
+    def test_step_without_a_server_in_its_env_logs_offline_under_a_server(self):
+        self.start_server()
+        env = '[{name: SKIFF_SERVER, value: ""}]'
+        self.remote("apply", "-f", self.write("wf.yaml", workflow("offline", env=env)))
+        self.assertEqual(self.wait_phase("offline")["status"]["phase"], "Succeeded")
+
+        def recorded():
+            got = self.get("/artifacts?type=Model")["items"]
+            return got if len(got) == 2 else None
+        self.wait_until(recorded, timeout=30)
+        execs = self.get("/executions?context=skiff.WorkflowRun/offline")["items"]
+        self.assertEqual(len(execs), 1)
+        got = self.get("/executions/%s/metrics" % execs[0]["name"])["metrics"]
+        self.assertEqual(sorted(m["name"] for m in got), ["accuracy", "f1", "loss"])
+
+    def test_oversize_uploads_and_bad_metrics_are_refused(self):
+        self.start_server("--max-upload-bytes", "1000")
+        code, body = self.post("/executions/some-pod/artifacts?type=Model", b"x" * 5000,
+                               "application/octet-stream")
+        self.assertEqual(code, 413, body)
+        self.assertIn("over the limit of 1000", body["message"])
+        code, body = self.post("/executions/some-pod/artifacts?type=Model", b"x" * 500,
+                               "application/octet-stream")
+        self.assertEqual(code, 201, body)
+        self.assertEqual(body["size"], 500)
+        code, body = self.post("/executions/some-pod/metrics",
+                               json.dumps({"metrics": {"loss": "low"}}).encode())
+        self.assertEqual(code, 400)
+        self.assertIn("metrics.loss", body["message"])
+        code, body = self.post("/executions/some-pod/artifacts?direction=input&digest=sha256:zz",
+                               b"", "application/octet-stream")
+        self.assertEqual(code, 400)
+        self.assertIn("digest", body["message"])
+        code, body = self.post("/executions/..%2Fetc/metrics",
+                               json.dumps({"metrics": {"loss": 1}}).encode())
+        self.assertIn(code, (400, 404))
+
+
+if __name__ == "__main__":
+    unittest.main()
