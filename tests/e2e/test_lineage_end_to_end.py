@@ -236,17 +236,12 @@ class LineageEndToEndTest(SkiffTestCase):
         outputs = self.get("/artifacts?context=kubeflow.PyTorchJob/train")["items"]
         self.assertEqual(sorted((a["type"], a["name"]) for a in outputs if a["type"] != "katib.HyperParameters"),
                          [("Checkpoint", "checkpoint-1.txt"), ("Model", "model.txt")])
-        # 4. The InferenceService, with the status its controller would write.
+        # 4. The InferenceService: its controller creates the revision (latestCreatedRevision)
+        # that the recorder turns into a deploy execution, which starts the walk.
         isvc = json.loads(json.dumps(ISVC))
         isvc["spec"]["predictor"]["model"]["storageUri"] = "file://" + files["served"]
         base = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
-        created = self.kube("POST", base, isvc)
-        created["status"] = {
-            "components": {"predictor": {"latestCreatedRevision": "model-predictor-00001"}},
-            "conditions": [{"type": "Ready", "status": "True"}]}
-        self.kube("PUT", base + "/model/status", created)
-        # With a serving controller on the branch it may write its own status (and revision
-        # name): whichever revision is recorded, its deploy execution starts the walk.
+        self.kube("POST", base, isvc)
         deploys = self.wait_until(lambda: self.items("/executions?context=kserve.InferenceService/model"),
                                   timeout=30)
         deploy = deploys[-1]["name"]
