@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,7 +36,49 @@ class SkiffTestCase(unittest.TestCase):
         self.env["SKIFF_NO_TTY"] = "1"
         self.files = tempfile.mkdtemp(prefix="skiff-e2e-files-", dir="/var/tmp")
 
+    def start_server(self, *extra, store=None):
+        """Starts `skiff server` on a free loopback port with this test's data dir (and the
+        PostgreSQL store when the suite runs on it, unless `store` gives the arguments) and sets
+        `self.server` and `self.url`; tearDown stops it."""
+        store = store_args() if store is None else list(store)
+        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + list(extra) + store,
+                                       env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+        line = self.server.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if m is None:
+            err = self.server.stderr.read() if self.server.poll() is not None else ""
+            self.fail("server did not start: %r %s" % (line, err))
+        self.url = "http://127.0.0.1:%s" % m.group(1)
+        return self.url
+
+    def stop_server(self):
+        server = getattr(self, "server", None)
+        if server is None:
+            return
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+        server.stderr.close()
+        self.server = None
+
+    def remote(self, *args, check=0):
+        """`skiff ARGS --server URL` as a client of this test's server (with a data dir of its
+        own, so that nothing is read locally); asserts the exit status unless `check` is None."""
+        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
+        p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
+                           capture_output=True, text=True, timeout=120)
+        if check is not None:
+            self.assertEqual(p.returncode, check, "skiff %s: rc=%d\n%s\n%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
     def tearDown(self):
+        self.stop_server()
         # Stop this test's supervisor so that nothing outlives the test.
         pid_file = os.path.join(self.home, "run", "supervisor.pid")
         if os.path.exists(pid_file):

@@ -52,28 +52,11 @@ spec:
 class ArtifactGcTest(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"], env=self.env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%s" % m.group(1)
+        self.start_server(store=[])
         self.api = self.url + "/apis/metadata.skiff.dev/v1/namespaces/default"
 
-    def tearDown(self):
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
-        super().tearDown()
-
-    def remote(self, *args):
-        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
-        return subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
-                              capture_output=True, text=True, timeout=120)
+    def remote(self, *args, check=None):
+        return super().remote(*args, check=check)
 
     def orphan(self, text, age_s):
         """A blob nothing references, `age_s` seconds old."""

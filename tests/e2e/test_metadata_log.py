@@ -103,34 +103,8 @@ class LogOfflineTest(SkiffTestCase):
 
 class LogServerTest(SkiffTestCase):
     def start_server(self, *extra):
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + list(extra) + store_args(),
-                                       env=self.env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%s" % m.group(1)
+        super().start_server(*extra)
         self.api = self.url + "/apis/metadata.skiff.dev/v1/namespaces/default"
-
-    def tearDown(self):
-        if getattr(self, "server", None):
-            self.server.terminate()
-            try:
-                self.server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-            self.server.stdout.close()
-            self.server.stderr.close()
-        super().tearDown()
-
-    def remote(self, *args, check=0):
-        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
-        p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
-                           capture_output=True, text=True, timeout=120)
-        if check is not None:
-            self.assertEqual(p.returncode, check, "skiff %s: rc=%d\n%s\n%s" % (
-                " ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
 
     def get(self, path):
         with urllib.request.urlopen(self.api + path) as r:

@@ -21,23 +21,11 @@ STEPS = os.path.join(CONFORMANCE, "argo", "steps.yaml")
 class ServerTestCase(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(), env=self.env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r %s" % (line, self.server.stderr.read()
-                                                                   if self.server.poll() is not None else ""))
-        self.url = "http://127.0.0.1:%s" % m.group(1)
+        self.start_server()
         self.kube_home = tempfile.mkdtemp(prefix="skiff-kubectl-", dir="/var/tmp")
 
     def tearDown(self):
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.stop_server()
         shutil.rmtree(self.kube_home, ignore_errors=True)
         super().tearDown()
 
@@ -204,15 +192,6 @@ spec:
 
 class CliClientTest(ServerTestCase):
     """`skiff apply/get/describe/logs/wait/delete` as clients of the server."""
-
-    def remote(self, *args, check=0):
-        env = dict(self.env, SKIFF_HOME=os.path.join(self.files, "unused-home"))
-        p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=env,
-                           capture_output=True, text=True, timeout=120)
-        if check is not None:
-            self.assertEqual(p.returncode, check, "skiff %s: rc=%d\n%s\n%s" % (
-                " ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
 
     def test_apply_wait_get_logs_describe_delete_through_the_server(self):
         out = self.remote("apply", "-f", STEPS).stdout

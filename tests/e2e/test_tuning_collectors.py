@@ -147,23 +147,7 @@ time.sleep(2.5)
 class CollectorsThroughServerTest(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(),
-                                       env=self.env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%s" % m.group(1)
-
-    def tearDown(self):
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
-        super().tearDown()
+        self.start_server()
 
     def remote(self, *args, check=0):
         p = subprocess.run([SKIFF] + list(args) + ["--server", self.url], env=self.env,
