@@ -89,9 +89,12 @@ metadata::ExecutionWrite LineageRecorder::ExecutionFor(const Json& pod, const Js
   // Contexts: the run inside its pipeline.
   std::string pipeline = wf_name;
   if (workflow != nullptr) {
-    const Json& spec = workflow->value("spec", Json::object());
-    std::string tref = StringField(spec.value("workflowTemplateRef", Json::object()), "name");
-    std::string gen = StringField(workflow->value("metadata", Json::object()), "generateName");
+    // FindField, not value(): value() would copy the whole spec of a large workflow.
+    const Json* spec = FindField(*workflow, "spec");
+    const Json* tref_obj = spec != nullptr ? FindField(*spec, "workflowTemplateRef") : nullptr;
+    std::string tref = tref_obj != nullptr ? StringField(*tref_obj, "name") : "";
+    const Json* wmd = FindField(*workflow, "metadata");
+    std::string gen = wmd != nullptr ? StringField(*wmd, "generateName") : "";
     while (!gen.empty() && (gen.back() == '-' || gen.back() == '.')) gen.pop_back();
     pipeline = !tref.empty() ? tref : !gen.empty() ? gen : wf_name;
   }

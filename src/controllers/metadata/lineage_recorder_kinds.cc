@@ -2,6 +2,7 @@
 // nodes (see lineage_recorder.h).
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/fs.h"
@@ -191,6 +192,31 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
   const Json& md = wf["metadata"];
   std::string ns = StringField(md, "namespace"), wf_name = StringField(md, "name");
   const Json nodes = wf.value("status", Json::object()).value("nodes", Json::object());
+  // node id -> Pod name, per workflow that produced cache entries ("" = the entry does not say:
+  // every workflow Pod of the namespace). Each is listed once per call, not once per node.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::string>> pods_by_node;
+  auto pod_of = [&](const std::string& workflow, const std::string& node_id) -> std::string {
+    auto [it, fresh] = pods_by_node.try_emplace(workflow);
+    if (fresh) {
+      std::string selector = workflow.empty() ? std::string(kWorkflowLabel)
+                                              : std::string(kWorkflowLabel) + "=" + workflow;
+      auto pods = store_.List("Pod", ns, {selector, "", 0});
+      if (pods.ok()) {
+        for (const auto& p : pods->items) {
+          const Json& ann = p["metadata"].value("annotations", Json::object());
+          it->second[StringField(ann, "workflows.argoproj.io/node-id")] = StringField(p["metadata"], "name");
+        }
+      }
+    }
+    auto found = it->second.find(node_id);
+    return found == it->second.end() ? std::string() : found->second;
+  };
+  // What ExecutionFor reads of the workflow (its pipeline's name), not the whole spec per node.
+  Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
+  if (md.contains("generateName")) head["metadata"]["generateName"] = md["generateName"];
+  if (const Json* ref = FindField(wf.value("spec", Json::object()), "workflowTemplateRef"); ref != nullptr) {
+    head["spec"]["workflowTemplateRef"] = *ref;
+  }
   for (auto it = nodes.begin(); it != nodes.end(); ++it) {
     const Json& node = it.value();
     const Json memo = node.value("memoizationStatus", Json::object());
@@ -200,15 +226,7 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
     std::string original;
     auto entry = store_.GetRecord(kMemoizeRecords, ns + "/" + StringField(memo, "cacheName"), StringField(memo, "key"));
     std::string node_id = entry.ok() ? StringField(*entry, "nodeID") : "";
-    if (!node_id.empty()) {
-      auto pods = store_.List("Pod", ns, {kWorkflowLabel, "", 0});
-      if (pods.ok()) {
-        for (const auto& p : pods->items) {
-          const Json& ann = p["metadata"].value("annotations", Json::object());
-          if (StringField(ann, "workflows.argoproj.io/node-id") == node_id) original = StringField(p["metadata"], "name");
-        }
-      }
-    }
+    if (!node_id.empty()) original = pod_of(entry.ok() ? StringField(*entry, "workflow") : "", node_id);
     metadata::ExecutionWrite w;
     w.execution.ns = ns;
     w.execution.name = exec_name;
@@ -226,7 +244,7 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
                                      {"labels", {{kWorkflowLabel, wf_name}}},
                                      {"annotations", {{"workflows.argoproj.io/outputs", outputs.dump()}}}}},
                        {"status", {{"phase", "Succeeded"}}}};
-      metadata::ExecutionWrite from = ExecutionFor(fake_pod, &wf, artifacts_);
+      metadata::ExecutionWrite from = ExecutionFor(fake_pod, &head, artifacts_);
       w.outputs = std::move(from.outputs);
       w.contexts = std::move(from.contexts);
     }
