@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
+#include "controllers/runtime/queued_object.h"
 
 namespace skiff::controllers {
 
@@ -216,17 +217,12 @@ void JobController::OnPodEvent(const store::WatchEvent& ev) {
 }
 
 ReconcileResult JobController::Reconcile(const std::string& key) {
-  std::string kind, ns, name;
-  if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
-  auto got = store_.Get({"Job", ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(key);
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& job = *got;
+  auto got = GetQueuedObject(store_, queue_, key);
+  if (!got.ok()) return ReconcileResult::Error(got.status());
+  if (!got->has_value()) return ReconcileResult::Ok();
+  const Json& job = **got;
+  const std::string ns = StringField(job["metadata"], "namespace");
+  const std::string name = StringField(job["metadata"], "name");
   const Json& meta = job["metadata"];
   const Json spec = job.value("spec", Json::object());
   const std::string uid = StringField(meta, "uid");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "controllers/runtime/queued_object.h"
 #include "controllers/schedule/cron_schedule.h"
 
 namespace skiff::controllers {
@@ -105,17 +106,12 @@ Status CronWorkflowController::Start() {
 }
 
 ReconcileResult CronWorkflowController::Reconcile(const std::string& key) {
-  std::string kind, ns, name;
-  if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
-  auto got = store_.Get({"CronWorkflow", ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(key);
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& cron = *got;
+  auto got = GetQueuedObject(store_, queue_, key);
+  if (!got.ok()) return ReconcileResult::Error(got.status());
+  if (!got->has_value()) return ReconcileResult::Ok();
+  const Json& cron = **got;
+  const std::string ns = StringField(cron["metadata"], "namespace");
+  const std::string name = StringField(cron["metadata"], "name");
   const Json& meta = cron["metadata"];
   const Json spec = cron.value("spec", Json::object());
   const std::string uid = StringField(meta, "uid");

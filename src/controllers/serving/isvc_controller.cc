@@ -7,6 +7,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
+#include "controllers/runtime/queued_object.h"
 #include "controllers/training/training_controller.h"
 #include "kinds/serving/inference_service.h"
 
@@ -222,17 +223,12 @@ void InferenceServiceController::Activate(const std::string& service_key,
 }
 
 ReconcileResult InferenceServiceController::Reconcile(const std::string& key) {
-  std::string kind, ns, name;
-  if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
-  auto got = store_.Get({kind, ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(key);
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& obj = *got;
+  auto got = GetQueuedObject(store_, queue_, key);
+  if (!got.ok()) return ReconcileResult::Error(got.status());
+  if (!got->has_value()) return ReconcileResult::Ok();
+  const Json& obj = **got;
+  const std::string ns = StringField(obj["metadata"], "namespace");
+  const std::string name = StringField(obj["metadata"], "name");
   const TimePoint now_tp = loop_.clock().Now();
   const std::string now = FormatRfc3339(now_tp);
   const Json& md = obj["metadata"];

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
+#include "controllers/runtime/queued_object.h"
 #include "kinds/training/training_env.h"
 #include "controllers/training/training_pods.h"
 #include "kinds/training/training_job.h"
@@ -210,17 +211,13 @@ std::optional<TimePoint> TrainingController::ProgressDue(const training::Trainin
 }
 
 ReconcileResult TrainingController::Reconcile(const std::string& key) {
-  std::string kind, ns, name;
-  if (!ParseQueueKey(key, &kind, &ns, &name)) return ReconcileResult::Ok();
-  auto got = store_.Get({kind, ns, name});
-  if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) {
-      queue_.Drop(key);
-      return ReconcileResult::Ok();
-    }
-    return ReconcileResult::Error(got.status());
-  }
-  const Json& obj = *got;
+  auto got = GetQueuedObject(store_, queue_, key);
+  if (!got.ok()) return ReconcileResult::Error(got.status());
+  if (!got->has_value()) return ReconcileResult::Ok();
+  const Json& obj = **got;
+  const std::string kind = StringField(obj, "kind");
+  const std::string ns = StringField(obj["metadata"], "namespace");
+  const std::string name = StringField(obj["metadata"], "name");
   const TimePoint now_tp = clock_.Now();
   const std::string now = FormatRfc3339(now_tp);
   Json status = obj.value("status", Json::object());
