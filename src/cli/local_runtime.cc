@@ -145,6 +145,11 @@ Status LocalRuntime::StartControllers() {
   isvc_opts.skiff_binary = SelfExePath();
   isvc_opts.stats = serving_stats_;
   isvc_opts.gateway_address = gateway_address_;
+  isvc_opts.gateway_address_fn = [this] {
+    if (!gateway_address_.empty()) return gateway_address_;
+    const std::string scheme = "http://";  // the server's own URL, once it listens
+    return server_url_.rfind(scheme, 0) == 0 ? server_url_.substr(scheme.size()) : server_url_;
+  };
   isvc_opts.http_head = [](const std::string& url) -> Result<controllers::RemoteObjectInfo> {
     SKIFF_ASSIGN_OR_RETURN(api::UrlHead h, api::HeadUrl(url));
     return controllers::RemoteObjectInfo{h.status, h.etag, h.content_length};

@@ -284,6 +284,54 @@ class InferenceServiceTest(SkiffTestCase):
         self.assertIn("localhost", json.dumps(status))
         self.assertNotEqual(self.condition({"status": status}, "Ready").get("status"), "True")
 
+    def test_transformer_pre_and_post_processes_through_the_gateway(self):
+        # A custom transformer as KServe runs one: it gets --model_name, --predictor_host and
+        # --http_port, calls http://<predictor_host>/v1/models/<name>:predict (the host resolves
+        # to this machine inside its Pod), scales the pixels up before the model and turns the
+        # probabilities into classes after it.
+        transformer = (
+            "import argparse, json, http.server, urllib.request\n"
+            "p = argparse.ArgumentParser(); p.add_argument('--model_name'); p.add_argument('--predictor_host')\n"
+            "p.add_argument('--http_port', type=int); a, _ = p.parse_known_args()\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def log_message(self, *x): pass\n"
+            "    def do_POST(self):\n"
+            "        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+            "        rows = [[v * 16 for v in r] for r in body['instances']]\n"
+            "        req = urllib.request.Request('http://%s/v1/models/%s:predict' % (a.predictor_host, a.model_name),\n"
+            "                                     data=json.dumps({'instances': rows}).encode(), method='POST')\n"
+            "        with urllib.request.urlopen(req, timeout=30) as r:\n"
+            "            probs = json.loads(r.read())['predictions']\n"
+            "        out = json.dumps({'predictions': [max(range(len(p)), key=p.__getitem__) for p in probs],\n"
+            "                          'via': a.predictor_host}).encode()\n"
+            "        self.send_response(200); self.send_header('Content-Type', 'application/json')\n"
+            "        self.send_header('Content-Length', str(len(out))); self.end_headers(); self.wfile.write(out)\n"
+            "http.server.ThreadingHTTPServer(('127.0.0.1', a.http_port), H).serve_forever()\n")
+        spec = isvc("digits", self.model_dir)
+        spec["spec"]["transformer"] = {"containers": [{"name": "kserve-container", "image": "python:3.11",
+                                                       "command": ["python3", "-c", transformer]}]}
+        code, out = self.api("POST", ISVC_PATH, spec)
+        self.assertEqual(code, 201, out)
+        obj = self.wait_for("digits Ready", lambda: (lambda o: o if self.condition(o, "Ready").get("status") == "True"
+                                                     else None)(self.get_isvc("digits")))
+        self.assertEqual(self.condition(obj, "TransformerReady").get("status"), "True", obj["status"])
+        scaled = [[v / 16 for v in row] for row in self.expected["x"]]
+        want = [max(range(10), key=lambda i: p[i]) for p in self.expected["proba"]]
+        # Plain requests reach the transformer first, by model name in the path ...
+        code, got = self.api("POST", "/v1/models/digits:predict", {"instances": scaled})
+        self.assertEqual(code, 200, got)
+        self.assertEqual(got["predictions"], want)
+        self.assertTrue(got["via"].startswith("digits-predictor.default.example.com:"), got)
+        # ... and by KServe host name; "<isvc>-predictor" reaches the model itself.
+        req = urllib.request.Request(self.url + "/v1/models/digits:predict", method="POST",
+                                     data=json.dumps({"instances": self.expected["x"][:1]}).encode(),
+                                     headers={"Host": "digits-predictor.default.example.com",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            direct = json.loads(r.read())
+        for g, w in zip(direct["predictions"][0], self.expected["proba"][0]):
+            self.assertAlmostEqual(g, w, places=5)
+
     def test_invalid_and_unrunnable_specs(self):
         bad = isvc("bad", self.model_dir, {"minReplicas": -1})
         code, out = self.api("POST", ISVC_PATH, bad)

@@ -711,9 +711,15 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
   set_env("K_SERVICE", config);
   set_env("K_CONFIGURATION", config);
   set_env("K_REVISION", revision);
+  // The predictor, as a transformer reaches it: by its KServe host name, which the Pod resolves
+  // to this machine (a host alias), at the gateway's port; the gateway routes
+  // "<isvc>-predictor.<ns>..." to the predictor, past the transformer.
+  const std::string predictor_host = isvc.name + "-predictor." + isvc.ns + "." + options_.domain;
+  const std::string gateway = options_.gateway_address_fn ? options_.gateway_address_fn() : options_.gateway_address;
+  const std::string gateway_port = gateway.substr(gateway.rfind(':') + 1);
   if (cname == "transformer") {
-    set_env("PREDICTOR_HOST", isvc.name + "-predictor." + isvc.ns + "." + options_.domain);
-    if (!options_.gateway_address.empty()) set_env("SKIFF_GATEWAY", options_.gateway_address);
+    set_env("PREDICTOR_HOST", predictor_host);
+    if (!gateway.empty()) set_env("SKIFF_GATEWAY", gateway);
   }
   if (rev_record.value("custom", false)) {
     for (const char* f :
@@ -722,6 +728,23 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
     }
     if (!container.contains("readinessProbe")) {
       container["readinessProbe"] = {{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}};
+    }
+    if (cname == "transformer" && !gateway.empty()) {
+      // KServe's arguments for a custom transformer: --model_name unless given, then
+      // --predictor_host and --http_port (the kserve Python library's ModelServer reads them).
+      Json args = container.value("args", Json::array());
+      if (!args.is_array()) args = Json::array();
+      bool named = false;
+      for (const auto& a : args) named = named || (a.is_string() && a.get<std::string>() == "--model_name");
+      if (!named) {
+        args.push_back("--model_name");
+        args.push_back(isvc.name);
+      }
+      for (const std::string& a : {std::string("--predictor_host"), predictor_host + ":" + gateway_port,
+                                   std::string("--http_port"), std::to_string(port)}) {
+        args.push_back(a);
+      }
+      container["args"] = args;
     }
     if (!StringField(rev_record, "modelPath").empty())
       set_env("STORAGE_URI", StringField(rev_record, "modelPath"));
@@ -742,6 +765,10 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
                                    {"failureThreshold", 3}};
   }
   container["env"] = env;
+  Json spec = {{"restartPolicy", "Always"}, {"containers", Json::array({container})}};
+  if (cname == "transformer") {
+    spec["hostAliases"] = Json::array({{{"ip", "127.0.0.1"}, {"hostnames", Json::array({predictor_host})}}});
+  }
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata",
@@ -750,7 +777,7 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
             {"labels", labels},
             {"annotations", annotations},
             {"ownerReferences", owner}}},
-          {"spec", {{"restartPolicy", "Always"}, {"containers", Json::array({container})}}}};
+          {"spec", spec}};
 }
 
 }  // namespace skiff::controllers

@@ -94,6 +94,8 @@ struct IsvcControllerOptions {
   // The server's own address for transformers (`SKIFF_GATEWAY`), "127.0.0.1:<port>"; empty:
   // not set.
   std::string gateway_address;
+  // When set, read at each use instead (a server on port 0 knows its port only once it listens).
+  std::function<std::string()> gateway_address_fn;
   std::string domain = "example.com";
   // Per-request counts from the gateway; may be null (no traffic is ever seen then).
   serving::RevisionStats* stats = nullptr;
