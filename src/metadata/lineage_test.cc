@@ -149,6 +149,28 @@ TEST_P(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   EXPECT_EQ((*contexts)[0].parent_name, "digits");
 }
 
+TEST_P(LineageTest, ContextsAreListedByTypeNameAndParent) {
+  RecordPipeline();
+  ASSERT_TRUE(store_->Record({Step("train-2", {A("01", "Dataset", "prepared")}, {A("02", "Model", "model")}, "run-2")}).ok());
+  auto runs = store_->Contexts("default", "skiff.WorkflowRun");
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  ASSERT_EQ(runs->size(), 2u);
+  std::string parent = (*runs)[0].parent_type + "/" + (*runs)[0].parent_name;
+  // Both runs are children of the pipeline; the pipeline itself is not its own child.
+  auto children = store_->Contexts("default", "", "", parent);
+  ASSERT_TRUE(children.ok()) << children.status().ToString();
+  ASSERT_EQ(children->size(), 2u);
+  EXPECT_EQ((*children)[0].name, "run-1");
+  EXPECT_EQ((*children)[1].name, "run-2");
+  auto one = store_->Contexts("default", "", "run-2");
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].type, "skiff.WorkflowRun");
+  EXPECT_EQ((*one)[0].parent_name, "digits");
+  EXPECT_TRUE(store_->Contexts("default", "skiff.Pipeline", "run-2")->empty());
+  EXPECT_TRUE(store_->Contexts("other", "skiff.WorkflowRun")->empty());
+  EXPECT_EQ(store_->Contexts("default", "", "", "nope/none").status().code(), StatusCode::kNotFound);
+}
+
 TEST_P(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   RecordPipeline();
   LineageQuery q;
