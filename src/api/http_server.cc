@@ -841,7 +841,14 @@ void HttpServer::Impl::FailSpill(Conn& c, int status, std::string message) {
   c.linger = true;
   HttpResponse r;
   r.status = status;
-  r.body = Json({{"error", message}}).dump();
+  // Shaped like a Kubernetes `Status`, which every client of this server already reads.
+  r.body = Json({{"kind", "Status"},
+                 {"apiVersion", "v1"},
+                 {"status", "Failure"},
+                 {"message", message},
+                 {"reason", status == 413 ? "RequestEntityTooLarge" : status == 400 ? "BadRequest" : "InternalError"},
+                 {"code", status}})
+               .dump();
   Respond(c.id, std::move(r), /*close=*/true);
 }
 
