@@ -402,7 +402,8 @@ Result<LineageGraph> LineageStore::Lineage(const LineageQuery& q) {
     frontier_a.insert(q.artifact_id);
   } else {
     std::string digest = q.digest.rfind("sha256:", 0) == 0 ? q.digest : "sha256:" + q.digest;
-    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM artifacts WHERE ns = ?1 AND digest = ?2", {q.ns, digest},
+    // A digest is its artifact's key (`akey`): the unique index finds it, no second index needed.
+    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM artifacts WHERE ns = ?1 AND akey = ?2", {q.ns, digest},
                                    [&](const SqlRow& r) { frontier_a.insert(r.Int(0)); }));
     if (frontier_a.empty()) return NotFound("artifact " + q.digest + " not found in namespace " + q.ns);
   }
