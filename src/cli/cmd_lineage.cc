@@ -225,14 +225,14 @@ int CmdArtifacts(const Argv& argv_in) {
   // file), as `skiff get` does; listing and garbage collection read the local store.
   std::optional<RemoteTarget> remote;
   if (!argv.empty() && argv[0] == "get") remote = FindRemote(argv);
-  Args args({"--namespace", "--type", "--context", "-o", "--grace"}, {"--dry-run"},
+  Args args({"--namespace", "--type", "--context", "--digest", "-o", "--grace"}, {"--dry-run"},
             {{"-n", "--namespace"}, {"--output", "-o"}});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   const auto& pos = args.positional();
   if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get" && pos[0] != "gc")) {
     return Fail(InvalidArgument(
-        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
+        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] [--digest D] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
   }
   if (pos[0] == "gc") return ArtifactsGc(args);
   if (remote) return RemoteArtifactGet(*remote, args);
@@ -251,7 +251,8 @@ int CmdArtifacts(const Argv& argv_in) {
   }
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);
-  auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"), "");
+  auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"),
+                                    args.Get("--digest"));
   if (!list.ok()) return Fail(list.status(), 1);
   std::string o = args.Get("-o");
   if (o == "json" || o == "yaml") {

@@ -21,7 +21,7 @@ Usage:
   skiff get workflows|pods|... [NAME] [-o json|yaml|name|wide] [-w]
   skiff describe KIND NAME
   skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N]
-  skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]
+  skiff artifacts ls [--type T] [--context TYPE/NAME] [--digest D] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]
   skiff log metric NAME=VALUE... [--step N] | log artifact FILE [--type T] [--name N] [--input]
                                               (inside a step, trial or replica)
   skiff executions ls [--context TYPE/NAME] [--state S] [-o json|yaml|wide]
