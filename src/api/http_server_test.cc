@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -489,6 +490,92 @@ TEST(HttpServerTest, FileResponsesAreSentFromDiskWholeOrInPartAndAMissingFileIs4
   EXPECT_EQ(part.status, 206);
   EXPECT_EQ(part.body, content.substr(1000, 25));
   EXPECT_EQ(missing.status, 404);
+}
+
+TEST(HttpServerTest, ClientStreamsFilesUpAndDownAndLeavesNoPartialDownload) {
+  SpillDir dir;
+  std::string content;
+  for (int i = 0; i < 3 * 1024 * 1024; ++i) content.push_back(static_cast<char>(i * 7 % 251));
+  std::string src = dir.path() + "/src.bin";
+  ASSERT_TRUE(WriteFile(src, content).ok());
+  SpillDir spill;
+  HttpServerOptions o = SpillServer::Options(spill.path(), 8 << 20, 1024);
+  std::mutex mu;
+  std::string received;
+  HttpServer server(o, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    if (req.path == "/spill") {
+      auto data = ReadFile(req.body_file);
+      std::lock_guard<std::mutex> l(mu);
+      received = data.ok() ? *data : "";
+      resp.status = 201;
+      return;
+    }
+    if (req.path == "/missing") {
+      resp.status = 404;
+      resp.body = "{\"message\": \"no such artifact\"}";
+      return;
+    }
+    resp.body_file = src;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(server.port()));
+  ASSERT_TRUE(client.ok());
+  auto up = client->UploadFile("POST", "/spill", src);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->status, 201);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(received == content) << received.size();
+  }
+  std::string out = dir.path() + "/out.bin";
+  auto down = client->Download("/file", out);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->status, 200);
+  auto got = ReadFile(out);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == content) << got->size();
+  EXPECT_FALSE(PathExists(out + ".part"));
+  // An error answer comes back in memory and writes no file.
+  std::string none = dir.path() + "/none.bin";
+  auto missing = client->Download("/missing", none);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("no such artifact"), std::string::npos);
+  EXPECT_FALSE(PathExists(none));
+  EXPECT_FALSE(PathExists(none + ".part"));
+  // A missing local file is an error before anything is sent.
+  EXPECT_EQ(client->UploadFile("POST", "/spill", dir.path() + "/nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST(HttpServerTest, ClientDownloadCutShortLeavesNoFile) {
+  // A peer that promises 100 bytes, sends 10 and hangs up.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread peer([lfd] {
+    int c = ::accept(lfd, nullptr, nullptr);
+    char buf[4096];
+    (void)::recv(c, buf, sizeof buf, 0);
+    std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+    (void)::send(c, r.data(), r.size(), MSG_NOSIGNAL);
+    ::close(c);
+  });
+  SpillDir dir;
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  ASSERT_TRUE(client.ok());
+  std::string out = dir.path() + "/out.bin";
+  auto r = client->Download("/x", out);
+  peer.join();
+  ::close(lfd);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("after 10 of 100 bytes"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(PathExists(out));
+  EXPECT_FALSE(PathExists(out + ".part"));
 }
 
 TEST(HttpServerTest, HoldsTenThousandIdleConnectionsThenTenThousandDeferredRequestsAtOnce) {
