@@ -309,6 +309,23 @@ class LogServerTest(SkiffTestCase):
         s.close()
         self.assertTrue(reply.startswith(b"HTTP/1.1 413 "), reply[:200])
         self.assertIn(b"over the limit of %d" % MIB, reply)
+        # `skiff log artifact` streaming a file over the limit hears the 413 and says so.
+        big = os.path.join(self.files, "big.bin")
+        write_big_file(big, 3, seed=2)
+        env = dict(self.env, SKIFF_SERVER=self.url, SKIFF_POD_NAMESPACE="default", SKIFF_EXECUTION="some-pod",
+                   SKIFF_METADATA_FILE=os.path.join(self.files, "m.jsonl"),
+                   SKIFF_METADATA_DIR=os.path.join(self.files, "mdir"))
+        p = subprocess.run([SKIFF, "log", "artifact", big, "--type", "Model"], env=env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refused it (413)", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.files, "m.jsonl")), "logged offline instead")
+        p = subprocess.run([sys.executable, "-c", "import sys; from skiff import log_artifact, SkiffError\n"
+                            "try:\n    log_artifact(sys.argv[1])\nexcept SkiffError as e:\n    print(e)", big],
+                           env=dict(env, PYTHONPATH=PYTHON_SDK), capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("refused it (413)", p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.files, "m.jsonl")), "logged offline instead")
         # A client that leaves mid-body: its partial file is removed.
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
         s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n" % path.encode()
