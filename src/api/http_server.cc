@@ -1036,6 +1036,9 @@ void HttpServer::Stop() {
   impl_->Post([] {});
   for (auto& w : impl_->workers) w.join();
   impl_->io.join();
+  for (const auto& job : impl_->jobs) {  // never handled: their spilled bodies go too
+    if (!job.req.body_file.empty()) ::unlink(job.req.body_file.c_str());
+  }
   std::vector<std::function<void()>> dropped;  // may hold responders: destroy them unlocked
   {
     std::lock_guard<std::mutex> l(impl_->posts->mu);
