@@ -4,6 +4,7 @@
     log_metric("accuracy", 0.97)
     log_artifact("model.ubj", type="Model")
     log_artifact("/data/raw.csv", type="Dataset", input=True)
+    get_artifact("sha256:ab12...", "model.ubj")     # through the server, streamed to the file
 
 Standard library only. The local kubelet puts this module on every Pod's PYTHONPATH and tells it
 which execution it belongs to (SKIFF_EXECUTION, SKIFF_POD_NAMESPACE) and where the server is
@@ -21,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["log_metric", "log_metrics", "log_artifact", "output_dir"]
+__all__ = ["log_metric", "log_metrics", "log_artifact", "get_artifact", "output_dir"]
 
 _API = "/apis/metadata.skiff.dev/v1/namespaces/%s/executions/%s/%s"
 _TIMEOUT = 30
@@ -42,9 +43,10 @@ def _now_ms():
     return int(time.time() * 1000)
 
 
-def _post(what, query, body, content_type):
+def _post(what, query, body, content_type, length=None):
     """POSTs to the execution's metadata API; None when there is no server to reach (the
-    caller then logs offline), the decoded reply otherwise."""
+    caller then logs offline), the decoded reply otherwise. `body` is bytes, or an open file
+    of `length` bytes that is sent block by block as the socket takes it."""
     server = os.environ.get("SKIFF_SERVER", "")
     if not server:
         return None
@@ -52,8 +54,10 @@ def _post(what, query, body, content_type):
                    urllib.parse.quote(_env("SKIFF_EXECUTION")), what)
     if query:
         path += "?" + urllib.parse.urlencode(query)
-    req = urllib.request.Request(server.rstrip("/") + path, data=body, method="POST",
-                                 headers={"Content-Type": content_type})
+    headers = {"Content-Type": content_type}
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    req = urllib.request.Request(server.rstrip("/") + path, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=_TIMEOUT) as resp:
             return json.loads(resp.read() or b"{}")
@@ -142,9 +146,10 @@ def log_artifact(path, type="Artifact", name=None, input=False):
             _append({"kind": "artifact", "direction": "input", "digest": digest, "size": size,
                      "uri": query["uri"], "type": type, "name": name})
         return digest
+    # Streamed: the file is never read into memory whole, here or in the server.
     with open(path, "rb") as f:
-        data = f.read()
-    if _post("artifacts", {"type": type, "name": name}, data, "application/octet-stream") is not None:
+        sent = _post("artifacts", {"type": type, "name": name}, f, "application/octet-stream", length=size)
+    if sent is not None:
         return digest
     # Offline: keep a copy where Skiff finds it once the Pod (and its private /tmp) is gone.
     files = os.path.join(_env("SKIFF_METADATA_DIR"), "files")
@@ -153,6 +158,40 @@ def log_artifact(path, type="Artifact", name=None, input=False):
     shutil.copyfile(path, copy)
     _append({"kind": "artifact", "direction": "output", "file": copy, "type": type, "name": name})
     return digest
+
+
+def get_artifact(digest, path, namespace=None):
+    """Downloads the artifact with `digest` ("sha256:...") from the server into the file `path`,
+    block by block (written to `path`.part and renamed once whole). Returns `path`."""
+    server = _env("SKIFF_SERVER")
+    ns = namespace or os.environ.get("SKIFF_POD_NAMESPACE", "") or "default"
+    url = "%s/apis/metadata.skiff.dev/v1/namespaces/%s/artifacts/%s" % (
+        server.rstrip("/"), urllib.parse.quote(ns), urllib.parse.quote(digest))
+    headers = {}
+    if os.environ.get("SKIFF_TOKEN"):
+        headers["Authorization"] = "Bearer " + os.environ["SKIFF_TOKEN"]
+    part = path + ".part"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=_TIMEOUT) as resp:
+            expected = int(resp.headers.get("Content-Length", "-1"))
+            with open(part, "wb") as out:
+                shutil.copyfileobj(resp, out, 1 << 20)
+                got = out.tell()
+    except urllib.error.HTTPError as e:
+        try:
+            message = json.loads(e.read()).get("message", "")
+        except ValueError:
+            message = ""
+        raise SkiffError("skiff server refused it (%d): %s" % (e.code, message)) from None
+    except BaseException:
+        if os.path.exists(part):
+            os.unlink(part)
+        raise
+    if expected >= 0 and got != expected:
+        os.unlink(part)
+        raise SkiffError("download of %s ended after %d of %d bytes" % (digest, got, expected))
+    os.replace(part, path)
+    return path
 
 
 def output_dir():

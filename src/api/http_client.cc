@@ -1,9 +1,13 @@
 #include "api/http_client.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -118,22 +122,125 @@ bool Fill(int fd, std::string* buf) {
   }
 }
 
+// Writes a response body (the part already read is `buf`) to `out`.part as it arrives, then
+// renames it to `out`; a body cut short leaves no file.
+Status ReceiveToFile(int fd, bool chunked, const std::map<std::string, std::string>& headers, std::string buf,
+                     const std::string& out, const std::string& base) {
+  std::string part = out + ".part";
+  int file = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (file < 0) return Internal("cannot create " + part + ": " + std::strerror(errno));
+  auto write_all = [&](const char* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(file, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  };
+  auto fail = [&](Status s) {
+    ::close(file);
+    ::unlink(part.c_str());
+    return s;
+  };
+  int64_t got = 0;
+  if (!chunked) {
+    auto cl = headers.find("content-length");
+    int64_t want = cl == headers.end() ? -1 : std::strtoll(cl->second.c_str(), nullptr, 10);
+    for (;;) {
+      size_t take = want < 0 ? buf.size() : static_cast<size_t>(std::min<int64_t>(want - got, static_cast<int64_t>(buf.size())));
+      if (!write_all(buf.data(), take)) return fail(Internal("cannot write " + part + ": " + std::strerror(errno)));
+      got += static_cast<int64_t>(take);
+      buf.clear();
+      if (want >= 0 && got >= want) break;
+      if (!Fill(fd, &buf)) {
+        if (want < 0) break;  // the body ends with the connection
+        return fail(Unavailable("the skiff server at " + base + " closed the connection after " + std::to_string(got) +
+                                " of " + std::to_string(want) + " bytes"));
+      }
+    }
+  } else {
+    for (;;) {
+      size_t eol;
+      while ((eol = buf.find("\r\n")) == std::string::npos) {
+        if (!Fill(fd, &buf)) return fail(Unavailable("the skiff server at " + base + " ended a chunked body early"));
+      }
+      size_t len = std::strtoul(buf.substr(0, eol).c_str(), nullptr, 16);
+      buf.erase(0, eol + 2);
+      if (len == 0) break;
+      while (len > 0) {
+        if (buf.empty() && !Fill(fd, &buf)) {
+          return fail(Unavailable("the skiff server at " + base + " ended a chunked body early"));
+        }
+        size_t take = std::min(len, buf.size());
+        if (!write_all(buf.data(), take)) return fail(Internal("cannot write " + part + ": " + std::strerror(errno)));
+        buf.erase(0, take);
+        len -= take;
+      }
+      while (buf.size() < 2) {
+        if (!Fill(fd, &buf)) return fail(Unavailable("the skiff server at " + base + " ended a chunked body early"));
+      }
+      buf.erase(0, 2);
+    }
+  }
+  if (::close(file) != 0) {
+    ::unlink(part.c_str());
+    return Internal("cannot write " + part + ": " + std::strerror(errno));
+  }
+  if (::rename(part.c_str(), out.c_str()) != 0) {
+    ::unlink(part.c_str());
+    return Internal("cannot rename " + part + " to " + out + ": " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<ClientResponse> HttpClient::Exchange(const std::string& method, const std::string& path,
                                             const std::string& body, const std::string& content_type,
                                             const std::map<std::string, std::string>& headers,
-                                            const std::function<bool(const std::string&)>* on_data) {
-  SKIFF_ASSIGN_OR_RETURN(int fd, Connect());
+                                            const std::function<bool(const std::string&)>* on_data,
+                                            const std::string* upload_file,
+                                            const std::string* download_file) {
+  int file_fd = -1;
+  int64_t file_size = 0;
+  if (upload_file != nullptr) {
+    file_fd = ::open(upload_file->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (file_fd < 0 || ::fstat(file_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (file_fd >= 0) ::close(file_fd);
+      return NotFound(*upload_file + ": not a readable file");
+    }
+    file_size = st.st_size;
+  }
+  Result<int> conn = Connect();
+  if (!conn.ok()) {
+    if (file_fd >= 0) ::close(file_fd);
+    return conn.status();
+  }
+  int fd = *conn;
   std::string req = method + " " + prefix_ + path + " HTTP/1.1\r\nHost: " + host_ + ":" +
                     std::to_string(port_) + "\r\nUser-Agent: skiff\r\nConnection: close\r\n";
   if (!token_.empty()) req += "Authorization: Bearer " + token_ + "\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+  if (file_fd >= 0) {
+    req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(file_size) + "\r\n";
+  } else if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
-  if (!SendAll(fd, req)) {
+  bool sent = SendAll(fd, req);
+  if (sent && file_fd >= 0) {
+    off_t off = 0;
+    while (off < file_size) {
+      ssize_t n = ::sendfile(fd, file_fd, &off, static_cast<size_t>(std::min<int64_t>(file_size - off, 1 << 20)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the server stopped reading: it may have answered (413); read on
+    }
+  }
+  if (file_fd >= 0) ::close(file_fd);
+  if (!sent) {
     ::close(fd);
     return Unavailable("the skiff server at " + base_ + " closed the connection");
   }
@@ -149,6 +256,12 @@ Result<ClientResponse> HttpClient::Exchange(const std::string& method, const std
   ParseResponseHead(buf.substr(0, end), &r.status, &r.headers);
   buf.erase(0, end + 4);
   bool chunked = r.headers["transfer-encoding"] == "chunked";
+  if (download_file != nullptr && r.status >= 200 && r.status < 300) {
+    Status s = ReceiveToFile(fd, chunked, r.headers, std::move(buf), *download_file, base_);
+    ::close(fd);
+    if (!s.ok()) return s;
+    return r;
+  }
   if (!chunked) {
     auto cl = r.headers.find("content-length");
     if (cl != r.headers.end()) {
@@ -202,6 +315,21 @@ Result<ClientResponse> HttpClient::Stream(const std::string& method, const std::
                                           const std::function<bool(const std::string&)>& on_data,
                                           const std::map<std::string, std::string>& headers) {
   return Exchange(method, path, "", "", headers, &on_data);
+}
+
+}  // namespace skiff::api
+
+namespace skiff::api {
+
+Result<ClientResponse> HttpClient::UploadFile(const std::string& method, const std::string& path,
+                                              const std::string& file, const std::string& content_type,
+                                              const std::map<std::string, std::string>& headers) {
+  return Exchange(method, path, "", content_type, headers, nullptr, &file, nullptr);
+}
+
+Result<ClientResponse> HttpClient::Download(const std::string& path, const std::string& out,
+                                            const std::map<std::string, std::string>& headers) {
+  return Exchange("GET", path, "", "", headers, nullptr, nullptr, &out);
 }
 
 }  // namespace skiff::api

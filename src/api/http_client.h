@@ -1,6 +1,7 @@
 // A blocking HTTP/1.1 client for the CLI talking to `skiff server`: plain `http://` URLs, one
 // connection per request, Content-Length request bodies, Content-Length or chunked responses
-// (whole, or chunk by chunk for watches and `logs -f`). Not thread-safe; cheap to create.
+// (whole, or chunk by chunk for watches and `logs -f`), and files streamed either way without
+// being held in memory (artifact uploads and downloads). Not thread-safe; cheap to create.
 #pragma once
 
 #include <functional>
@@ -32,6 +33,17 @@ class HttpClient {
                                 const std::function<bool(const std::string&)>& on_data,
                                 const std::map<std::string, std::string>& headers = {});
 
+  // Sends the file at `file` as the body (`Content-Length`), read from disk as the socket takes
+  // it. A server that answers before the whole body is sent (413) is still heard.
+  Result<ClientResponse> UploadFile(const std::string& method, const std::string& path, const std::string& file,
+                                    const std::string& content_type = "application/octet-stream",
+                                    const std::map<std::string, std::string>& headers = {});
+  // GETs `path` into the file `out`: a 2xx body is written as it arrives, to `out` + ".part",
+  // renamed to `out` once whole (Unavailable if the connection ends early; no file is left).
+  // Any other status comes back with its body in memory and `out` untouched.
+  Result<ClientResponse> Download(const std::string& path, const std::string& out,
+                                  const std::map<std::string, std::string>& headers = {});
+
   const std::string& base() const { return base_; }
 
  private:
@@ -39,7 +51,9 @@ class HttpClient {
   Result<ClientResponse> Exchange(const std::string& method, const std::string& path,
                                   const std::string& body, const std::string& content_type,
                                   const std::map<std::string, std::string>& headers,
-                                  const std::function<bool(const std::string&)>* on_data);
+                                  const std::function<bool(const std::string&)>* on_data,
+                                  const std::string* upload_file = nullptr,
+                                  const std::string* download_file = nullptr);
 
   std::string base_, host_, prefix_, token_;
   int port_ = 80;

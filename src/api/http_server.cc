@@ -7,15 +7,21 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
+
+#include "common/json.h"
 
 namespace skiff::api {
 
@@ -36,6 +42,7 @@ std::string_view HttpReason(int status) {
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 206: return "Partial Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -47,6 +54,7 @@ std::string_view HttpReason(int status) {
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
@@ -108,17 +116,14 @@ void ParseQuery(std::string_view qs, std::multimap<std::string, std::string>* ou
 
 enum class ParseOutcome { kIncomplete, kComplete, kBad };
 
-// Parses one request from the front of `in`. On kComplete, `*consumed` bytes form it.
-ParseOutcome ParseRequest(const std::string& in, const HttpServerOptions& opts, HttpRequest* req,
-                          size_t* consumed, int* error_status, bool* wants_continue) {
-  size_t end = in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (in.size() > opts.max_header_bytes) {
-      *error_status = 431;
-      return ParseOutcome::kBad;
-    }
-    return ParseOutcome::kIncomplete;
-  }
+// What a lingering connection reads and drops after an error answer before it gives up on the
+// client and closes (see `Conn::linger`).
+constexpr int64_t kMaxDrainBytes = int64_t{64} << 20;
+// The longest chunk-size or trailer line of a chunked body.
+constexpr size_t kMaxChunkLine = 4096;
+
+// Parses the request line and headers of `in`, whose head ends at `end` (the "\r\n\r\n").
+bool ParseHead(const std::string& in, size_t end, HttpRequest* req, int* error_status) {
   std::string_view head(in.data(), end);
   size_t line_end = head.find("\r\n");
   std::string_view line = head.substr(0, line_end);
@@ -126,7 +131,7 @@ ParseOutcome ParseRequest(const std::string& in, const HttpServerOptions& opts, 
   size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
     *error_status = 400;
-    return ParseOutcome::kBad;
+    return false;
   }
   req->method = std::string(line.substr(0, sp1));
   req->target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
@@ -149,8 +154,23 @@ ParseOutcome ParseRequest(const std::string& in, const HttpServerOptions& opts, 
   req->path = PercentDecode(std::string_view(req->target).substr(0, qmark), false);
   req->query.clear();
   if (qmark != std::string::npos) ParseQuery(std::string_view(req->target).substr(qmark + 1), &req->query);
+  return true;
+}
+
+// Parses one request from the front of `in`. On kComplete, `*consumed` bytes form it.
+ParseOutcome ParseRequest(const std::string& in, const HttpServerOptions& opts, HttpRequest* req,
+                          size_t* consumed, int* error_status, bool* wants_continue) {
+  size_t end = in.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (in.size() > opts.max_header_bytes) {
+      *error_status = 431;
+      return ParseOutcome::kBad;
+    }
+    return ParseOutcome::kIncomplete;
+  }
+  if (!ParseHead(in, end, req, error_status)) return ParseOutcome::kBad;
   if (!req->Header("transfer-encoding").empty()) {
-    *error_status = 411;  // chunked request bodies: no client we serve sends them
+    *error_status = 411;  // chunked request bodies are taken only by `body_to_file` routes
     return ParseOutcome::kBad;
   }
   size_t length = 0;
@@ -213,6 +233,19 @@ struct PostQueue {
   }
 };
 
+// A request whose body is being spilled to a file: the parsed head, and where the body stands.
+struct Spill {
+  HttpRequest req;
+  int fd = -1;
+  std::string path;
+  int64_t limit = 0;
+  int64_t written = 0;
+  bool chunked = false;
+  // Content-Length: bytes still to come. Chunked: bytes left of the current chunk.
+  int64_t remaining = 0;
+  enum class Stage { kSize, kData, kDataEnd, kTrailer, kDone } stage = Stage::kSize;
+};
+
 struct HttpServer::Impl {
   struct Conn {
     int fd = -1;
@@ -228,6 +261,17 @@ struct HttpServer::Impl {
     std::shared_ptr<StreamImpl> stream;
     // Set while a deferred request waits; raised when the connection closes first.
     std::shared_ptr<std::atomic<bool>> deferred_gone;
+    // A request body being written to a file (`HttpServerOptions::body_to_file`).
+    std::unique_ptr<Spill> spill;
+    // A response body being sent from a file (`HttpResponse::body_file`): [file_off, file_end).
+    int file_fd = -1;
+    off_t file_off = 0, file_end = 0;
+    // After an error answer to a client that may still be sending (413 mid-upload): once the
+    // answer is out, half-close and read and drop what still comes (up to `kMaxDrainBytes`)
+    // before closing, so the client reads the answer instead of a connection reset.
+    bool linger = false;
+    bool draining = false;
+    int64_t drained = 0;
   };
 
   HttpServerOptions opts;
@@ -258,6 +302,10 @@ struct HttpServer::Impl {
   void Accept();
   void OnReadable(Conn& c);
   void TryDispatch(Conn& c);
+  void Dispatch(Conn& c, HttpRequest req);
+  bool StartSpill(Conn& c);
+  bool FeedSpill(Conn& c);
+  void FailSpill(Conn& c, int status, std::string message);
   void Flush(Conn& c);
   void UpdateInterest(Conn& c);
   void CloseConn(uint64_t id);
@@ -455,7 +503,7 @@ class ExchangeImpl : public HttpExchange {
 }  // namespace
 
 void HttpServer::Impl::UpdateInterest(Conn& c) {
-  bool want = c.out_off < c.out.size();
+  bool want = c.out_off < c.out.size() || c.file_fd >= 0;
   if (want == c.want_write) return;
   c.want_write = want;
   epoll_event ev{};
@@ -476,12 +524,39 @@ void HttpServer::Impl::Flush(Conn& c) {
     CloseConn(c.id);
     return;
   }
+  if (c.out_off == c.out.size() && c.file_fd >= 0) {
+    // The head is out: the body follows from the file, as fast as the socket takes it.
+    while (c.file_off < c.file_end) {
+      size_t want = static_cast<size_t>(std::min<off_t>(c.file_end - c.file_off, off_t{1} << 20));
+      ssize_t n = ::sendfile(c.fd, c.file_fd, &c.file_off, want);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      CloseConn(c.id);  // a read error or a file that shrank: the client sees a short body
+      return;
+    }
+    if (c.file_off == c.file_end) {
+      ::close(c.file_fd);
+      c.file_fd = -1;
+      c.busy = false;
+      // The next pipelined request, if any, once this call has unwound.
+      uint64_t id = c.id;
+      Post([this, id] {
+        auto it = conns.find(id);
+        if (it != conns.end()) TryDispatch(it->second);
+      });
+    }
+  }
   if (c.out_off == c.out.size()) {
     c.out.clear();
     c.out_off = 0;
-    if (c.close_after && !c.busy) {
-      CloseConn(c.id);
-      return;
+    if (c.close_after && !c.busy && !c.draining) {
+      if (!c.linger) {
+        CloseConn(c.id);
+        return;
+      }
+      ::shutdown(c.fd, SHUT_WR);
+      c.draining = true;
     }
   } else if (c.out_off > (1 << 20)) {
     c.out.erase(0, c.out_off);
@@ -495,6 +570,11 @@ void HttpServer::Impl::CloseConn(uint64_t id) {
   if (it == conns.end()) return;
   std::shared_ptr<StreamImpl> stream = std::move(it->second.stream);
   if (it->second.deferred_gone) it->second.deferred_gone->store(true);
+  if (Spill* sp = it->second.spill.get()) {  // the client left mid-body: drop the partial file
+    ::close(sp->fd);
+    ::unlink(sp->path.c_str());
+  }
+  if (it->second.file_fd >= 0) ::close(it->second.file_fd);
   epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.fd, nullptr);
   ::close(it->second.fd);
   conns.erase(it);
@@ -506,16 +586,39 @@ void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   Conn& c = it->second;
+  int file_fd = -1;
+  off_t file_off = 0, file_end = 0;
+  if (!resp.body_file.empty()) {
+    file_fd = ::open(resp.body_file.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (file_fd >= 0 && ::fstat(file_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      file_off = std::clamp<off_t>(resp.file_offset, 0, st.st_size);
+      file_end = resp.file_length < 0 ? st.st_size : std::min<off_t>(st.st_size, file_off + resp.file_length);
+    } else {
+      if (file_fd >= 0) ::close(file_fd);
+      file_fd = -1;
+      resp = HttpResponse{};
+      resp.status = 404;
+      resp.body = "{\"error\": \"the file to send is gone\"}";
+    }
+  }
   std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " +
                      std::string(HttpReason(resp.status)) + "\r\n";
   if (!resp.content_type.empty()) head += "Content-Type: " + resp.content_type + "\r\n";
   for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
-  head += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
+  size_t length = file_fd >= 0 ? static_cast<size_t>(file_end - file_off) : resp.body.size();
+  head += "Content-Length: " + std::to_string(length) + "\r\n";
   if (close) head += "Connection: close\r\n";
   head += "\r\n";
   c.out += head;
-  c.out += resp.body;
-  c.busy = false;
+  if (file_fd >= 0) {
+    c.file_fd = file_fd;  // `Flush` sends it, and frees the connection when it is done
+    c.file_off = file_off;
+    c.file_end = file_end;
+  } else {
+    c.out += resp.body;
+    c.busy = false;
+  }
   c.sent_continue = false;
   if (close) c.close_after = true;
   Flush(c);
@@ -524,7 +627,8 @@ void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
 }
 
 void HttpServer::Impl::TryDispatch(Conn& c) {
-  if (c.busy || c.close_after || c.in.empty()) return;
+  if (c.busy || c.close_after || c.in.empty() || c.spill) return;
+  if (opts.body_to_file && StartSpill(c)) return;
   HttpRequest req;
   size_t consumed = 0;
   int error_status = 400;
@@ -549,6 +653,12 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
     return;
   }
   c.in.erase(0, consumed);
+  Dispatch(c, std::move(req));
+}
+
+// Hands a complete request to its handler: on this thread if `on_io_thread` claims it, else to
+// a worker.
+void HttpServer::Impl::Dispatch(Conn& c, HttpRequest req) {
   c.busy = true;
   req.peer = c.peer;
   if (opts.on_io_thread && opts.on_io_thread(req)) {
@@ -557,6 +667,7 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
     ExchangeImpl exchange(this, id, close, /*on_io_thread=*/true);
     HttpResponse resp;
     handler(req, resp, exchange);
+    if (!req.body_file.empty()) ::unlink(req.body_file.c_str());
     if (!exchange.streamed() && !exchange.deferred()) Respond(id, std::move(resp), close);
     return;
   }
@@ -567,13 +678,204 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
   job_cv.notify_one();
 }
 
+// Begins spilling the body of the request at the front of `c.in` to a file, if its head is
+// complete and `body_to_file` asks for it. False leaves the request to the in-memory path
+// (which also answers malformed heads).
+bool HttpServer::Impl::StartSpill(Conn& c) {
+  size_t end = c.in.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  HttpRequest req;
+  int error_status = 400;
+  if (!ParseHead(c.in, end, &req, &error_status)) return false;
+  std::string te = Lower(req.Header("transfer-encoding"));
+  std::string cl = req.Header("content-length");
+  if (!te.empty() && te != "chunked") return false;  // 411 from the in-memory path
+  bool chunked = te == "chunked";
+  int64_t length = 0;
+  if (!chunked) {
+    if (cl.empty()) return false;  // no body
+    char* endp = nullptr;
+    unsigned long long v = std::strtoull(cl.c_str(), &endp, 10);
+    if (endp == cl.c_str() || *endp != '\0') return false;  // 400 from the in-memory path
+    length = static_cast<int64_t>(std::min<unsigned long long>(v, INT64_MAX));
+  }
+  std::optional<BodySpill> where = opts.body_to_file(req);
+  if (!where) return false;
+  c.in.erase(0, end + 4);
+  c.busy = true;
+  auto sp = std::make_unique<Spill>();
+  sp->limit = where->limit;
+  sp->chunked = chunked;
+  sp->remaining = length;
+  sp->req = std::move(req);
+  c.spill = std::move(sp);
+  if (!chunked && length > where->limit) {
+    FailSpill(c, 413, "the body of " + std::to_string(length) + " bytes is over the limit of " +
+                          std::to_string(where->limit));
+    return true;
+  }
+  std::string path = where->dir + "/upload-XXXXXX";
+  int fd = ::mkostemp(path.data(), O_CLOEXEC);
+  if (fd < 0) {
+    FailSpill(c, 500, "cannot create a file for the body in " + where->dir + ": " + std::strerror(errno));
+    return true;
+  }
+  c.spill->fd = fd;
+  c.spill->path = path;
+  if (Lower(c.spill->req.Header("expect")) == "100-continue") {
+    c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+    Flush(c);
+    if (!conns.count(c.id)) return true;
+  }
+  FeedSpill(c);
+  return true;
+}
+
+// Moves the body bytes at the front of `c.in` into the spill file, decoding chunks; dispatches
+// the request once the body is complete. False when the connection is gone or was answered
+// with an error.
+bool HttpServer::Impl::FeedSpill(Conn& c) {
+  Spill& sp = *c.spill;
+  size_t pos = 0;
+  auto write_out = [&](size_t n) -> bool {
+    if (sp.written + static_cast<int64_t>(n) > sp.limit) return false;
+    const char* p = c.in.data() + pos;
+    size_t left = n;
+    while (left > 0) {
+      ssize_t w = ::write(sp.fd, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    sp.written += static_cast<int64_t>(n);
+    pos += n;
+    sp.remaining -= static_cast<int64_t>(n);
+    return true;
+  };
+  int error = 0;
+  std::string why;
+  while (error == 0 && sp.stage != Spill::Stage::kDone) {
+    size_t avail = c.in.size() - pos;
+    if (!sp.chunked || sp.stage == Spill::Stage::kData) {
+      size_t n = static_cast<size_t>(std::min<int64_t>(sp.remaining, static_cast<int64_t>(avail)));
+      if (n > 0 && !write_out(n)) {
+        error = sp.written + static_cast<int64_t>(n) > sp.limit ? 413 : 500;
+        why = error == 413 ? "the body is over the limit of " + std::to_string(sp.limit) + " bytes"
+                           : "cannot write the body to " + sp.path + ": " + std::strerror(errno);
+        break;
+      }
+      if (sp.remaining > 0) break;  // wait for more
+      sp.stage = sp.chunked ? Spill::Stage::kDataEnd : Spill::Stage::kDone;
+      continue;
+    }
+    if (sp.stage == Spill::Stage::kDataEnd) {
+      if (avail < 2) break;
+      if (c.in.compare(pos, 2, "\r\n") != 0) {
+        error = 400;
+        why = "a chunk does not end with CRLF";
+        break;
+      }
+      pos += 2;
+      sp.stage = Spill::Stage::kSize;
+      continue;
+    }
+    // kSize or kTrailer: a line.
+    size_t eol = c.in.find("\r\n", pos);
+    if (eol == std::string::npos) {
+      if (avail > kMaxChunkLine) {
+        error = 400;
+        why = "a chunk-size or trailer line is too long";
+      }
+      break;
+    }
+    std::string_view line(c.in.data() + pos, eol - pos);
+    pos = eol + 2;
+    if (sp.stage == Spill::Stage::kTrailer) {
+      if (line.empty()) sp.stage = Spill::Stage::kDone;  // trailer fields are dropped
+      continue;
+    }
+    std::string size_text(line.substr(0, line.find(';')));  // chunk extensions are ignored
+    char* endp = nullptr;
+    unsigned long long size = std::strtoull(size_text.c_str(), &endp, 16);
+    if (size_text.empty() || *endp != '\0' || size > static_cast<unsigned long long>(INT64_MAX)) {
+      error = 400;
+      why = "bad chunk size \"" + size_text + "\"";
+      break;
+    }
+    if (size == 0) {
+      sp.stage = Spill::Stage::kTrailer;
+    } else if (sp.written + static_cast<int64_t>(size) > sp.limit) {
+      error = 413;  // known before its bytes arrive
+      why = "the body is over the limit of " + std::to_string(sp.limit) + " bytes";
+    } else {
+      sp.remaining = static_cast<int64_t>(size);
+      sp.stage = Spill::Stage::kData;
+    }
+  }
+  c.in.erase(0, pos);
+  if (error != 0) {
+    FailSpill(c, error, why);
+    return false;
+  }
+  if (sp.stage != Spill::Stage::kDone) return true;
+  ::close(sp.fd);
+  HttpRequest req = std::move(sp.req);
+  req.body_file = sp.path;
+  req.body_file_size = sp.written;
+  c.spill.reset();
+  uint64_t id = c.id;
+  Dispatch(c, std::move(req));
+  return conns.count(id) > 0;
+}
+
+// Answers a spilled request with an error: the partial file goes, and the connection closes
+// once the client has read the answer.
+void HttpServer::Impl::FailSpill(Conn& c, int status, std::string message) {
+  if (c.spill->fd >= 0) {
+    ::close(c.spill->fd);
+    ::unlink(c.spill->path.c_str());
+  }
+  c.spill.reset();
+  c.in.clear();
+  c.linger = true;
+  HttpResponse r;
+  r.status = status;
+  // Shaped like a Kubernetes `Status`, which every client of this server already reads.
+  r.body = Json({{"kind", "Status"},
+                 {"apiVersion", "v1"},
+                 {"status", "Failure"},
+                 {"message", message},
+                 {"reason", status == 413 ? "RequestEntityTooLarge" : status == 400 ? "BadRequest" : "InternalError"},
+                 {"code", status}})
+               .dump();
+  Respond(c.id, std::move(r), /*close=*/true);
+}
+
 void HttpServer::Impl::OnReadable(Conn& c) {
   char buf[16384];
   uint64_t id = c.id;
   for (;;) {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0 && c.draining) {
+      c.drained += n;
+      if (c.drained > kMaxDrainBytes) {
+        CloseConn(id);
+        return;
+      }
+      continue;
+    }
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
+      if (!c.spill && !c.busy && opts.body_to_file) {
+        TryDispatch(c);  // a head that asks for spilling starts it before its body piles up
+        if (!conns.count(id)) return;
+      }
+      if (c.spill) {
+        // A body being spilled goes to its file as it comes, so `in` stays one read long.
+        if (!FeedSpill(c)) return;
+        continue;
+      }
       if (c.in.size() > opts.max_body_bytes + opts.max_header_bytes) {
         CloseConn(id);
         return;
@@ -664,6 +966,7 @@ void HttpServer::Impl::WorkerLoop() {
     ExchangeImpl exchange(this, job.conn, close);
     HttpResponse resp;
     handler(job.req, resp, exchange);
+    if (!job.req.body_file.empty()) ::unlink(job.req.body_file.c_str());  // unless moved away
     if (exchange.streamed() || exchange.deferred()) continue;
     uint64_t id = job.conn;
     Post([this, id, resp = std::move(resp), close]() mutable { Respond(id, std::move(resp), close); });
@@ -733,6 +1036,9 @@ void HttpServer::Stop() {
   impl_->Post([] {});
   for (auto& w : impl_->workers) w.join();
   impl_->io.join();
+  for (const auto& job : impl_->jobs) {  // never handled: their spilled bodies go too
+    if (!job.req.body_file.empty()) ::unlink(job.req.body_file.c_str());
+  }
   std::vector<std::function<void()>> dropped;  // may hold responders: destroy them unlocked
   {
     std::lock_guard<std::mutex> l(impl_->posts->mu);

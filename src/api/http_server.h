@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -38,6 +39,12 @@ struct HttpRequest {
   std::multimap<std::string, std::string> query;  // decoded; repeated keys kept
   std::map<std::string, std::string> headers;     // names lower-cased; repeats joined by ", "
   std::string body;
+  // Set instead of `body` when `HttpServerOptions::body_to_file` spilled the body to disk: the
+  // file that holds it, and its size. The handler may rename the file away (into a store on the
+  // same filesystem); whatever is still at `body_file` when the handler returns is removed, so
+  // a handler that defers must move it first.
+  std::string body_file;
+  int64_t body_file_size = 0;
   std::string peer;  // "127.0.0.1:54321"
 
   // The first value of `key`, or `fallback`.
@@ -51,6 +58,19 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is added
   std::string body;
   std::string content_type = "application/json";
+  // Sent instead of `body` when set: `file_length` bytes (-1: to the end) of the file at
+  // `body_file` from `file_offset`, read from disk by the I/O thread with sendfile(2) as the
+  // socket takes them, so a large download never sits in memory. The file is opened when the
+  // response is sent; if it is gone by then the client gets 404.
+  std::string body_file;
+  int64_t file_offset = 0;
+  int64_t file_length = -1;
+};
+
+// Where a request body goes when it is spilled to disk (see `HttpServerOptions::body_to_file`).
+struct BodySpill {
+  std::string dir;    // the temporary file is created here (it must exist)
+  int64_t limit = 0;  // bytes; a longer body gets 413 as soon as it crosses the limit
 };
 
 // An open chunked response.
@@ -103,6 +123,14 @@ struct HttpServerOptions {
   // hand-off to a worker: only for handlers that never block (a proxy that defers at once).
   // Called on the I/O thread.
   std::function<bool(const HttpRequest&)> on_io_thread = nullptr;
+  // Called on the I/O thread with a request's head (method, path, query, headers; no body) when
+  // it has a body: a `BodySpill` makes the I/O thread write the body, `Content-Length` or
+  // `Transfer-Encoding: chunked`, chunk by chunk to a temporary file in `dir` as it arrives,
+  // instead of collecting it in memory (`max_body_bytes` does not apply; `limit` does). The
+  // handler then gets `HttpRequest::body_file`. A body over the limit gets 413 and the
+  // connection closes (after the client has had the answer); a client that leaves mid-body
+  // leaves no file behind. Must be cheap and must not block.
+  std::function<std::optional<BodySpill>(const HttpRequest& head)> body_to_file = nullptr;
   // Raise the open-files soft limit to the hard limit at `Start` (each connection is a file).
   bool raise_file_limit = true;
 };

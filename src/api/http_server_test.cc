@@ -3,16 +3,20 @@
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <dirent.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "api/test_client.h"
+#include "common/fs.h"
 
 namespace skiff::api {
 namespace {
@@ -323,6 +327,255 @@ TEST(HttpServerTest, DeferredResponderReportsAClientThatLeftAndADroppedOneAnswer
   }
   if (::write(to_parent, &good, sizeof good) != sizeof good) _exit(7);
   _exit(0);
+}
+
+// A scratch directory for spilled bodies, removed at the end of the test.
+class SpillDir {
+ public:
+  SpillDir() {
+    char tmpl[] = "/tmp/skiff-spill-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~SpillDir() { (void)RemoveAll(path_); }
+  const std::string& path() const { return path_; }
+  size_t Files() const {
+    size_t n = 0;
+    if (DIR* d = ::opendir(path_.c_str())) {
+      while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+      ::closedir(d);
+    }
+    return n;
+  }
+  // Waits (up to 5 s) until the directory is empty; the server removes files on its I/O thread.
+  bool BecomesEmpty() const {
+    for (int i = 0; i < 500 && Files() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return Files() == 0;
+  }
+
+ private:
+  std::string path_;
+};
+
+// A server whose POSTs to /spill are written to files in `dir` (at most `limit` bytes); the
+// handler answers with what the file held, and whether the body came as a file.
+struct SpillServer {
+  SpillServer(const std::string& dir, int64_t limit, size_t in_memory_limit)
+      : server(Options(dir, limit, in_memory_limit), [](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+          resp.content_type = "text/plain";
+          if (req.body_file.empty()) {
+            resp.body = "memory:" + req.body;
+            return;
+          }
+          auto data = ReadFile(req.body_file);
+          resp.body = "file:" + std::to_string(req.body_file_size) + ":" + (data.ok() ? *data : "?");
+        }) {}
+  static HttpServerOptions Options(const std::string& dir, int64_t limit, size_t in_memory_limit) {
+    HttpServerOptions o{"127.0.0.1", 0, 2};
+    o.max_body_bytes = in_memory_limit;
+    o.body_to_file = [dir, limit](const HttpRequest& head) -> std::optional<BodySpill> {
+      if (head.path != "/spill") return std::nullopt;
+      return BodySpill{dir, limit};
+    };
+    return o;
+  }
+  HttpServer server;
+};
+
+TEST(HttpServerTest, SpilledBodiesArriveAsFilesWhetherSizedOrChunkedAndAreRemovedAfterTheHandler) {
+  SpillDir dir;
+  // The in-memory limit is 16 bytes; spilled bodies may be far longer.
+  SpillServer s(dir.path(), 1 << 20, 16);
+  ASSERT_TRUE(s.server.Start().ok());
+  testing::Client c(s.server.port());
+  std::string body(100000, 'x');
+  for (size_t i = 0; i < body.size(); i += 7) body[i] = static_cast<char>('a' + i % 26);
+  Response r = c.Do("POST", "/spill", body, "application/octet-stream");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == "file:100000:" + body) << r.body.size();
+  // Chunked, sent in pieces that split chunk-size lines and CRLFs, with an extension and a
+  // trailer; then a pipelined request on the same connection.
+  ASSERT_TRUE(c.SendRaw("POST /spill HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r"));
+  ASSERT_TRUE(c.SendRaw("\nhello\r\n1"));
+  ASSERT_TRUE(c.SendRaw("0\r\n0123456789abcdef\r"));
+  ASSERT_TRUE(c.SendRaw("\n0\r\nX-Trailer: t\r\n\r\nGET /other HTTP/1.1\r\nHost: h\r\n\r\n"));
+  Response chunked, next;
+  ASSERT_TRUE(c.ReadHead(&chunked));
+  EXPECT_EQ(chunked.status, 200);
+  EXPECT_EQ(chunked.body, "file:21:hello0123456789abcdef");
+  ASSERT_TRUE(c.ReadHead(&next));
+  EXPECT_EQ(next.body, "memory:");
+  // Other paths keep the in-memory path and its limit.
+  Response big = c.Do("POST", "/other", std::string(17, 'y'), "text/plain");
+  EXPECT_EQ(big.status, 413);
+  EXPECT_TRUE(dir.BecomesEmpty());
+}
+
+TEST(HttpServerTest, SpilledBodyOverTheLimitGets413AndTheConnectionClosesLeavingNoFile) {
+  SpillDir dir;
+  SpillServer s(dir.path(), 1000, 1 << 20);
+  ASSERT_TRUE(s.server.Start().ok());
+  {
+    // A declared length over the limit is refused before any of the body is read.
+    testing::Client c(s.server.port());
+    ASSERT_TRUE(c.SendRaw("POST /spill HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n"));
+    Response r;
+    ASSERT_TRUE(c.ReadHead(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.headers["connection"], "close");
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {
+    // A chunked body is refused as soon as it crosses the limit, while the client still sends;
+    // the client reads the answer (not a reset), and the partial file is gone.
+    testing::Client c(s.server.port());
+    ASSERT_TRUE(c.SendRaw("POST /spill HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    ASSERT_TRUE(c.SendRaw("258\r\n" + std::string(600, 'a') + "\r\n"));
+    ASSERT_TRUE(c.SendRaw("258\r\n" + std::string(600, 'b') + "\r\n"));
+    c.SendRaw("258\r\n" + std::string(600, 'c') + "\r\n");  // may find the server gone
+    Response r;
+    ASSERT_TRUE(c.ReadHead(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("over the limit of 1000"), std::string::npos) << r.body;
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  EXPECT_TRUE(dir.BecomesEmpty());
+}
+
+TEST(HttpServerTest, ClientLeavingMidBodyLeavesNoSpilledFile) {
+  SpillDir dir;
+  std::atomic<int> handled{0};
+  HttpServerOptions o = SpillServer::Options(dir.path(), 1 << 20, 1 << 20);
+  HttpServer server(o, [&](const HttpRequest&, HttpResponse&, HttpExchange&) { handled++; });
+  ASSERT_TRUE(server.Start().ok());
+  {
+    testing::Client c(server.port());
+    ASSERT_TRUE(c.SendRaw("POST /spill HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n" + std::string(3000, 'z')));
+    // The partial body is on disk while the client is connected...
+    for (int i = 0; i < 500 && dir.Files() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(dir.Files(), 1u);
+  }
+  // ...and gone once it hangs up, without the handler having run.
+  EXPECT_TRUE(dir.BecomesEmpty());
+  EXPECT_EQ(handled.load(), 0);
+}
+
+TEST(HttpServerTest, FileResponsesAreSentFromDiskWholeOrInPartAndAMissingFileIs404) {
+  SpillDir dir;
+  std::string path = dir.path() + "/blob";
+  std::string content;
+  for (int i = 0; i < 300000; ++i) content.push_back(static_cast<char>('0' + i % 10));
+  ASSERT_TRUE(WriteFile(path, content).ok());
+  HttpServer server({"127.0.0.1", 0, 2}, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    resp.content_type = "application/octet-stream";
+    resp.body_file = req.path == "/missing" ? dir.path() + "/nope" : path;
+    if (req.path == "/part") {
+      resp.status = 206;
+      resp.file_offset = 1000;
+      resp.file_length = 25;
+    }
+  });
+  ASSERT_TRUE(server.Start().ok());
+  testing::Client c(server.port());
+  // Pipelined: the second answer must wait until the whole file has gone out.
+  ASSERT_TRUE(c.Send("GET", "/whole"));
+  ASSERT_TRUE(c.Send("GET", "/part"));
+  ASSERT_TRUE(c.Send("GET", "/missing"));
+  Response whole, part, missing;
+  ASSERT_TRUE(c.ReadHead(&whole));
+  ASSERT_TRUE(c.ReadHead(&part));
+  ASSERT_TRUE(c.ReadHead(&missing));
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.headers["content-length"], "300000");
+  EXPECT_TRUE(whole.body == content);
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, content.substr(1000, 25));
+  EXPECT_EQ(missing.status, 404);
+}
+
+TEST(HttpServerTest, ClientStreamsFilesUpAndDownAndLeavesNoPartialDownload) {
+  SpillDir dir;
+  std::string content;
+  for (int i = 0; i < 3 * 1024 * 1024; ++i) content.push_back(static_cast<char>(i * 7 % 251));
+  std::string src = dir.path() + "/src.bin";
+  ASSERT_TRUE(WriteFile(src, content).ok());
+  SpillDir spill;
+  HttpServerOptions o = SpillServer::Options(spill.path(), 8 << 20, 1024);
+  std::mutex mu;
+  std::string received;
+  HttpServer server(o, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    if (req.path == "/spill") {
+      auto data = ReadFile(req.body_file);
+      std::lock_guard<std::mutex> l(mu);
+      received = data.ok() ? *data : "";
+      resp.status = 201;
+      return;
+    }
+    if (req.path == "/missing") {
+      resp.status = 404;
+      resp.body = "{\"message\": \"no such artifact\"}";
+      return;
+    }
+    resp.body_file = src;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(server.port()));
+  ASSERT_TRUE(client.ok());
+  auto up = client->UploadFile("POST", "/spill", src);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->status, 201);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(received == content) << received.size();
+  }
+  std::string out = dir.path() + "/out.bin";
+  auto down = client->Download("/file", out);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->status, 200);
+  auto got = ReadFile(out);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == content) << got->size();
+  EXPECT_FALSE(PathExists(out + ".part"));
+  // An error answer comes back in memory and writes no file.
+  std::string none = dir.path() + "/none.bin";
+  auto missing = client->Download("/missing", none);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("no such artifact"), std::string::npos);
+  EXPECT_FALSE(PathExists(none));
+  EXPECT_FALSE(PathExists(none + ".part"));
+  // A missing local file is an error before anything is sent.
+  EXPECT_EQ(client->UploadFile("POST", "/spill", dir.path() + "/nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST(HttpServerTest, ClientDownloadCutShortLeavesNoFile) {
+  // A peer that promises 100 bytes, sends 10 and hangs up.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread peer([lfd] {
+    int c = ::accept(lfd, nullptr, nullptr);
+    char buf[4096];
+    (void)::recv(c, buf, sizeof buf, 0);
+    std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+    (void)::send(c, r.data(), r.size(), MSG_NOSIGNAL);
+    ::close(c);
+  });
+  SpillDir dir;
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  ASSERT_TRUE(client.ok());
+  std::string out = dir.path() + "/out.bin";
+  auto r = client->Download("/x", out);
+  peer.join();
+  ::close(lfd);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("after 10 of 100 bytes"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(PathExists(out));
+  EXPECT_FALSE(PathExists(out + ".part"));
 }
 
 TEST(HttpServerTest, HoldsTenThousandIdleConnectionsThenTenThousandDeferredRequestsAtOnce) {

@@ -1,5 +1,7 @@
 #include "api/metadata_api.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -79,9 +81,60 @@ Result<std::vector<metadata::MetricRecord>> ParseMetrics(const std::string& body
   return out;
 }
 
+// A `Range` header's single byte range over a file of `size` bytes: "bytes=a-b", "bytes=a-" or
+// "bytes=-n" -> [first, last]. False when it is absent, malformed or a multi-range (the whole
+// file is sent then); `unsatisfiable` when it starts past the end.
+bool ParseRange(const std::string& header, int64_t size, int64_t* first, int64_t* last, bool* unsatisfiable) {
+  *unsatisfiable = false;
+  if (header.rfind("bytes=", 0) != 0 || header.find(',') != std::string::npos) return false;
+  std::string spec = header.substr(6);
+  size_t dash = spec.find('-');
+  if (dash == std::string::npos) return false;
+  std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  auto number = [](const std::string& t, int64_t* out) {
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || t.size() > 18) return false;
+    *out = std::atoll(t.c_str());
+    return true;
+  };
+  int64_t x = 0, y = 0;
+  if (a.empty()) {  // the last n bytes
+    if (!number(b, &y) || y == 0) return false;
+    *first = std::max<int64_t>(0, size - y);
+    *last = size - 1;
+  } else {
+    if (!number(a, &x)) return false;
+    if (!b.empty() && (!number(b, &y) || y < x)) return false;
+    *first = x;
+    *last = b.empty() ? size - 1 : std::min(y, size - 1);
+  }
+  if (*first >= size) {
+    *unsatisfiable = true;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
+MetadataApi::MetadataApi(MetadataApiOptions options) : opts_(options) {
+  if (opts_.artifacts != nullptr) {
+    auto dir = opts_.artifacts->StagingDir();
+    if (dir.ok()) staging_dir_ = *dir;
+  }
+}
+
 bool MetadataApi::Serves(const std::string& path) { return path.rfind(kMetadataApiPrefix, 0) == 0; }
+
+std::optional<BodySpill> MetadataApi::SpillFor(const HttpRequest& head) const {
+  // POST .../namespaces/{ns}/executions/{name}/artifacts, except inputs known by digest.
+  if (staging_dir_.empty() || head.method != "POST" || !Serves(head.path)) return std::nullopt;
+  std::vector<std::string> seg = Segments(head.path);
+  if (seg.size() != 8 || seg[3] != "namespaces" || seg[5] != "executions" || seg[7] != "artifacts") {
+    return std::nullopt;
+  }
+  if (head.Query("direction", "output") == "input") return std::nullopt;
+  return BodySpill{staging_dir_, opts_.max_upload_bytes};
+}
 
 void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
   std::vector<std::string> seg = Segments(req.path);
@@ -143,13 +196,18 @@ void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
         metadata::BlobInfo blob{digest, std::atoll(req.Query("size", "0").c_str())};
         w.inputs.push_back({metadata::LoggedArtifact(ns, blob, type, art_name, req.Query("uri")), art_name});
       } else {
-        if (static_cast<int64_t>(req.body.size()) > opts_.max_upload_bytes) {
-          return ReplyStatus(resp, InvalidArgument("artifact of " + std::to_string(req.body.size()) +
+        // Streamed to a staging file by the HTTP server (`SpillFor`), which already refused
+        // more than `max_upload_bytes`; else in memory (a server without `body_to_file`).
+        int64_t size = req.body_file.empty() ? static_cast<int64_t>(req.body.size()) : req.body_file_size;
+        if (size > opts_.max_upload_bytes) {
+          return ReplyStatus(resp, InvalidArgument("artifact of " + std::to_string(size) +
                                                    " bytes is over the limit of " +
                                                    std::to_string(opts_.max_upload_bytes)),
                              413);
         }
-        auto blob = opts_.artifacts->PutBytes(req.body);
+        // Adopting renames the staged file into the store: the bytes are not copied again.
+        auto blob = req.body_file.empty() ? opts_.artifacts->PutBytes(req.body)
+                                          : opts_.artifacts->AdoptFile(req.body_file);
         if (!blob.ok()) return ReplyStatus(resp, blob.status());
         std::string uri;
         if (std::string key = req.Query("key"); !key.empty()) {
@@ -177,12 +235,47 @@ void MetadataApi::Handle(const HttpRequest& req, HttpResponse& resp) {
     if (list->empty() || !opts_.artifacts->HasBlob(seg[6])) {
       return ReplyStatus(resp, NotFound("artifact " + seg[6] + " not found in namespace " + ns), 404);
     }
-    auto data = ReadFile(path);
-    if (!data.ok()) return ReplyStatus(resp, data.status());
+    // Sent from disk by the HTTP server's I/O thread (`body_file`): never read into memory.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ReplyStatus(resp, NotFound("artifact " + seg[6] + " is gone"), 404);
+    int64_t size = st.st_size, first = 0, last = 0;
+    bool unsatisfiable = false;
     resp.status = 200;
     resp.content_type = "application/octet-stream";
-    resp.body = std::move(*data);
+    resp.headers.push_back({"Accept-Ranges", "bytes"});
+    resp.headers.push_back({"ETag", "\"" + (seg[6].rfind("sha256:", 0) == 0 ? seg[6] : "sha256:" + seg[6]) + "\""});
+    if (std::string range = req.Header("range"); !range.empty()) {
+      if (ParseRange(range, size, &first, &last, &unsatisfiable)) {
+        resp.status = 206;
+        resp.file_offset = first;
+        resp.file_length = last - first + 1;
+        resp.headers.push_back({"Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                                                     "/" + std::to_string(size)});
+      } else if (unsatisfiable) {
+        resp.headers = {{"Content-Range", "bytes */" + std::to_string(size)}};
+        return ReplyStatus(resp, InvalidArgument("range: starts past the end of the " + std::to_string(size) +
+                                                 "-byte artifact"),
+                           416);
+      }
+    }
+    resp.body_file = path;
     return;
+  }
+  if (what == "contexts" && (seg.size() == 6 || seg.size() == 8)) {
+    // contexts?type=&name=&parent=TYPE/NAME, or contexts/{type}/{name}
+    bool one = seg.size() == 8;
+    auto list = opts_.lineage->Contexts(ns, one ? seg[6] : req.Query("type"), one ? seg[7] : req.Query("name"),
+                                        one ? "" : req.Query("parent"));
+    if (!list.ok()) return ReplyStatus(resp, list.status());
+    if (one) {
+      if (list->empty()) {
+        return ReplyStatus(resp, NotFound("context " + seg[6] + "/" + seg[7] + " not found in namespace " + ns), 404);
+      }
+      return Reply(resp, 200, list->front().ToJson());
+    }
+    Json items = Json::array();
+    for (const auto& c : *list) items.push_back(c.ToJson());
+    return Reply(resp, 200, {{"items", items}});
   }
   if (seg.size() != 6) return ReplyStatus(resp, NotFound("the server could not find the requested resource"), 404);
   if (what == "artifacts") {

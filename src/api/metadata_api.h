@@ -5,14 +5,18 @@
 //                                      records metric observations on execution `name`
 //   GET  executions/{name}/metrics     {"metrics": [{"name","value","step","ms"}]}
 //   POST executions/{name}/artifacts   ?type=Model&name=model.ubj[&key=models/m.ubj], body = the
-//                                      file's bytes (`Content-Type: application/octet-stream`):
-//                                      stored in the artifact store (and bound to `key`, which
+//                                      file's bytes (`Content-Type: application/octet-stream`,
+//                                      `Content-Length` or chunked; streamed to disk, see
+//                                      `SpillFor`): stored in the artifact store (and bound to `key`, which
 //                                      must be a safe relative path: 400 otherwise) and recorded
 //                                      as an OUTPUT of `name`;
 //                                      ?direction=input&digest=sha256:..&size=N&uri=..: an INPUT
 //                                      known by its digest, with no body
 //   GET  artifacts                     ?type=&context=TYPE/NAME&digest=
-//   GET  artifacts/{digest}            the artifact's bytes
+//   GET  artifacts/{digest}            the artifact's bytes, sent from disk; `Range: bytes=a-b`
+//                                      (one range) gets 206 with that part
+//   GET  contexts                      ?type=&parent=TYPE/NAME&name=: {"items": [contexts]}
+//   GET  contexts/{type}/{name}        one context, 404 if none
 //   GET  executions                    ?context=TYPE/NAME&state=
 //   GET  metrics                       ?context=TYPE/NAME: {"columns": [metric names], "rows":
 //                                      [{"execution", "metrics": {name: latest}}]}; &all=true:
@@ -29,6 +33,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "api/auth.h"
 #include "api/http_server.h"
@@ -48,14 +54,19 @@ struct MetadataApiOptions {
 
 class MetadataApi {
  public:
-  explicit MetadataApi(MetadataApiOptions options) : opts_(options) {}
+  explicit MetadataApi(MetadataApiOptions options);
 
   // Whether `path` belongs to this API.
   static bool Serves(const std::string& path);
+  // For `HttpServerOptions::body_to_file`: artifact uploads are written to the artifact store's
+  // staging directory as they arrive (up to `max_upload_bytes`) and then renamed into the store,
+  // so an upload never sits in the server's memory. Cheap and non-blocking (the I/O thread).
+  std::optional<BodySpill> SpillFor(const HttpRequest& head) const;
   void Handle(const HttpRequest& req, HttpResponse& resp);
 
  private:
   MetadataApiOptions opts_;
+  std::string staging_dir_;  // "" if the artifact store has none: uploads stay in memory
 };
 
 }  // namespace skiff::api

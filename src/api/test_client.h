@@ -110,6 +110,20 @@ class Client {
     return r;
   }
 
+  // True when the server closes the connection (EOF) within `timeout_ms`; what it sends first
+  // is kept unread.
+  bool ClosedByServer(int timeout_ms = 5000) {
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return false;
+      char b[65536];
+      ssize_t n = ::recv(fd_, b, sizeof b, 0);
+      if (n == 0) return true;
+      if (n < 0) return false;
+      buf_.append(b, static_cast<size_t>(n));
+    }
+  }
+
  private:
   bool Fill(int timeout_ms) {
     pollfd p{fd_, POLLIN, 0};

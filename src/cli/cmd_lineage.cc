@@ -3,9 +3,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
+
+#include "api/http_client.h"
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -192,17 +196,46 @@ int ArtifactsGc(const Args& args) {
   return 0;
 }
 
-int CmdArtifacts(const Argv& argv) {
-  Args args({"--namespace", "--type", "--context", "-o", "--grace"}, {"--dry-run"},
+// `skiff artifacts get` through a server's metadata API: the blob streamed into the file as
+// it arrives (never whole in memory), published under its name only once complete.
+int RemoteArtifactGet(const RemoteTarget& t, const Args& args) {
+  const auto& pos = args.positional();
+  if (pos.size() != 2 || args.Get("-o").empty()) return Fail(InvalidArgument("usage: skiff artifacts get DIGEST -o FILE"));
+  auto client = api::HttpClient::Create(t.server, t.token);
+  if (!client.ok()) return Fail(client.status(), 1);
+  std::string path = "/apis/metadata.skiff.dev/v1/namespaces/" + api::UrlEncode(args.Get("--namespace", "default")) +
+                     "/artifacts/" + api::UrlEncode(pos[1]);
+  auto r = client->Download(path, args.Get("-o"));
+  if (!r.ok()) return Fail(r.status(), 1);
+  if (r->status != 200) {
+    auto j = ParseJson(r->body);
+    std::string message = j.ok() && j->is_object() ? StringField(*j, "message") : r->body;
+    std::fprintf(stderr, "Error from server (%d): %s\n", r->status, message.c_str());
+    return 1;
+  }
+  std::error_code ec;
+  auto size = std::filesystem::file_size(args.Get("-o"), ec);
+  std::printf("%s -> %s (%s)\n", pos[1].c_str(), args.Get("-o").c_str(), HumanSize(static_cast<int64_t>(size)).c_str());
+  return 0;
+}
+
+int CmdArtifacts(const Argv& argv_in) {
+  Argv argv = argv_in;
+  // `get` goes through a server when one is configured (`--server`, $SKIFF_SERVER, the config
+  // file), as `skiff get` does; listing and garbage collection read the local store.
+  std::optional<RemoteTarget> remote;
+  if (!argv.empty() && argv[0] == "get") remote = FindRemote(argv);
+  Args args({"--namespace", "--type", "--context", "--digest", "-o", "--grace"}, {"--dry-run"},
             {{"-n", "--namespace"}, {"--output", "-o"}});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   const auto& pos = args.positional();
   if (pos.empty() || (pos[0] != "ls" && pos[0] != "list" && pos[0] != "get" && pos[0] != "gc")) {
     return Fail(InvalidArgument(
-        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
+        "usage: skiff artifacts ls [--type T] [--context TYPE/NAME] [--digest D] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]"));
   }
   if (pos[0] == "gc") return ArtifactsGc(args);
+  if (remote) return RemoteArtifactGet(*remote, args);
   auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
   if (!rt.ok()) return Fail(rt.status(), 1);
   if (pos[0] == "get") {
@@ -218,7 +251,8 @@ int CmdArtifacts(const Argv& argv) {
   }
   auto lineage = (*rt)->lineage();
   if (!lineage.ok()) return Fail(lineage.status(), 1);
-  auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"), "");
+  auto list = (*lineage)->Artifacts(args.Get("--namespace", "default"), args.Get("--type"), args.Get("--context"),
+                                    args.Get("--digest"));
   if (!list.ok()) return Fail(list.status(), 1);
   std::string o = args.Get("-o");
   if (o == "json" || o == "yaml") {
@@ -290,6 +324,46 @@ int CmdMetrics(const Argv& argv) {
     table.push_back(std::move(row));
   }
   PrintTable(table);
+  return 0;
+}
+
+// `skiff contexts ls [--type T] [--name N] [--parent TYPE/NAME]` (also `skiff get contexts`):
+// the pipelines, runs, experiments, training jobs and inference services that group executions.
+int CmdContexts(const Argv& argv) {
+  Args args({"--namespace", "--type", "--name", "--parent", "-o"}, {}, {{"-n", "--namespace"}, {"--output", "-o"}});
+  Status ps = args.Parse(argv);
+  if (!ps.ok()) return Fail(ps);
+  const auto& pos = args.positional();
+  if (pos.size() > 1 || (pos.size() == 1 && pos[0] != "ls" && pos[0] != "list")) {
+    return Fail(InvalidArgument("usage: skiff contexts ls [--type T] [--name N] [--parent TYPE/NAME] [-o json|yaml|wide]"));
+  }
+  std::string o = args.Get("-o");
+  if (!o.empty() && o != "json" && o != "yaml" && o != "wide") {
+    return Fail(InvalidArgument("-o: must be json, yaml or wide, not \"" + o + "\""));
+  }
+  auto rt = LocalRuntime::Open(SkiffHome(), StoreSpecFromEnv());
+  if (!rt.ok()) return Fail(rt.status(), 1);
+  auto lineage = (*rt)->lineage();
+  if (!lineage.ok()) return Fail(lineage.status(), 1);
+  std::string ns = args.Get("--namespace", "default");
+  auto list = (*lineage)->Contexts(ns, args.Get("--type"), args.Get("--name"), args.Get("--parent"));
+  if (!list.ok()) return Fail(list.status().code() == StatusCode::kNotFound ? list.status().WithPrefix("--parent") : list.status(), 1);
+  if (o == "json" || o == "yaml") {
+    Json out = Json::array();
+    for (const auto& c : *list) out.push_back(c.ToJson());
+    std::fputs(o == "json" ? (DumpJson(out, 2) + "\n").c_str() : ToYaml(out).c_str(), stdout);
+    return 0;
+  }
+  // Executions per context, so a listing says which runs did anything.
+  std::vector<std::vector<std::string>> rows = {{"TYPE", "NAME", "PARENT", "EXECUTIONS"}};
+  if (o == "wide") rows[0].push_back("PROPERTIES");
+  for (const auto& c : *list) {
+    auto execs = (*lineage)->Executions(ns, c.type + "/" + c.name, "");
+    rows.push_back({c.type, c.name, c.parent_name.empty() ? "" : c.parent_type + "/" + c.parent_name,
+                    execs.ok() ? std::to_string(execs->size()) : "?"});
+    if (o == "wide") rows.back().push_back(c.properties.dump());
+  }
+  PrintTable(rows);
   return 0;
 }
 

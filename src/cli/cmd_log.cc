@@ -44,9 +44,10 @@ int64_t NowMs() {
 }
 
 // POSTs to the execution's metadata API. Unavailable when there is no server to reach (the
-// caller then logs offline); the server's refusal of bad input comes back as its error.
+// caller then logs offline); the server's refusal of bad input comes back as its error. With
+// `file`, the body is that file, streamed from disk.
 Status Post(const std::string& what, const std::string& query, const std::string& body,
-            const std::string& content_type) {
+            const std::string& content_type, const std::string* file = nullptr) {
   std::string server = Env("SKIFF_SERVER");
   if (server.empty()) return Unavailable("no server");
   SKIFF_ASSIGN_OR_RETURN(std::string ns, RequiredEnv("SKIFF_POD_NAMESPACE"));
@@ -54,7 +55,8 @@ Status Post(const std::string& what, const std::string& query, const std::string
   SKIFF_ASSIGN_OR_RETURN(auto client, api::HttpClient::Create(server, Env("SKIFF_TOKEN")));
   std::string path = "/apis/metadata.skiff.dev/v1/namespaces/" + api::UrlEncode(ns) + "/executions/" +
                      api::UrlEncode(exec) + "/" + what + (query.empty() ? "" : "?" + query);
-  auto resp = client.Do("POST", path, body, content_type);
+  auto resp = file != nullptr ? client.UploadFile("POST", path, *file, content_type)
+                              : client.Do("POST", path, body, content_type);
   if (!resp.ok()) return Unavailable(resp.status().message());
   if (resp->status == 201 || resp->status == 200) return OkStatus();
   if (resp->status == 400 || resp->status == 404 || resp->status == 413 || resp->status == 422) {
@@ -140,10 +142,8 @@ int LogArtifact(const Args& args) {
                   {"type", type}, {"name", name}});
     }
   } else {
-    auto data = ReadFile(file);
-    if (!data.ok()) return Fail(data.status(), 1);
-    s = Post("artifacts", "type=" + api::UrlEncode(type) + "&name=" + api::UrlEncode(name), *data,
-             "application/octet-stream");
+    s = Post("artifacts", "type=" + api::UrlEncode(type) + "&name=" + api::UrlEncode(name), "",
+             "application/octet-stream", &file);
     if (s.code() == StatusCode::kUnavailable) {
       // Offline: a copy where Skiff finds it once the Pod (and its private /tmp) is gone.
       auto dir = RequiredEnv("SKIFF_METADATA_DIR");
@@ -152,7 +152,7 @@ int LogArtifact(const Args& args) {
       s = MakeDirs(files);
       std::string copy = JoinPath(files, std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) +
                                              "-" + std::filesystem::path(file).filename().string());
-      if (s.ok()) s = WriteFile(copy, *data);
+      if (s.ok() && !std::filesystem::copy_file(file, copy, ec)) s = Internal("cannot copy " + file + " to " + copy + ": " + ec.message());
       if (s.ok()) {
         s = Append({{"kind", "artifact"}, {"direction", "output"}, {"file", copy}, {"type", type}, {"name", name}});
       }

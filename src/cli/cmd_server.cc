@@ -142,13 +142,20 @@ Status ValidateForStore(const Json& obj) {
 }
 
 int CmdServer(const Argv& argv) {
-  Args args({"--host", "--port", "--workers", "--address", "--store", "--max-upload-bytes"}, {"--auth"});
+  Args args({"--host", "--port", "--workers", "--address", "--store", "--max-upload-bytes", "--max-request-bytes"}, {"--auth"});
   Status ps = args.Parse(argv);
   if (!ps.ok()) return Fail(ps);
   api::HttpServerOptions ho;
   ho.host = args.Get("--host", args.Get("--address", "127.0.0.1"));
   ho.port = std::atoi(args.Get("--port", "8080").c_str());
   ho.workers = std::atoi(args.Get("--workers", "4").c_str());
+  // Request bodies held in memory (resources, metric batches); artifact uploads stream to disk
+  // and are bounded by --max-upload-bytes instead.
+  if (args.Has("--max-request-bytes")) {
+    long long v = std::atoll(args.Get("--max-request-bytes").c_str());
+    if (v <= 0) return Fail(InvalidArgument("--max-request-bytes: must be a positive number"));
+    ho.max_body_bytes = static_cast<size_t>(v);
+  }
   if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
   bool auth = args.Has("--auth");
   if (!IsLoopback(ho.host) && !auth) {
@@ -223,6 +230,7 @@ int CmdServer(const Argv& argv) {
   if (mo.max_upload_bytes <= 0) return Fail(InvalidArgument("--max-upload-bytes: must be a positive number"));
   if (auth) mo.tokens = &tokens;
   api::MetadataApi meta(mo);
+  ho.body_to_file = [&meta](const api::HttpRequest& head) { return meta.SpillFor(head); };
   api::HttpServer server(ho, [&kube, &gateway, &trial_metrics, &meta](const api::HttpRequest& q,
                                                                       api::HttpResponse& r, api::HttpExchange& e) {
     if (gateway.Claims(q)) {

@@ -31,6 +31,7 @@ int CmdArtifacts(const Argv& args);
 int CmdLog(const Argv& args);
 int CmdMetrics(const Argv& args);
 int CmdExecutions(const Argv& args);
+int CmdContexts(const Argv& args);
 int CmdModelServer(const Argv& args);
 
 // A `skiff server` to talk to instead of the local store.

@@ -21,10 +21,11 @@ Usage:
   skiff get workflows|pods|... [NAME] [-o json|yaml|name|wide] [-w]
   skiff describe KIND NAME
   skiff lineage artifact DIGEST|KEY | execution NAME [--downstream|--both] [--hops N]
-  skiff artifacts ls [--type T] [--context TYPE/NAME] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]
+  skiff artifacts ls [--type T] [--context TYPE/NAME] [--digest D] | get DIGEST -o FILE | gc [--grace 1h] [--dry-run]
   skiff log metric NAME=VALUE... [--step N] | log artifact FILE [--type T] [--name N] [--input]
                                               (inside a step, trial or replica)
   skiff executions ls [--context TYPE/NAME] [--state S] [-o json|yaml|wide]
+  skiff contexts ls [--type T] [--name N] [--parent TYPE/NAME] [-o json|yaml|wide]   (or `skiff get contexts`)
   skiff metrics [--context TYPE/NAME | --execution NAME] [-o json]   metrics as a table
   skiff logs WORKFLOW [STEP] | skiff logs POD [-f]
   skiff apply -f FILE                         create or update resources in the local store
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   using namespace skiff::cli;
+  // Lineage contexts are not resources: `skiff get contexts` reads them from the lineage store.
+  if ((cmd == "get" || cmd == "list") && !rest.empty() && rest[0] == "contexts") {
+    return CmdContexts(std::vector<std::string>(rest.begin() + 1, rest.end()));
+  }
   // Commands that talk to a server when one is configured; `skiff run` always runs locally.
   if (cmd == "apply" || cmd == "create" || cmd == "get" || cmd == "list" || cmd == "describe" ||
       cmd == "delete" || cmd == "logs" || cmd == "wait") {
@@ -89,6 +94,7 @@ int main(int argc, char** argv) {
   if (cmd == "log") return CmdLog(rest);
   if (cmd == "metrics") return CmdMetrics(rest);
   if (cmd == "executions") return CmdExecutions(rest);
+  if (cmd == "contexts") return CmdContexts(rest);
   if (cmd == "wait" || cmd == "watch") return CmdWait(rest);
   if (cmd == "lint") return CmdLint(rest);
   if (cmd == "get" || cmd == "list") return CmdGet(rest);

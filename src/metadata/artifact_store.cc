@@ -253,6 +253,46 @@ Result<BlobInfo> ArtifactStore::PutFile(const std::string& path) {
   return Publish(tmp, hash.FinalHex(), size);
 }
 
+Result<std::string> ArtifactStore::StagingDir() const {
+  SKIFF_RETURN_IF_ERROR(MakeDirs(TmpDir()));
+  return TmpDir();
+}
+
+Result<BlobInfo> ArtifactStore::AdoptFile(const std::string& path) {
+  std::string dir = TmpDir() + "/";
+  if (path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0 ||
+      path.find('/', dir.size()) != std::string::npos) {
+    return InvalidArgument(path + " is not a file in the staging directory " + TmpDir());
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NotFound("no such file: " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return InvalidArgument(path + " is not a regular file");
+  }
+  Sha256 hash;
+  int64_t size = 0;
+  Status s;
+  std::vector<char> buf(kCopyChunk);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = Internal("read " + path + ": " + ErrnoText(errno));
+      break;
+    }
+    if (n == 0) break;
+    hash.Update(buf.data(), static_cast<size_t>(n));
+    size += n;
+  }
+  // Read-only like every blob; the descriptor is only read, so `FinishTemp`'s fsync still works.
+  if (s.ok() && ::fchmod(fd, 0444) != 0) s = Internal("chmod " + path + ": " + ErrnoText(errno));
+  SKIFF_RETURN_IF_ERROR(FinishTemp(fd, path, s));
+  return Publish(path, hash.FinalHex(), size);
+}
+
 Result<BlobInfo> ArtifactStore::PutBytes(std::string_view data) {
   std::string tmp;
   SKIFF_ASSIGN_OR_RETURN(int fd, CreateTemp(&tmp));

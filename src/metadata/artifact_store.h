@@ -46,6 +46,13 @@ class ArtifactStore {
   // does not exist, InvalidArgument if it is not a regular file.
   Result<BlobInfo> PutFile(const std::string& path);
   Result<BlobInfo> PutBytes(std::string_view data);
+  // The directory (created here) where a writer may put a whole file before `AdoptFile`: on the
+  // store's filesystem, so adopting it is a rename. The HTTP server spills uploads into it.
+  Result<std::string> StagingDir() const;
+  // Takes the file at `path`, which must be directly in `StagingDir()`: hashes it and renames
+  // it into place as the blob (no copy; removed instead if the content is already stored).
+  // The file is gone afterwards whatever the outcome. InvalidArgument for a path elsewhere.
+  Result<BlobInfo> AdoptFile(const std::string& path);
 
   // Path of the blob with `digest` ("sha256:<hex>" or bare hex), whether or not it exists; ""
   // when `digest` is not a well-formed SHA-256 digest.

@@ -84,6 +84,39 @@ TEST_F(ArtifactStoreTest, PutFileStoresContentUnderItsDigest) {
   EXPECT_TRUE(store.HasBlob(empty->digest));
 }
 
+TEST_F(ArtifactStoreTest, AdoptFileRenamesAStagedFileIntoTheStoreAndTakesNothingFromElsewhere) {
+  ArtifactStore store(Root());
+  auto staging = store.StagingDir();
+  ASSERT_TRUE(staging.ok()) << staging.status().ToString();
+  std::string staged = JoinPath(*staging, "upload-1");
+  ASSERT_TRUE(WriteFile(staged, "streamed bytes").ok());
+  struct stat before {};
+  ASSERT_EQ(::stat(staged.c_str(), &before), 0);
+  auto blob = store.AdoptFile(staged);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(blob->digest, "sha256:" + Sha256Hex("streamed bytes"));
+  EXPECT_EQ(blob->size, 14);
+  EXPECT_FALSE(PathExists(staged));
+  // Renamed, not copied: the blob is the staged file's inode, now read-only.
+  struct stat after {};
+  ASSERT_EQ(::stat(store.BlobPath(blob->digest).c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(after.st_mode & 0777, 0444u);
+  // The same content again: the staged copy goes, the blob stays.
+  ASSERT_TRUE(WriteFile(JoinPath(*staging, "upload-2"), "streamed bytes").ok());
+  auto again = store.AdoptFile(JoinPath(*staging, "upload-2"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->digest, blob->digest);
+  EXPECT_FALSE(PathExists(JoinPath(*staging, "upload-2")));
+  EXPECT_EQ(FilesUnder(*staging).size(), 0u);
+  // Only files directly in the staging directory are taken.
+  std::string elsewhere = JoinPath(dir_, "outside.txt");
+  ASSERT_TRUE(WriteFile(elsewhere, "not mine").ok());
+  EXPECT_EQ(store.AdoptFile(elsewhere).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.AdoptFile(*staging + "/../../outside.txt").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(PathExists(elsewhere));
+}
+
 TEST_F(ArtifactStoreTest, BlobPathLayout) {
   ArtifactStore store(Root());
   std::string hex = Sha256Hex("x");

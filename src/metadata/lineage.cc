@@ -402,7 +402,8 @@ Result<LineageGraph> LineageStore::Lineage(const LineageQuery& q) {
     frontier_a.insert(q.artifact_id);
   } else {
     std::string digest = q.digest.rfind("sha256:", 0) == 0 ? q.digest : "sha256:" + q.digest;
-    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM artifacts WHERE ns = ?1 AND digest = ?2", {q.ns, digest},
+    // A digest is its artifact's key (`akey`): the unique index finds it, no second index needed.
+    SKIFF_RETURN_IF_ERROR(db_->Run("SELECT id FROM artifacts WHERE ns = ?1 AND akey = ?2", {q.ns, digest},
                                    [&](const SqlRow& r) { frontier_a.insert(r.Int(0)); }));
     if (frontier_a.empty()) return NotFound("artifact " + q.digest + " not found in namespace " + q.ns);
   }
@@ -487,16 +488,22 @@ Result<std::vector<ExecutionRecord>> LineageStore::Executions(const std::string&
   return LoadExecutions({ns, state, context_id, ""});
 }
 
-Result<std::vector<ContextRecord>> LineageStore::Contexts(const std::string& ns, const std::string& type) {
+Result<std::vector<ContextRecord>> LineageStore::Contexts(const std::string& ns, const std::string& type,
+                                                          const std::string& name, const std::string& parent) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<ContextRecord> out;
+  int64_t parent_id = 0;
+  if (!parent.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(parent_id, ContextId(ns, parent));
+  }
   SKIFF_RETURN_IF_ERROR(db_->Run(
       "SELECT c.id, c.ns, t.name, c.name, c.properties, "
       "(SELECT pt.name || '/' || p.name FROM parent_contexts pc JOIN contexts p ON p.id = pc.parent_id "
       " JOIN types pt ON pt.id = p.type_id WHERE pc.child_id = c.id LIMIT 1) "
       "FROM contexts c JOIN types t ON t.id = c.type_id WHERE c.ns = ?1 AND (?2 = '' OR t.name = ?2) "
-      "ORDER BY c.id",
-      {ns, type}, [&](const SqlRow& r) {
+      "AND (?3 = '' OR c.name = ?3) "
+      "AND (?4 = 0 OR c.id IN (SELECT child_id FROM parent_contexts WHERE parent_id = ?4)) ORDER BY c.id",
+      {ns, type, name, parent_id}, [&](const SqlRow& r) {
         ContextRecord c;
         c.id = r.Int(0);
         c.ns = r.Text(1);

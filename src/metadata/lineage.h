@@ -141,7 +141,10 @@ class LineageStore {
                                                 const std::string& context, const std::string& digest);
   Result<std::vector<ExecutionRecord>> Executions(const std::string& ns, const std::string& context,
                                                   const std::string& state);
-  Result<std::vector<ContextRecord>> Contexts(const std::string& ns, const std::string& type);
+  // Contexts of `ns`, filtered by type, name and parent context ("type/name"; NotFound if that
+  // parent does not exist); each filter "" = any.
+  Result<std::vector<ContextRecord>> Contexts(const std::string& ns, const std::string& type,
+                                              const std::string& name = "", const std::string& parent = "");
 
  private:
   explicit LineageStore(std::unique_ptr<LineageDb> db);

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
   state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,
   UNIQUE (ns, akey));
 CREATE INDEX IF NOT EXISTS artifacts_by_type ON artifacts (ns, type_id);
-CREATE INDEX IF NOT EXISTS artifacts_by_digest ON artifacts (digest);
+DROP INDEX IF EXISTS artifacts_by_digest;  -- digests are looked up by (ns, akey), which is the digest
 CREATE TABLE IF NOT EXISTS executions (
   id INTEGER PRIMARY KEY, ns TEXT NOT NULL, type_id INTEGER NOT NULL, name TEXT NOT NULL,
   state TEXT NOT NULL, properties TEXT NOT NULL, created_ms INTEGER NOT NULL,

@@ -149,6 +149,53 @@ TEST_P(LineageTest, RecordingAgainIsIdempotentAndContentIsDeduplicated) {
   EXPECT_EQ((*contexts)[0].parent_name, "digits");
 }
 
+TEST_P(LineageTest, ContextsAreListedByTypeNameAndParent) {
+  RecordPipeline();
+  ASSERT_TRUE(store_->Record({Step("train-2", {A("01", "Dataset", "prepared")}, {A("02", "Model", "model")}, "run-2")}).ok());
+  auto runs = store_->Contexts("default", "skiff.WorkflowRun");
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  ASSERT_EQ(runs->size(), 2u);
+  std::string parent = (*runs)[0].parent_type + "/" + (*runs)[0].parent_name;
+  // Both runs are children of the pipeline; the pipeline itself is not its own child.
+  auto children = store_->Contexts("default", "", "", parent);
+  ASSERT_TRUE(children.ok()) << children.status().ToString();
+  ASSERT_EQ(children->size(), 2u);
+  EXPECT_EQ((*children)[0].name, "run-1");
+  EXPECT_EQ((*children)[1].name, "run-2");
+  auto one = store_->Contexts("default", "", "run-2");
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].type, "skiff.WorkflowRun");
+  EXPECT_EQ((*one)[0].parent_name, "digits");
+  EXPECT_TRUE(store_->Contexts("default", "skiff.Pipeline", "run-2")->empty());
+  EXPECT_TRUE(store_->Contexts("other", "skiff.WorkflowRun")->empty());
+  EXPECT_EQ(store_->Contexts("default", "", "", "nope/none").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(LineageTest, QuotesBackslashesAndPlaceholdersInValuesRoundTrip) {
+  // On PostgreSQL the link rows travel inlined as literals, several statements at once.
+  std::string odd = "it's a \\ \"test\" ?1 $1 ;\n--";
+  ExecutionWrite w = Step("odd", {A("10", "Dataset", odd)}, {A("11", "Model", "out")}, odd);
+  w.inputs[0].second = odd;
+  w.metrics.push_back({odd, 0.5, 2, 1000});
+  ASSERT_TRUE(store_->Record({w}).ok());
+  auto metrics = store_->ExecutionMetrics("default", "odd");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  ASSERT_EQ(metrics->size(), 1u);
+  EXPECT_EQ((*metrics)[0].name, odd);
+  EXPECT_EQ((*metrics)[0].value, 0.5);
+  LineageQuery q;
+  q.ns = "default";
+  q.execution_name = "odd";
+  q.direction = Direction::kBoth;
+  auto g = store_->Lineage(q);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  std::vector<std::string> paths;
+  for (const auto& e : g->edges) paths.push_back(e.path);
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(paths, (std::vector<std::string>{odd, "out"}));
+  EXPECT_EQ(store_->Executions("default", "skiff.WorkflowRun/" + odd, "")->size(), 1u);
+}
+
 TEST_P(LineageTest, NamespacesAreSeparateAndMissingStartsAreNotFound) {
   RecordPipeline();
   LineageQuery q;

@@ -15,7 +15,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from skiffenv import SKIFF, SkiffTestCase
+from skiffenv import SKIFF, SkiffTestCase, store_args
 
 WORKFLOW = """
 apiVersion: argoproj.io/v1alpha1
@@ -52,7 +52,12 @@ spec:
 class ArtifactGcTest(SkiffTestCase):
     def setUp(self):
         super().setUp()
-        self.start_server(store=[])
+        # On the suite's store: SQLite, or PostgreSQL under artifact_gc_postgres_e2e, where the
+        # lineage that roots the collection lives in the server's database.
+        store = store_args()
+        if store:  # `skiff artifacts` reads the lineage where the server keeps it
+            self.env["SKIFF_STORE"] = store[1]
+        self.start_server(store=store)
         self.api = self.url + "/apis/metadata.skiff.dev/v1/namespaces/default"
 
     def remote(self, *args, check=None):

@@ -41,6 +41,9 @@ class LineageTest(SkiffTestCase):
         in_run = json.loads(self.skiff("artifacts", "ls", "--context", "skiff.WorkflowRun/" + name,
                                        "-o", "json", check=0).stdout)
         self.assertIn(models[0]["digest"], [a["digest"] for a in in_run])
+        by_digest = json.loads(self.skiff("artifacts", "ls", "--digest", datasets[0]["digest"], "-o", "json",
+                                          check=0).stdout)
+        self.assertEqual([a["name"] for a in by_digest], ["dataset"])
         out = os.path.join(self.files, "model.tgz")
         self.skiff("artifacts", "get", models[0]["digest"], "-o", out, check=0)
         self.assertEqual(os.path.getsize(out), models[0]["size"])

@@ -195,6 +195,22 @@ class LineageEndToEndTest(SkiffTestCase):
         self.assertEqual(table["columns"], ["loss"])
         self.assertEqual(sorted(r["execution"] for r in table["rows"]), sorted(by_name))
         self.assertIn(best, self.skiff("metrics", "--context", "katib.Experiment/tune", check=0).stdout)
+        # Contexts: the Trials are children of the Experiment's context, by API and CLI.
+        children = self.get("/contexts?parent=katib.Experiment/tune")["items"]
+        self.assertEqual(sorted(c["name"] for c in children), sorted(by_name))
+        self.assertEqual({c["type"] for c in children}, {"katib.Trial"})
+        self.assertEqual(self.get("/contexts/katib.Trial/" + best)["parent"], "katib.Experiment/tune")
+        with self.assertRaises(urllib.error.HTTPError) as missing:
+            self.get("/contexts/katib.Experiment/nope")
+        self.assertEqual(missing.exception.code, 404)
+        listed = self.skiff("contexts", "ls", "--parent", "katib.Experiment/tune", check=0).stdout
+        self.assertIn(best, listed)
+        self.assertIn("katib.Experiment/tune", listed)
+        experiments = json.loads(self.skiff("get", "contexts", "--type", "katib.Experiment", "-o", "json",
+                                            check=0).stdout)
+        self.assertEqual([c["name"] for c in experiments], ["tune"])
+        bad = self.skiff("contexts", "ls", "--parent", "katib.Experiment/nope", check=1)
+        self.assertIn("--parent", bad.stderr)
         # The hyperparameters it chose, as the artifact a training job can read.
         hp = self.get("/artifacts?type=katib.HyperParameters&context=katib.Trial/" + best)["items"]
         self.assertEqual(len(hp), 1)
