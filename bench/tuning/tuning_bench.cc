@@ -4,6 +4,12 @@
 // thread CPU) per Suggest call over trials 150-200.
 //
 //   tuning_bench [--seeds N] [--trials N] [--samplers a,b,...] [--functions a,b,...]
+//                [--case LABEL=ALGORITHM[:name=value,...]]... [--first-seed K]
+//
+// --case (repeatable) replaces the default cases with the given algorithm and settings, for
+// comparing variants, e.g. --case iid=random:stratified=false --case g15=tpe:gamma=0.15;
+// --first-seed runs seeds K..K+N-1 instead (held-out seeds for tuning defaults without fitting
+// them to the seeds the comparison with Optuna uses).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -45,15 +51,39 @@ std::vector<std::string> Split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int seeds = 10, trials = 200;
+  int seeds = 10, trials = 200, first_seed = 0;
   std::vector<std::string> only_samplers, only_functions;
+  std::vector<SamplerCase> custom;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seeds")) seeds = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--trials")) trials = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--first-seed")) first_seed = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--samplers")) only_samplers = Split(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--functions")) only_functions = Split(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--case")) {
+      const std::string spec = argv[i + 1];
+      const size_t eq = spec.find('='), colon = spec.find(':');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "--case %s: expected LABEL=ALGORITHM[:name=value,...]\n",
+                     spec.c_str());
+        return 2;
+      }
+      SamplerCase c{spec.substr(0, eq), spec.substr(eq + 1, colon == std::string::npos
+                                                               ? std::string::npos
+                                                               : colon - eq - 1), {}};
+      if (colon != std::string::npos) {
+        for (const std::string& kv : Split(spec.substr(colon + 1))) {
+          const size_t e = kv.find('=');
+          c.settings.emplace_back(kv.substr(0, e), e == std::string::npos ? "" : kv.substr(e + 1));
+        }
+      }
+      custom.push_back(std::move(c));
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      return 2;
+    }
   }
-  const std::vector<SamplerCase> cases = {
+  std::vector<SamplerCase> cases = {
       {"random", "random", {}},
       {"sobol", "sobol", {}},
       {"tpe", "tpe", {}},
@@ -61,6 +91,7 @@ int main(int argc, char** argv) {
       {"cmaes", "cmaes", {}},
       {"gp-ei", "bayesianoptimization", {{"acq_func", "EI"}}},
   };
+  if (!custom.empty()) cases = custom;
   std::printf("{\"seeds\": %d, \"trials\": %d, \"results\": [\n", seeds, trials);
   bool first = true;
   for (const auto& fn : bench::Functions()) {
@@ -84,7 +115,7 @@ int main(int argc, char** argv) {
       std::vector<double> at50, at100, at200, ms, cpu_ms;
       for (int seed = 0; seed < seeds; ++seed) {
         auto sampler = MakeSampler({c.algorithm, c.settings}, space,
-                                   {Goal::kMinimize, static_cast<uint64_t>(seed)});
+                                   {Goal::kMinimize, static_cast<uint64_t>(first_seed + seed)});
         if (!sampler.ok()) {
           std::fprintf(stderr, "%s: %s\n", c.label.c_str(), sampler.status().ToString().c_str());
           return 1;

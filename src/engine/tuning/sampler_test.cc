@@ -461,6 +461,64 @@ TEST(TpeSamplerTest, FindsBetterPointsThanRandomSearch) {
   }
 }
 
+// Long runs: past ~100 trials the magic clip lets kernels narrow below Optuna's 1% floor (down to
+// 0.1% of a range). Suggestions must still land on steps, integers, list entries and inside log
+// ranges, and stay a replayable function of (seed, history).
+TEST(TpeSamplerTest, LongRunsKeepTheSpaceContractAndReplay) {
+  const SearchSpace space = Space(kMixed);
+  for (const char* name : {"tpe", "multivariate-tpe"}) {
+    auto a = Make(name, space, 5), b = Make(name, space, 5);
+    std::vector<Suggestion> all;
+    History h = RunExperiment(*a, space, 240, 2, &all);
+    ASSERT_EQ(all.size(), 240u) << name;
+    for (const Suggestion& s : all) {
+      auto encoded = space.Encode(s.assignment);
+      ASSERT_TRUE(encoded.ok()) << name << ": " << encoded.status().ToString();
+      const double lr = std::stod(s.assignment[0].value);
+      EXPECT_NEAR((lr - 0.01) / 0.005, std::round((lr - 0.01) / 0.005), 1e-9) << name;
+      const double momentum = std::stod(s.assignment[1].value);
+      EXPECT_GE(momentum, 0.001) << name;
+      EXPECT_LE(momentum, 1) << name;
+      EXPECT_EQ(s.assignment[2].value.find('.'), std::string::npos) << name;
+      const std::string& batch = s.assignment[3].value;
+      EXPECT_TRUE(batch == "16" || batch == "32" || batch == "64") << name << ": " << batch;
+    }
+    // Another sampler with the same seed, asked with the same long history, agrees.
+    auto ra = a->Suggest(h, 3), rb = b->Suggest(h, 3);
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    ASSERT_EQ(ra->suggestions.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(ra->suggestions[i].point, rb->suggestions[i].point) << name << " " << i;
+    }
+  }
+}
+
+// The point of the steeper magic clip: late in a run TPE samples closer around the best point
+// than a kernel 1% of the range wide (Optuna's floor) would. On a 1-D bowl with its minimum at
+// 0.3, the median distance of the last 50 of 200 suggestions to it is under 1.5% of the range.
+TEST(TpeSamplerTest, LateSuggestionsNarrowAroundTheOptimum) {
+  const SearchSpace space =
+      Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
+  std::vector<double> late;
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    auto tpe = Make("tpe", space, seed);
+    History h;
+    for (int i = 0; i < 200; ++i) {
+      auto r = tpe->Suggest(h, 1);
+      ASSERT_TRUE(r.ok());
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.state = TrialState::kCompleted;
+      t.objective = std::pow(t.point[0] - 0.3, 2);
+      if (i >= 150) late.push_back(std::abs(t.point[0] - 0.3));
+      h.push_back(t);
+    }
+  }
+  std::sort(late.begin(), late.end());
+  // Measured: 0.010 with this clip, 0.023 with Optuna's (exponent 1, floor 0.01).
+  EXPECT_LT(late[late.size() / 2], 0.015);
+}
+
 TEST(TpeSamplerTest, MaximizeLooksForLargeValues) {
   const SearchSpace space = Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
   auto tpe = Make("tpe", space, 2, {}, Goal::kMaximize);
