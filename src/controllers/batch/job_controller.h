@@ -39,6 +39,7 @@
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -71,6 +72,7 @@ class JobController {
   store::Store& store_;
   store::Informer& informer_;
   const Clock& clock_;
+  std::map<std::string, int64_t> generations_;  // Job key -> generation last queued
   WorkQueue queue_;
 };
 

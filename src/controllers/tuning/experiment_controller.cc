@@ -372,10 +372,23 @@ Status ExperimentController::Start() {
     std::string key = QueueKey(ev.object);
     if (ev.type == store::EventType::kDeleted) {
       queue_.Drop(key);
-    } else {
-      queue_.Add(key);
+      trial_outcomes_.erase(key);
+      OnOwnedEvent(ev, "Experiment");
+      return;
     }
-    OnOwnedEvent(ev, "Experiment");
+    queue_.Add(key);
+    // An Experiment's pass reads its Trials' outcomes (and the observation written with the
+    // outcome), nothing else of them: a Trial's own progress writes (Created, Running) and the
+    // Trial the pass itself just created ask for no new pass. Each such pass lists every Trial
+    // of the Experiment, and on the one loop all controllers share it delayed the next hop of
+    // the Trial being started (two passes per Trial, ~3 ms at 15 Trials).
+    const std::string outcome = TrialOutcome(ev.object);
+    auto [it, added] = trial_outcomes_.emplace(key, outcome);
+    // A Trial first seen unfinished needs no pass: either the pass that created it counted it,
+    // or (after a restart) `Start` queued every Experiment anyway.
+    const bool changed = added ? !outcome.empty() : it->second != outcome;
+    it->second = outcome;
+    if (changed) OnOwnedEvent(ev, "Experiment");
   });
   for (const char* kind : kRunKinds) {
     informer_.AddHandler(kind, [this](const store::WatchEvent& ev) { OnOwnedEvent(ev, "Trial"); });
