@@ -373,10 +373,18 @@ Status ExperimentController::Start() {
     if (ev.type == store::EventType::kDeleted) {
       queue_.Drop(key);
       trial_outcomes_.erase(key);
+      spec_generation_.erase(key);
       OnOwnedEvent(ev, "Experiment");
       return;
     }
-    queue_.Add(key);
+    // As for Experiments: the Trial's own status writes (Created/Running, then its outcome) ask
+    // for no Trial pass; its run object's events and spec changes do.
+    const int64_t generation = IntField(ev.object["metadata"], "generation", 0);
+    auto [gen, first] = spec_generation_.emplace(key, generation);
+    if (first || ev.type != store::EventType::kModified || gen->second != generation) {
+      gen->second = generation;
+      queue_.Add(key);
+    }
     // An Experiment's pass reads its Trials' outcomes (and the observation written with the
     // outcome), nothing else of them: a Trial's own progress writes (Created, Running) and the
     // Trial the pass itself just created ask for no new pass. Each such pass lists every Trial

@@ -164,7 +164,7 @@ class ExperimentController {
   store::Store& store_;
   store::Informer& informer_;
   std::map<std::string, std::set<std::string>> pods_by_run_;
-  std::map<std::string, int64_t> spec_generation_;  // Experiment key -> generation last queued
+  std::map<std::string, int64_t> spec_generation_;  // Experiment/Trial key -> generation queued
   // Trial key -> its outcome (`TrialOutcome`, "" while it runs) as of its last event: the
   // Experiment is queued when that changes, not for every write of the Trial.
   std::map<std::string, std::string> trial_outcomes_;
