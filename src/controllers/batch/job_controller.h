@@ -34,7 +34,8 @@
 //
 // Not implemented: the exponential delay before replacing a failed Pod (replacements start at
 // once), `backoffLimitPerIndex`, `successPolicy`, `podReplacementPolicy`, `managedBy`, and
-// `spec.selector`/`manualSelector` (Pods are found by their `controller-uid` label).
+// `spec.selector`/`manualSelector` (a Job's Pods are the ones it created: read by name from its
+// tracking records and checked by their `controller-uid` label).
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once
