@@ -91,6 +91,21 @@ def percentile(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def bare_process_ms(n=60):
+    """Spawn-to-reaped times of a bare `/bin/echo` started straight from here (posix_spawn, no
+    server): the floor under the Pod stage on this machine at this moment, so that a run on a
+    loaded machine can be read (what the platform adds is the rest)."""
+    times = []
+    with open(os.devnull, "wb") as null:
+        for _ in range(n):
+            start = time.perf_counter()
+            pid = os.posix_spawn("/bin/echo", ["/bin/echo", "loss=0.5"], os.environ,
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, null.fileno(), 1)])
+            os.waitpid(pid, 0)
+            times.append(time.perf_counter() - start)
+    return times
+
+
 def true_condition(obj, kind):
     return any(c.get("type") == kind and c.get("status") == "True"
                for c in obj.get("status", {}).get("conditions", []))
@@ -200,6 +215,10 @@ def main():
               % (total, 1000 * total / max(1, len(rows)), len(failed)))
         print("  skiff server CPU %.1f ms per trial (user+system; trial processes not included)"
               % (1000 * server_cpu / max(1, len(rows))))
+        bare = bare_process_ms()
+        print("  bare /bin/echo spawned and reaped from the benchmark: median %.2fms, p90 %.2fms; "
+              "load average %s" % (1000 * percentile(bare, 50), 1000 * percentile(bare, 90),
+                                   " ".join(open("/proc/loadavg").read().split()[:3])))
         total_median = 1000 * percentile(stages["created -> Trial Succeeded (total)"], 50)
         print("  target <= 20 ms created -> Succeeded: %s" % ("met" if total_median <= 20 else "MISSED"))
     finally:

@@ -106,11 +106,18 @@ Result<ListResult> PostgresStore::List(std::string_view kind, std::string_view n
   if (rows.rows() == 0) return Internal("postgres " + db_->where() + ": counter row is missing");
   ListResult result;
   result.resource_version = rows.Int(0, 0);
-  // A NULL object is the counter row alone: no objects.
+  // A NULL object is the counter row alone: no objects. Documents the object cache holds at
+  // the row's (uid, rv) are copied instead of parsed, as in the SQLite store.
   bool more = true;
+  ObjectKey key{kind_text, "", ""};
   for (int i = 0; more && i < rows.rows() && !rows.IsNull(i, 1); ++i) {
-    SKIFF_ASSIGN_OR_RETURN(
-        more, filter.Add(rows.Text(i, 1), rows.Text(i, 2), rows.Text(i, 3), result.items));
+    key.ns = rows.Text(i, 1);
+    key.name = rows.Text(i, 2);
+    if (const Json* cached = cache_.Find(key, rows.Text(i, 4), rows.Int(i, 5))) {
+      more = filter.AddCopy(key.ns, key.name, *cached, result.items);
+      continue;
+    }
+    SKIFF_ASSIGN_OR_RETURN(more, filter.Add(key.ns, key.name, rows.Text(i, 3), result.items));
   }
   return result;
 }

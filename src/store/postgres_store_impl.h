@@ -47,8 +47,10 @@ inline constexpr char kDeleteObject[] =
     "DELETE FROM records WHERE owner = $1";
 // The version is a column of every row (a NULL object when there is none), so the items and the
 // version come from one statement, hence one snapshot. `List` appends filters to the ON clause.
+// uid and rv say whether the object cache's parsed copy is this row's document.
 inline constexpr char kListPrefix[] =
-    "SELECT c.value, o.ns, o.name, o.data FROM counters c LEFT JOIN objects o ON o.kind = $1";
+    "SELECT c.value, o.ns, o.name, o.data, o.uid, o.rv FROM counters c "
+    "LEFT JOIN objects o ON o.kind = $1";
 inline constexpr char kListSuffix[] = " WHERE c.name = 'resource_version' ORDER BY o.ns, o.name";
 inline constexpr char kInsertOwner[] =
     "INSERT INTO owners (owner_uid, child_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING";

@@ -318,14 +318,24 @@ Result<bool> ListFilter::Add(std::string_view ns, std::string_view name, std::st
     return Internal(std::string(ns) + "/" + std::string(name) +
                     ": stored JSON is corrupt: " + obj.status().message());
   }
-  if (!fields_.Matches(*obj)) return true;
-  if (!labels_.empty()) {
-    const Json* meta = FindField(*obj, "metadata");
-    const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
-    if (!labels_.Matches(obj_labels != nullptr ? *obj_labels : Json())) return true;
-  }
+  if (!Matches(*obj)) return true;
   items.push_back(std::move(obj).value());
   return limit_ <= 0 || static_cast<int64_t>(items.size()) < limit_;
+}
+
+bool ListFilter::AddCopy(std::string_view ns, std::string_view name, const Json& doc,
+                         std::vector<Json>& items) const {
+  if (!fields_.MatchesKey(ns, name) || !Matches(doc)) return true;
+  items.push_back(doc);
+  return limit_ <= 0 || static_cast<int64_t>(items.size()) < limit_;
+}
+
+bool ListFilter::Matches(const Json& obj) const {
+  if (!fields_.Matches(obj)) return false;
+  if (labels_.empty()) return true;
+  const Json* meta = FindField(obj, "metadata");
+  const Json* obj_labels = meta != nullptr ? FindField(*meta, "labels") : nullptr;
+  return labels_.Matches(obj_labels != nullptr ? *obj_labels : Json());
 }
 
 std::string StatusPhase(const Json& obj) { return StringAt(obj, "status", "phase"); }

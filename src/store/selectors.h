@@ -90,8 +90,13 @@ class ListFilter {
   // Returns false once `items` holds `limit` objects: stop reading. Corrupt JSON is `Internal`.
   Result<bool> Add(std::string_view ns, std::string_view name, std::string_view data,
                    std::vector<Json>& items) const;
+  // The same for a document already parsed (a store's cached copy): copied only if it matches.
+  bool AddCopy(std::string_view ns, std::string_view name, const Json& doc,
+               std::vector<Json>& items) const;
 
  private:
+  bool Matches(const Json& obj) const;
+
   LabelSelector labels_;
   FieldSelector fields_;
   int64_t limit_ = 0;

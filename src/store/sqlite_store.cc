@@ -109,11 +109,21 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
       int param = ns.empty() ? 2 : 3;
       for (const FieldRequirement* r : phase_reqs) rows.Bind(param++, r->value);
     }
+    // A row whose (uid, rv) the object cache holds is copied from there instead of parsed
+    // (about three times cheaper): controllers list what they and the kubelet just wrote, e.g.
+    // an Experiment's Trials on every pass. Misses are not cached, so a large listing does not
+    // evict the documents the write path reads back.
+    ObjectKey key{std::string(kind), "", ""};
     for (bool more = true; more;) {
       SKIFF_ASSIGN_OR_RETURN(bool row, rows.Step());
       if (!row) break;
-      SKIFF_ASSIGN_OR_RETURN(more, filter.Add(rows.ColumnText(0), rows.ColumnText(1),
-                                              rows.ColumnText(2), result.items));
+      key.ns = rows.ColumnText(0);
+      key.name = rows.ColumnText(1);
+      if (const Json* cached = cache_.Find(key, rows.ColumnText(3), rows.ColumnInt(4))) {
+        more = filter.AddCopy(key.ns, key.name, *cached, result.items);
+        continue;
+      }
+      SKIFF_ASSIGN_OR_RETURN(more, filter.Add(key.ns, key.name, rows.ColumnText(2), result.items));
     }
     return OkStatus();
   }();

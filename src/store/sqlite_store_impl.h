@@ -46,10 +46,11 @@ inline constexpr char kUpdateObject[] =
     "phase = COALESCE(json_extract(?7, '$.status.phase'), '') "
     "WHERE kind = ?1 AND ns = ?2 AND name = ?3 AND uid = ?4";
 inline constexpr char kDeleteObject[] = "DELETE FROM objects WHERE uid = ?1";
+// uid and rv say whether the object cache's parsed copy is this row's document.
 inline constexpr char kListKind[] =
-    "SELECT ns, name, data FROM objects WHERE kind = ?1 ORDER BY ns, name";
+    "SELECT ns, name, data, uid, rv FROM objects WHERE kind = ?1 ORDER BY ns, name";
 inline constexpr char kListKindNs[] =
-    "SELECT ns, name, data FROM objects WHERE kind = ?1 AND ns = ?2 ORDER BY name";
+    "SELECT ns, name, data, uid, rv FROM objects WHERE kind = ?1 AND ns = ?2 ORDER BY name";
 inline constexpr char kInsertOwner[] =
     "INSERT OR IGNORE INTO owners (owner_uid, child_uid) VALUES (?1, ?2)";
 inline constexpr char kDeleteOwnersOfChild[] = "DELETE FROM owners WHERE child_uid = ?1";

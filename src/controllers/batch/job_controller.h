@@ -34,11 +34,13 @@
 //
 // Not implemented: the exponential delay before replacing a failed Pod (replacements start at
 // once), `backoffLimitPerIndex`, `successPolicy`, `podReplacementPolicy`, `managedBy`, and
-// `spec.selector`/`manualSelector` (Pods are found by their `controller-uid` label).
+// `spec.selector`/`manualSelector` (a Job's Pods are the ones it created: read by name from its
+// tracking records and checked by their `controller-uid` label).
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -71,6 +73,7 @@ class JobController {
   store::Store& store_;
   store::Informer& informer_;
   const Clock& clock_;
+  std::map<std::string, int64_t> generations_;  // Job key -> generation last queued
   WorkQueue queue_;
 };
 

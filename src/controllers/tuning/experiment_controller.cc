@@ -372,10 +372,31 @@ Status ExperimentController::Start() {
     std::string key = QueueKey(ev.object);
     if (ev.type == store::EventType::kDeleted) {
       queue_.Drop(key);
-    } else {
+      trial_outcomes_.erase(key);
+      spec_generation_.erase(key);
+      OnOwnedEvent(ev, "Experiment");
+      return;
+    }
+    // As for Experiments: the Trial's own status writes (Created/Running, then its outcome) ask
+    // for no Trial pass; its run object's events and spec changes do.
+    const int64_t generation = IntField(ev.object["metadata"], "generation", 0);
+    auto [gen, first] = spec_generation_.emplace(key, generation);
+    if (first || ev.type != store::EventType::kModified || gen->second != generation) {
+      gen->second = generation;
       queue_.Add(key);
     }
-    OnOwnedEvent(ev, "Experiment");
+    // An Experiment's pass reads its Trials' outcomes (and the observation written with the
+    // outcome), nothing else of them: a Trial's own progress writes (Created, Running) and the
+    // Trial the pass itself just created ask for no new pass. Each such pass lists every Trial
+    // of the Experiment, and on the one loop all controllers share it delayed the next hop of
+    // the Trial being started (two passes per Trial, ~3 ms at 15 Trials).
+    const std::string outcome = TrialOutcome(ev.object);
+    auto [it, added] = trial_outcomes_.emplace(key, outcome);
+    // A Trial first seen unfinished needs no pass: either the pass that created it counted it,
+    // or (after a restart) `Start` queued every Experiment anyway.
+    const bool changed = added ? !outcome.empty() : it->second != outcome;
+    it->second = outcome;
+    if (changed) OnOwnedEvent(ev, "Experiment");
   });
   for (const char* kind : kRunKinds) {
     informer_.AddHandler(kind, [this](const store::WatchEvent& ev) { OnOwnedEvent(ev, "Trial"); });

@@ -165,7 +165,10 @@ class ExperimentController {
   store::Informer& informer_;
   std::map<std::string, std::set<std::string>> pods_by_run_;
   bool pods_indexed_ = false;  // the Pods listed once (`RunPods`), beyond the events since `Start`
-  std::map<std::string, int64_t> spec_generation_;  // Experiment key -> generation last queued
+  std::map<std::string, int64_t> spec_generation_;  // Experiment/Trial key -> generation queued
+  // Trial key -> its outcome (`TrialOutcome`, "" while it runs) as of its last event: the
+  // Experiment is queued when that changes, not for every write of the Trial.
+  std::map<std::string, std::string> trial_outcomes_;
   ExperimentControllerOptions options_;
   const Clock& clock_;
   WorkQueue queue_;
