@@ -51,6 +51,13 @@ Json ModelServer::Metadata() const {
   return ToJson(m);
 }
 
+bool ModelServer::AnswersInline(const api::HttpRequest& req) const {
+  if (req.method != "POST") return true;  // health, metadata: no model call
+  Runtime* rt = runtime_.load();
+  if (rt == nullptr) return true;  // answered 503 at once
+  return !batcher_ && !rt->blocks();
+}
+
 void ModelServer::Handle(const api::HttpRequest& req, api::HttpResponse& resp) {
   auto route = ParseRoute(req.method, req.path);
   if (!route.ok()) return SetError(resp, route.status());
