@@ -198,11 +198,14 @@ struct PostQueue {
   std::vector<std::function<void()>> fns;  // GUARDED_BY(mu)
   bool stopped = false;                    // GUARDED_BY(mu)
   int wakefd = -1;
+  std::atomic<std::thread::id> owner{};    // the loop's thread
 
   bool Post(std::function<void()> fn) {
     std::lock_guard<std::mutex> l(mu);  // held for the write too: `Stop` closes `wakefd`
     if (stopped) return false;
-    bool wake = fns.empty();            // else a wake-up is already pending
+    // The loop's own thread drains the queue before it waits again, so a post from there (a
+    // proxy answering on the loop) needs no wake-up write.
+    bool wake = fns.empty() && owner.load(std::memory_order_relaxed) != std::this_thread::get_id();
     fns.push_back(std::move(fn));
     if (wake) {
       uint64_t one = 1;
@@ -239,7 +242,7 @@ struct HttpIoLoop {
 
   // This loop's thread only.
   std::unordered_map<uint64_t, Conn> conns;
-  uint64_t next_id = 2;   // 0: the listener, 1: the wake-up fd
+  uint64_t next_id = 3;   // 0: the listener, 1: the wake-up fd, 2: `poll_fd`
   size_t next_loop = 0;   // loop 0: where the next accepted connection goes
 
   std::shared_ptr<PostQueue> posts = std::make_shared<PostQueue>();
@@ -247,6 +250,7 @@ struct HttpIoLoop {
   bool Post(std::function<void()> fn) { return posts->Post(std::move(fn)); }
 
   void Run();
+  void DrainPosts();
   void Accept();
   void Adopt(int fd, std::string peer);
   void OnReadable(Conn& c);
@@ -678,7 +682,20 @@ void HttpIoLoop::Accept() {
   }
 }
 
+void HttpIoLoop::DrainPosts() {
+  for (;;) {
+    std::vector<std::function<void()>> fns;
+    {
+      std::lock_guard<std::mutex> l(posts->mu);
+      if (posts->fns.empty()) return;
+      fns.swap(posts->fns);
+    }
+    for (auto& fn : fns) fn();
+  }
+}
+
 void HttpIoLoop::Run() {
+  posts->owner.store(std::this_thread::get_id());
   epoll_event events[64];
   while (!server->stopping.load()) {
     int n = epoll_wait(epfd, events, 64, 500);
@@ -692,12 +709,11 @@ void HttpIoLoop::Run() {
         uint64_t v;
         ssize_t r = ::read(wakefd, &v, sizeof v);
         (void)r;
-        std::vector<std::function<void()>> fns;
-        {
-          std::lock_guard<std::mutex> l(posts->mu);
-          fns.swap(posts->fns);
-        }
-        for (auto& fn : fns) fn();
+        DrainPosts();
+        continue;
+      }
+      if (id == 2) {
+        server->opts.on_poll();
         continue;
       }
       auto it = conns.find(id);
@@ -709,6 +725,7 @@ void HttpIoLoop::Run() {
       }
       if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(it->second);
     }
+    DrainPosts();  // what this thread posted to itself meanwhile (see `PostQueue::Post`)
   }
   while (!conns.empty()) CloseConn(conns.begin()->first);
 }
@@ -786,6 +803,10 @@ Status HttpServer::Start() {
     if (i == 0) {
       ev.data.u64 = 0;
       epoll_ctl(loop->epfd, EPOLL_CTL_ADD, impl->listen_fd, &ev);
+      if (options_.poll_fd >= 0 && options_.on_poll) {
+        ev.data.u64 = 2;
+        epoll_ctl(loop->epfd, EPOLL_CTL_ADD, options_.poll_fd, &ev);
+      }
     }
     impl->loops.push_back(std::move(loop));
   }

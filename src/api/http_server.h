@@ -114,6 +114,11 @@ struct HttpServerOptions {
   // every request, a server answers on as many cores as it has loops with no thread hand-off
   // at all (the model server's mode); 1 keeps the control plane's single I/O thread.
   int io_threads = 1;
+  // Another event source for the first I/O loop: whenever `poll_fd` (an epoll or timer fd) is
+  // readable, that loop's thread calls `on_poll`. The serving gateway runs its proxy this way,
+  // on the thread that reads the requests, so a proxied request never changes threads.
+  int poll_fd = -1;
+  std::function<void()> on_poll = nullptr;
 };
 
 class HttpServer {
