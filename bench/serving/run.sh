@@ -22,7 +22,8 @@ root=$(cd "$here/../.." && pwd)
 skiff=${SKIFF_BINARY:-$root/build/skiff}
 dur=${1:-10}
 workers=${WORKERS:-4}
-io_threads=${IO_THREADS:-$(nproc)}
+io_args=()  # `skiff model-server` defaults to one I/O loop per core
+if [ -n "${IO_THREADS:-}" ]; then io_args=(--io-threads "$IO_THREADS"); fi
 # Not under /tmp: Pods get a private /tmp, and the replica Pod reads the model from here.
 tmp=$(mktemp -d -p /var/tmp skiff-bench-serving.XXXXXX)
 pids=()
@@ -52,7 +53,7 @@ trap cleanup EXIT
 # The model server on a free port; its first stdout line names the port.
 mkfifo "$tmp/out"
 setsid "$skiff" model-server --model-name iris --model-dir "$tmp/models/xgboost" --port 0 --workers "$workers" \
-  --io-threads "$io_threads" >"$tmp/out" &
+  "${io_args[@]}" >"$tmp/out" &
 ms_pid=$!
 pids+=($ms_pid)
 exec 3<"$tmp/out"
@@ -164,7 +165,7 @@ pod_res=$(run_wrk "$pod_pid" -s "$tmp/post.lua" "http://127.0.0.1:$rport/v2/mode
 gw_res=$(run_wrk "$server_pid" -s "$tmp/post.lua" "$api/v2/models/iris/infer")
 nginx_res=$(run_wrk "$nginx_pid" "http://127.0.0.1:$nport/infer.json")
 printf '%-58s %10s %9s %9s %12s\n' "target (wrk -t2 -c32, ${dur}s)" "req/s" "p50" "p99" "CPU/request"
-printf '%-58s %10s %9s %9s %12s %s\n' "skiff model-server V2 infer (xgboost, $io_threads I/O threads)" $skiff_res
+printf '%-58s %10s %9s %9s %12s %s\n' "skiff model-server V2 infer (xgboost, ${IO_THREADS:-default} I/O threads)" $skiff_res
 printf '%-58s %10s %9s %9s %12s %s\n' "same, replica Pod run by the kubelet, direct" $pod_res
 printf '%-58s %10s %9s %9s %12s %s\n' "same replica Pod through the skiff server gateway (server)" $gw_res
 printf '%-58s %10s %9s %9s %12s %s\n' "nginx static JSON (2 workers)" $nginx_res
