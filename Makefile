@@ -39,6 +39,7 @@ bench: build
 	@bench/tuning/run.sh $(BUILD)
 	@bench/tuning/overhead.sh $(BUILD)/skiff
 	@SKIFF_BINARY=$(BUILD)/skiff bench/serving/run.sh
+	@SKIFF_BINARY=$(BUILD)/skiff bench/serving/batching.sh
 	@bench/training/run.sh $(BUILD)/skiff
 	@bench/metadata/run.sh $(BUILD)
 

@@ -1,7 +1,9 @@
-// Fetching a file by URL with the project's HTTP client, for model storage (`storageUri:
-// http://...`): a HEAD that tells what the object is (its ETag and length, which key the model
-// cache) and a GET into a file. Plain `http://` only; `https://` is Unimplemented (the client
-// has no TLS). Blocking; thread-compatible.
+// Fetching a file by URL, for model storage (`storageUri: http(s)://...`): a HEAD that tells
+// what the object is (its ETag and length, which key the model cache) and a GET streamed into a
+// file. `https://` goes through OpenSSL with the system's trust store (`SSL_CERT_FILE` /
+// `SSL_CERT_DIR` override it, as for every OpenSSL client), the server's name or IP address
+// checked against its certificate; redirects are followed (at most 5, never from https:// to
+// http://). Blocking, one connection per request; thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,8 @@ struct UrlHead {
 };
 
 Result<UrlHead> HeadUrl(const std::string& url);
-// GETs `url` into `dest_file` (written whole); a status other than 200 is Unavailable.
+// GETs `url` into `dest_file` (through `dest_file.part`, renamed when whole); a final status
+// other than 200 is Unavailable and leaves no file.
 Status DownloadUrl(const std::string& url, const std::string& dest_file);
 
 }  // namespace skiff::api

@@ -289,12 +289,30 @@ Result<ListFilter> ListFilter::Parse(const ListOptions& opts) {
   SKIFF_ASSIGN_OR_RETURN(filter.labels_, LabelSelector::Parse(opts.label_selector));
   SKIFF_ASSIGN_OR_RETURN(filter.fields_, FieldSelector::Parse(opts.field_selector));
   filter.limit_ = opts.limit;
+  // Only text that every JSON writer (ours, PostgreSQL's jsonb) leaves as it is.
+  auto verbatim = [](std::string_view t) {
+    if (t.empty()) return false;
+    for (char c : t) {
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+    }
+    return true;
+  };
+  for (const LabelRequirement& r : filter.labels_.requirements()) {
+    if (r.op == LabelRequirement::Op::kEquals && r.values.size() == 1 && verbatim(r.values[0])) {
+      filter.needles_.push_back(r.values[0]);
+    } else if (r.op == LabelRequirement::Op::kExists && verbatim(r.key)) {
+      filter.needles_.push_back(r.key);
+    }
+  }
   return filter;
 }
 
 Result<bool> ListFilter::Add(std::string_view ns, std::string_view name, std::string_view data,
                              std::vector<Json>& items) const {
   if (!fields_.MatchesKey(ns, name)) return true;
+  for (const std::string& needle : needles_) {
+    if (data.find(needle) == std::string_view::npos) return true;
+  }
   Result<Json> obj = ParseJson(data);
   if (!obj.ok()) {
     return Internal(std::string(ns) + "/" + std::string(name) +

@@ -73,6 +73,31 @@ TEST(LabelSelectorTest, MalformedSelectorsAreInvalidArguments) {
   }
 }
 
+// The filter skips rows whose text lacks a selected value without parsing them; what it keeps
+// must still be exactly what the selector matches (a value inside another value, or under
+// another key, is no match).
+TEST(ListFilterTest, TextPrefilterKeepsExactMatches) {
+  auto filter = ListFilter::Parse({"wf=run-1,step", "", 0});
+  ASSERT_TRUE(filter.ok()) << filter.status().ToString();
+  std::vector<Json> items;
+  auto add = [&](const std::string& name, const std::string& data) {
+    auto more = filter->Add("ns", name, data, items);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+  };
+  add("a", R"({"metadata":{"name":"a","labels":{"wf":"run-1","step":"x"}}})");   // match
+  add("b", R"({"metadata":{"name":"b","labels":{"wf":"run-10","step":"x"}}})");  // longer value
+  add("c", R"({"metadata":{"name":"c","labels":{"other":"run-1","step":"x"}}})");  // other key
+  add("d", R"({"metadata":{"name":"d","labels":{"wf":"run-1"}}})");               // no "step"
+  add("e", R"({"metadata": {"name": "e", "labels": {"step": "", "wf": "run-1"}}})");  // spaced text
+  add("f", "not json, and no selected value in it");  // skipped unparsed: no error
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(StringField(items[0]["metadata"], "name"), "a");
+  EXPECT_EQ(StringField(items[1]["metadata"], "name"), "e");
+  // A row that has the values but is not JSON is still an error, as before.
+  auto corrupt = filter->Add("ns", "g", "run-1 step {", items);
+  EXPECT_FALSE(corrupt.ok());
+}
+
 TEST(FieldSelectorTest, MatchesNameNamespaceAndPhase) {
   Json pod = {{"metadata", {{"name", "p"}, {"namespace", "ns"}}},
               {"status", {{"phase", "Failed"}}}};

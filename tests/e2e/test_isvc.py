@@ -235,6 +235,55 @@ class InferenceServiceTest(SkiffTestCase):
         self.assertEqual(obj["status"]["modelStatus"]["states"]["activeModelState"], "Standby")
         self.assertEqual(self.condition(obj, "Ready")["status"], "True")
 
+    def test_https_storage_uri_is_downloaded_into_the_model_cache(self):
+        # A real HTTPS server with a certificate for 127.0.0.1 that the server trusts through
+        # SSL_CERT_FILE (a private CA, as on a corporate network); the model is fetched once into
+        # the content-keyed cache and served.
+        certs = os.path.join(self.files, "tls")
+        os.makedirs(certs)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", certs + "/key.pem", "-out", certs + "/cert.pem"],
+                       check=True, capture_output=True, timeout=60)
+        serve = ("import http.server, ssl, sys, functools\n"
+                 "h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n"
+                 "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n"
+                 "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+                 "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+                 "print(s.server_address[1], flush=True); s.serve_forever()\n")
+        https = subprocess.Popen(["/usr/bin/python3", "-c", serve, self.model_dir, certs + "/cert.pem",
+                                  certs + "/key.pem"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(https.kill)
+        port = int(https.stdout.readline())
+        # The server (and so its serving controller) trusts the private certificate.
+        self.server.terminate()
+        self.server.wait(timeout=10)
+        self.server.stdout.close()
+        self.server.stderr.close()
+        self.env["SSL_CERT_FILE"] = certs + "/cert.pem"
+        self.start_server()
+        spec = isvc("web", self.model_dir)
+        spec["spec"]["predictor"]["model"]["storageUri"] = "https://127.0.0.1:%d/model.json" % port
+        code, out = self.api("POST", ISVC_PATH, spec)
+        self.assertEqual(code, 201, out)
+        self.wait_for("web Ready", lambda: (lambda o: o if self.condition(o, "Ready").get("status") == "True"
+                                            else None)(self.get_isvc("web")))
+        rport = self.ready_port("web", "web-predictor-00001")
+        code, v1 = self.call("POST", "http://127.0.0.1:%d/v1/models/web:predict" % rport,
+                             {"instances": self.expected["x"][:2]})
+        self.assertEqual(code, 200, v1)
+        for g, w in zip(v1["predictions"][0], self.expected["proba"][0]):
+            self.assertAlmostEqual(g, w, places=5)
+        # An https:// model on a server the controller does not trust is refused, and says why.
+        untrusted = isvc("stranger", self.model_dir)
+        untrusted["spec"]["predictor"]["model"]["storageUri"] = "https://localhost:%d/model.json" % port
+        code, out = self.api("POST", ISVC_PATH, untrusted)
+        self.assertEqual(code, 201, out)
+        status = self.wait_for("stranger's download error", lambda: (
+            lambda st: st if "TLS handshake" in json.dumps(st) else None)(self.get_isvc("stranger").get("status", {})))
+        self.assertIn("localhost", json.dumps(status))
+        self.assertNotEqual(self.condition({"status": status}, "Ready").get("status"), "True")
+
     def test_invalid_and_unrunnable_specs(self):
         bad = isvc("bad", self.model_dir, {"minReplicas": -1})
         code, out = self.api("POST", ISVC_PATH, bad)

@@ -462,6 +462,30 @@ Status Kubelet::PreparePod(PodRun& run) {
     run.mounts.push_back({"bind", staging, "/argo/staging", true});
     run.paths.AddMount("/argo/staging", staging);
   }
+  // A mount inside another (a volume at /tmp/data under the private /tmp) needs its mount point
+  // in the outer mount's source: made there, and mounted after the outer one.
+  std::stable_sort(run.mounts.begin(), run.mounts.end(), [](const MountSpec& a, const MountSpec& b) {
+    return std::count(a.target.begin(), a.target.end(), '/') < std::count(b.target.begin(), b.target.end(), '/');
+  });
+  std::set<std::string> nested;
+  for (const auto& m : run.mounts) {
+    const MountSpec* outer = nullptr;
+    for (const auto& o : run.mounts) {
+      if (&o == &m || o.target.size() >= m.target.size()) continue;
+      if (m.target.compare(0, o.target.size() + 1, o.target + "/") != 0) continue;
+      if (outer == nullptr || o.target.size() > outer->target.size()) outer = &o;
+    }
+    if (outer == nullptr) continue;
+    std::string point = outer->source + m.target.substr(outer->target.size());
+    if (IsDirectory(m.source)) {
+      SKIFF_RETURN_IF_ERROR(MakeDirs(point));
+    } else if (!PathExists(point)) {
+      SKIFF_RETURN_IF_ERROR(MakeDirs(DirName(point)));
+      SKIFF_RETURN_IF_ERROR(WriteFile(point, ""));
+    }
+    if (point.compare(0, run.dir.size() + 1, run.dir + "/") == 0) run.recyclable = false;
+    nested.insert(m.target);
+  }
   // A private root when the Pod writes outside its mounts (Argo examples write /out, /mnt/...)
   // or asks for a working directory.
   bool needs_root = false;
@@ -474,7 +498,9 @@ Status Kubelet::PreparePod(PodRun& run) {
   }
   for (const auto& m : run.mounts) {
     if (m.target == "/etc/hosts" && PathExists(m.target)) continue;  // a file over a file
-    if (m.target != "/tmp" && m.target != "/argo/staging" && !IsDirectory(m.target)) needs_root = true;
+    if (m.target != "/tmp" && m.target != "/argo/staging" && !nested.count(m.target) && !IsDirectory(m.target)) {
+      needs_root = true;
+    }
   }
   if (needs_root && options_.isolate) {
     run.overlay_dir = JoinPath(run.dir, "root");

@@ -199,6 +199,35 @@ spec:
   EXPECT_FALSE(PathExists("/skiff-test-vol"));
 }
 
+// Volumes mounted inside the Pod's private /tmp (and inside each other): the mount points are
+// made in the outer mount's source, outer mounts first, and the host's /tmp is untouched.
+TEST_F(KubeletTest, VolumesMountInsideThePrivateTmpAndInsideEachOther) {
+  StartKubelet();
+  std::string shared = Shared();
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: nested, namespace: default}
+spec:
+  restartPolicy: Never
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: shared, hostPath: {path: )" + shared + R"(}}
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "echo a > /tmp/skiff-data/x && echo b > /tmp/skiff-data/out/y && cat /tmp/skiff-data/x && grep -c ' /tmp/skiff-data' /proc/mounts"]
+    volumeMounts:
+    - {name: shared, mountPath: /tmp/skiff-data/out}
+    - {name: scratch, mountPath: /tmp/skiff-data}
+)");
+  ASSERT_TRUE(RunUntil([&] { return Finished("nested"); }));
+  EXPECT_EQ(Phase("nested"), "Succeeded") << Pod("nested").dump() << Logs("nested");
+  EXPECT_EQ(Logs("nested"), "a\n2\n");
+  EXPECT_EQ(ReadFile(JoinPath(shared, "y")).value_or(""), "b\n");
+  EXPECT_FALSE(PathExists("/tmp/skiff-data"));
+}
+
 TEST_F(KubeletTest, HostAliasesWithoutIsolationAreReportedAsNotApplied) {
   StartKubelet(4, 256, /*isolate=*/false);
   CreatePod(R"(
@@ -414,7 +443,8 @@ spec:
   ASSERT_FALSE(Events("live", "Unhealthy").empty());
   EXPECT_EQ(StringField(Events("live", "Unhealthy")[0], "message").rfind("Liveness probe failed: ", 0), 0u);
   EXPECT_FALSE(Events("live", "Killing").empty());
-  EXPECT_EQ(Logs("live"), "started\nstarted\n");
+  // Running is reported once the process exists; its first line may come a moment later.
+  EXPECT_TRUE(RunUntil([&] { return Logs("live") == "started\nstarted\n"; }, seconds(30))) << Logs("live");
 }
 
 TEST_F(KubeletTest, StartupProbeHoldsBackTheOtherProbesUntilItPasses) {

@@ -287,8 +287,16 @@ Result<SpawnPlan> SupervisorServer::Plan(Proc& proc, int* stdout_fd, int* stderr
       for (const auto& sub : root_submounts_) plan.mounts.push_back({sub, merged + sub, "", ""});
       plan.chroot_dir = merged;
     }
-    for (const auto& m : s.mounts) {
-      SKIFF_RETURN_IF_ERROR(PrepareMountTarget(m, upper));
+    for (size_t i = 0; i < s.mounts.size(); ++i) {
+      const MountSpec& m = s.mounts[i];
+      // Inside an earlier mount (a volume under the private /tmp): its mount point is in that
+      // mount's source, made by the client; nothing to create on the host or in the root.
+      bool inside = false;
+      for (size_t k = 0; k < i; ++k) {
+        const std::string& outer = s.mounts[k].target;
+        inside = inside || m.target.compare(0, outer.size() + 1, outer + "/") == 0;
+      }
+      if (!inside) SKIFF_RETURN_IF_ERROR(PrepareMountTarget(m, upper));
       if (m.kind == "tmpfs") {
         plan.mounts.push_back({"tmpfs", merged + m.target, "tmpfs",
                                m.source.empty() ? "mode=1777" : m.source, m.read_only});

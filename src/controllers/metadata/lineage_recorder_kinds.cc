@@ -226,7 +226,11 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
     std::string original;
     auto entry = store_.GetRecord(kMemoizeRecords, ns + "/" + StringField(memo, "cacheName"), StringField(memo, "key"));
     std::string node_id = entry.ok() ? StringField(*entry, "nodeID") : "";
-    if (!node_id.empty()) original = pod_of(entry.ok() ? StringField(*entry, "workflow") : "", node_id);
+    // Entries name the Pod itself; older ones only the node, found among the workflow's Pods.
+    if (entry.ok()) original = StringField(*entry, "pod");
+    if (original.empty() && !node_id.empty()) {
+      original = pod_of(entry.ok() ? StringField(*entry, "workflow") : "", node_id);
+    }
     metadata::ExecutionWrite w;
     w.execution.ns = ns;
     w.execution.name = exec_name;

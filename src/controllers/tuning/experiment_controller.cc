@@ -383,10 +383,6 @@ Status ExperimentController::Start() {
   informer_.AddHandler("Pod", [this](const store::WatchEvent& ev) {
     IndexPod(ev.object, ev.type == store::EventType::kDeleted);
   });
-  {
-    SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
-    for (const auto& p : pods.items) IndexPod(p, false);
-  }
   for (const char* kind : {"Experiment", "Trial"}) {
     SKIFF_ASSIGN_OR_RETURN(store::ListResult list, store_.List(kind, ""));
     for (const auto& obj : list.items) queue_.Add(QueueKey(obj));

@@ -164,6 +164,7 @@ class ExperimentController {
   store::Store& store_;
   store::Informer& informer_;
   std::map<std::string, std::set<std::string>> pods_by_run_;
+  bool pods_indexed_ = false;  // the Pods listed once (`RunPods`), beyond the events since `Start`
   std::map<std::string, int64_t> spec_generation_;  // Experiment key -> generation last queued
   ExperimentControllerOptions options_;
   const Clock& clock_;

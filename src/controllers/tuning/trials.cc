@@ -41,6 +41,14 @@ void ExperimentController::IndexPod(const Json& pod, bool deleted) {
 Result<std::vector<Json>> ExperimentController::RunPods(const std::string& ns,
                                                         const std::string& run_kind,
                                                         const std::string& run_name) {
+  if (!pods_indexed_) {
+    // The Pods that existed before this controller started, read when first needed: a store
+    // full of pipeline steps costs a `skiff run` of a Workflow nothing. Later Pods arrive as
+    // events (indexed since `Start`).
+    SKIFF_ASSIGN_OR_RETURN(store::ListResult pods, store_.List("Pod", ""));
+    for (const auto& p : pods.items) IndexPod(p, false);
+    pods_indexed_ = true;
+  }
   std::vector<Json> candidates;
   if (auto it = pods_by_run_.find(ns + "/" + run_name); it != pods_by_run_.end()) {
     for (const auto& pod_name : it->second) {

@@ -451,6 +451,7 @@ void Executor::Operation::MaybeSaveMemo(NodeStatus& n) {
   n.memo_saved = true;
   Json entry = {{"nodeID", n.id},
                 {"workflow", st_.name},  // where the node's Pod is (lineage links cache hits to it)
+                {"pod", n.pod_name},
                 {"outputs", n.outputs.is_null() ? Json::object() : n.outputs},
                 {"creationTimestamp", FormatRfc3339(now_)},
                 {"lastHitTimestamp", FormatRfc3339(now_)}};

@@ -59,6 +59,19 @@ bool ModelServer::AnswersInline(const api::HttpRequest& req) const {
 }
 
 void ModelServer::Handle(const api::HttpRequest& req, api::HttpResponse& resp) {
+  if (req.method == "GET" && req.path == "/metrics") {
+    // Prometheus text: what the batcher did (a model server without one reports zeros).
+    int64_t calls = batcher_ ? batcher_->calls() : 0, requests = batcher_ ? batcher_->requests() : 0;
+    resp.status = 200;
+    resp.content_type = "text/plain; version=0.0.4";
+    resp.body = "# HELP skiff_model_batch_calls_total Runtime calls made by the batcher.\n"
+                "# TYPE skiff_model_batch_calls_total counter\n"
+                "skiff_model_batch_calls_total{model=\"" + name_ + "\"} " + std::to_string(calls) + "\n"
+                "# HELP skiff_model_batched_requests_total Requests served through the batcher.\n"
+                "# TYPE skiff_model_batched_requests_total counter\n"
+                "skiff_model_batched_requests_total{model=\"" + name_ + "\"} " + std::to_string(requests) + "\n";
+    return;
+  }
   auto route = ParseRoute(req.method, req.path);
   if (!route.ok()) return SetError(resp, route.status());
   const Route& r = *route;
@@ -122,7 +135,11 @@ Status ModelServer::V2Infer(const api::HttpRequest& req, api::HttpResponse& resp
   if (in.inputs.size() != 1) {
     return InvalidArgument("expected 1 input, got " + std::to_string(in.inputs.size()));
   }
-  SKIFF_ASSIGN_OR_RETURN(Tensor out, rt->Predict(in.inputs[0].tensor));
+  // Rows of concurrent requests share one runtime call when batching is on (any [n, features]
+  // input, whatever its datatype; the runtimes predict on floats either way).
+  const Tensor& x = in.inputs[0].tensor;
+  const bool batch = batcher_ && x.shape().size() == 2 && x.datatype() != DataType::kBytes;
+  SKIFF_ASSIGN_OR_RETURN(Tensor out, batch ? batcher_->Predict(x) : rt->Predict(x));
   InferResponse r;
   r.model_name = name_;
   r.model_version = version_;

@@ -289,6 +289,58 @@ TEST_F(ServingTest, BatcherServesConcurrentV1RequestsSplitByIndex) {
   }
 }
 
+// V2 requests are batched the same way (Open Inference Protocol tensors of [n, features]), in
+// FP64 and FP32 alike, and each answer keeps its own id and rows.
+TEST_F(ServingTest, BatcherServesConcurrentV2RequestsSplitByIndex) {
+#ifdef SKIFF_TEST_NO_XGBOOST
+  GTEST_SKIP() << "built without libxgboost-dev: no XGBoost runtime";
+#endif
+  const Json& rows = expected_->at("x");
+  const Json& want = expected_->at("xgboost");
+  const size_t n = rows.size();
+  ServerProcess p({"model-server", "--model-name", "iris", "--model-dir", *dir_ + "/xgboost", "--port", "0",
+                   "--max-batch-size", std::to_string(n), "--max-latency-ms", "20000",
+                   "--workers", std::to_string(n + 2)});
+  int port = p.Port();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(p.WaitReady());
+  std::vector<std::string> bodies(n);
+  std::vector<int> codes(n, 0);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      Client c(port);
+      Json in = {{"name", "x"}, {"shape", {1, rows[i].size()}}, {"datatype", i % 2 ? "FP32" : "FP64"},
+                 {"data", rows[i]}};
+      auto r = c.Do("POST", "/v2/models/iris/infer",
+                    Json{{"id", "req-" + std::to_string(i)}, {"inputs", Json::array({in})}}.dump());
+      codes[i] = r.status;
+      bodies[i] = r.body;
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("figure: %zu concurrent one-row V2 requests through the batcher: %.1f ms\n", n, secs * 1000);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(codes[i], 200) << bodies[i];
+    Json out = Json::parse(bodies[i]);
+    EXPECT_EQ(out["id"], "req-" + std::to_string(i));
+    const Json& o = out["outputs"][0];
+    ASSERT_EQ(o["shape"][0], 1) << o.dump();
+    for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(o["data"][k].get<double>(), want[i][k].get<double>(), 1e-5) << i;
+  }
+  // They went through the batcher, in fewer runtime calls than requests.
+  std::string metrics = Client(port).Do("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("skiff_model_batched_requests_total{model=\"iris\"} " + std::to_string(n)), std::string::npos)
+      << metrics;
+  auto at = metrics.find("skiff_model_batch_calls_total{model=\"iris\"} ");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  int64_t calls = std::atoll(metrics.c_str() + at + std::string("skiff_model_batch_calls_total{model=\"iris\"} ").size());
+  EXPECT_GE(calls, 1);
+  EXPECT_LT(calls, static_cast<int64_t>(n)) << metrics;
+}
+
 TEST_F(ServingTest, SklearnThroughPythonHelper) {
   ServerProcess p({"model-server", "--model-name", "iris-lr", "--model-dir", *dir_ + "/sklearn", "--port", "0",
                    "--format", "sklearn"});
