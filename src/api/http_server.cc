@@ -211,18 +211,21 @@ std::string Chunk(std::string_view data) {
 
 class StreamImpl;
 
-// Work handed to the I/O thread. Shared with responders, which may outlive the server: once the
+// Work handed to an I/O thread. Shared with responders, which may outlive the server: once the
 // server stops, posts are dropped.
 struct PostQueue {
   std::mutex mu;
   std::vector<std::function<void()>> fns;  // GUARDED_BY(mu)
   bool stopped = false;                    // GUARDED_BY(mu)
   int wakefd = -1;
+  std::atomic<std::thread::id> owner{};    // the loop's thread
 
   bool Post(std::function<void()> fn) {
     std::lock_guard<std::mutex> l(mu);  // held for the write too: `Stop` closes `wakefd`
     if (stopped) return false;
-    bool wake = fns.empty();            // else a wake-up is already pending
+    // The loop's own thread drains the queue before it waits again, so a post from there (a
+    // proxy answering on the loop) needs no wake-up write.
+    bool wake = fns.empty() && owner.load(std::memory_order_relaxed) != std::this_thread::get_id();
     fns.push_back(std::move(fn));
     if (wake) {
       uint64_t one = 1;
@@ -246,7 +249,10 @@ struct Spill {
   enum class Stage { kSize, kData, kDataEnd, kTrailer, kDone } stage = Stage::kSize;
 };
 
-struct HttpServer::Impl {
+// One I/O thread: its epoll set, the connections it owns and the queue other threads post to.
+// A connection lives on one loop for its whole life; everything about it runs on that loop's
+// thread. Loop 0 also owns the listener and deals accepted connections out round-robin.
+struct HttpIoLoop {
   struct Conn {
     int fd = -1;
     uint64_t id = 0;
@@ -274,32 +280,23 @@ struct HttpServer::Impl {
     int64_t drained = 0;
   };
 
-  HttpServerOptions opts;
-  HttpHandler handler;
-  int listen_fd = -1, epfd = -1, wakefd = -1;
-  std::thread io;
-  std::vector<std::thread> workers;
-  std::atomic<bool> stopping{false};
-  std::atomic<size_t> open_conns{0};
+  HttpServer::Impl* server = nullptr;
+  int epfd = -1, wakefd = -1;
+  std::thread thread;
 
-  // I/O thread only.
+  // This loop's thread only.
   std::unordered_map<uint64_t, Conn> conns;
-  uint64_t next_id = 2;  // 0: the listener, 1: the wake-up fd
+  uint64_t next_id = 3;   // 0: the listener, 1: the wake-up fd, 2: `poll_fd`
+  size_t next_loop = 0;   // loop 0: where the next accepted connection goes
 
   std::shared_ptr<PostQueue> posts = std::make_shared<PostQueue>();
 
-  struct Job {
-    uint64_t conn;
-    HttpRequest req;
-  };
-  std::mutex job_mu;
-  std::condition_variable job_cv;
-  std::deque<Job> jobs;  // GUARDED_BY(job_mu)
+  bool Post(std::function<void()> fn) { return posts->Post(std::move(fn)); }
 
-  void Post(std::function<void()> fn) { posts->Post(std::move(fn)); }
-
-  void IoLoop();
+  void Run();
+  void DrainPosts();
   void Accept();
+  void Adopt(int fd, std::string peer);
   void OnReadable(Conn& c);
   void TryDispatch(Conn& c);
   void Dispatch(Conn& c, HttpRequest req);
@@ -310,19 +307,39 @@ struct HttpServer::Impl {
   void UpdateInterest(Conn& c);
   void CloseConn(uint64_t id);
   void Respond(uint64_t id, HttpResponse resp, bool close);
+};
+
+struct HttpServer::Impl {
+  HttpServerOptions opts;
+  HttpHandler handler;
+  int listen_fd = -1;
+  std::vector<std::unique_ptr<HttpIoLoop>> loops;
+  std::vector<std::thread> workers;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> open_conns{0};
+
+  struct Job {
+    HttpIoLoop* loop;
+    uint64_t conn;
+    HttpRequest req;
+  };
+  std::mutex job_mu;
+  std::condition_variable job_cv;
+  std::deque<Job> jobs;  // GUARDED_BY(job_mu)
+
   void WorkerLoop();
 };
 
 class StreamImpl : public HttpStream, public std::enable_shared_from_this<StreamImpl> {
  public:
-  StreamImpl(HttpServer::Impl* server, uint64_t conn) : server_(server), conn_(conn) {}
+  StreamImpl(HttpIoLoop* loop, uint64_t conn) : loop_(loop), conn_(conn) {}
 
   bool Write(std::string data) override {
     if (data.empty()) return !closed();
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return false;
     auto self = shared_from_this();
-    server_->Post([self, chunk = Chunk(data)]() mutable { self->AppendOnIo(std::move(chunk)); });
+    loop_->Post([self, chunk = Chunk(data)]() mutable { self->AppendOnIo(std::move(chunk)); });
     return true;
   }
 
@@ -333,7 +350,7 @@ class StreamImpl : public HttpStream, public std::enable_shared_from_this<Stream
       close_requested_ = true;
     }
     auto self = shared_from_this();
-    server_->Post([self] { self->FinishOnIo(/*end_chunk=*/true); });
+    loop_->Post([self] { self->FinishOnIo(/*end_chunk=*/true); });
   }
 
   bool closed() const override {
@@ -351,15 +368,15 @@ class StreamImpl : public HttpStream, public std::enable_shared_from_this<Stream
         callbacks_.push_back(std::move(cb));
       }
     }
-    if (run_now) server_->Post(std::move(cb));
+    if (run_now) loop_->Post(std::move(cb));
   }
 
   // I/O thread.
   void AppendOnIo(std::string chunk) {
-    auto it = server_->conns.find(conn_);
-    if (it == server_->conns.end() || it->second.stream.get() != this) return;
+    auto it = loop_->conns.find(conn_);
+    if (it == loop_->conns.end() || it->second.stream.get() != this) return;
     it->second.out += chunk;
-    server_->Flush(it->second);
+    loop_->Flush(it->second);
   }
 
   // I/O thread: the stream ends, normally (`end_chunk`) or because the connection went away.
@@ -373,18 +390,19 @@ class StreamImpl : public HttpStream, public std::enable_shared_from_this<Stream
     }
     for (auto& cb : cbs) cb();
     if (!end_chunk) return;
-    auto it = server_->conns.find(conn_);
-    if (it == server_->conns.end() || it->second.stream.get() != this) return;
-    HttpServer::Impl::Conn& c = it->second;
+    auto it = loop_->conns.find(conn_);
+    if (it == loop_->conns.end() || it->second.stream.get() != this) return;
+    HttpIoLoop::Conn& c = it->second;
     c.out += "0\r\n\r\n";
     c.stream.reset();
     c.busy = false;
-    server_->Flush(c);
-    if (server_->conns.count(conn_)) server_->TryDispatch(server_->conns[conn_]);
+    loop_->Flush(c);
+    auto again = loop_->conns.find(conn_);
+    if (again != loop_->conns.end()) loop_->TryDispatch(again->second);
   }
 
  private:
-  HttpServer::Impl* server_;
+  HttpIoLoop* loop_;
   uint64_t conn_;
   mutable std::mutex mu_;
   bool closed_ = false;           // GUARDED_BY(mu_)
@@ -396,9 +414,8 @@ namespace {
 
 class ResponderImpl : public HttpResponder {
  public:
-  ResponderImpl(std::shared_ptr<PostQueue> posts, HttpServer::Impl* server, uint64_t conn, bool close,
-                std::shared_ptr<std::atomic<bool>> gone)
-      : posts_(std::move(posts)), server_(server), conn_(conn), close_(close), gone_(std::move(gone)) {}
+  ResponderImpl(HttpIoLoop* loop, uint64_t conn, bool close, std::shared_ptr<std::atomic<bool>> gone)
+      : posts_(loop->posts), loop_(loop), conn_(conn), close_(close), gone_(std::move(gone)) {}
 
   ~ResponderImpl() override {
     if (answered_.load()) return;
@@ -411,23 +428,23 @@ class ResponderImpl : public HttpResponder {
   bool Respond(HttpResponse resp) override {
     if (answered_.exchange(true)) return false;
     if (gone_->load()) return false;
-    HttpServer::Impl* server = server_;
+    HttpIoLoop* loop = loop_;
     uint64_t id = conn_;
     bool close = close_;
     std::shared_ptr<std::atomic<bool>> gone = gone_;
-    return posts_->Post([server, id, close, gone, resp = std::move(resp)]() mutable {
-      auto it = server->conns.find(id);
-      if (it == server->conns.end() || it->second.deferred_gone != gone) return;
+    return posts_->Post([loop, id, close, gone, resp = std::move(resp)]() mutable {
+      auto it = loop->conns.find(id);
+      if (it == loop->conns.end() || it->second.deferred_gone != gone) return;
       it->second.deferred_gone.reset();
-      server->Respond(id, std::move(resp), close);
+      loop->Respond(id, std::move(resp), close);
     });
   }
 
   bool closed() const override { return gone_->load(); }
 
  private:
-  std::shared_ptr<PostQueue> posts_;
-  HttpServer::Impl* server_;
+  std::shared_ptr<PostQueue> posts_;  // outlives `loop_`: posts after `Stop` are dropped
+  HttpIoLoop* loop_;
   uint64_t conn_;
   bool close_;
   std::shared_ptr<std::atomic<bool>> gone_;
@@ -436,63 +453,64 @@ class ResponderImpl : public HttpResponder {
 
 class ExchangeImpl : public HttpExchange {
  public:
-  ExchangeImpl(HttpServer::Impl* server, uint64_t conn, bool close, bool on_io_thread = false)
-      : server_(server), conn_(conn), close_(close), on_io_thread_(on_io_thread) {}
+  ExchangeImpl(HttpIoLoop* loop, uint64_t conn, bool close, bool on_io_thread = false)
+      : loop_(loop), conn_(conn), close_(close), on_io_thread_(on_io_thread) {}
 
   std::shared_ptr<HttpStream> Stream(int status, std::string content_type,
                                      std::vector<std::pair<std::string, std::string>> headers)
       override {
-    stream_ = std::make_shared<StreamImpl>(server_, conn_);
+    stream_ = std::make_shared<StreamImpl>(loop_, conn_);
     std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(HttpReason(status)) +
                        "\r\nContent-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
     if (close_) head += "Connection: close\r\n";
     head += "\r\n";
-    HttpServer::Impl* server = server_;
+    HttpIoLoop* loop = loop_;
     uint64_t id = conn_;
     auto stream = stream_;
-    // Posted before any chunk the stream may carry, so the head goes out first.
-    server_->Post([server, id, stream, head = std::move(head)] {
-      auto it = server->conns.find(id);
-      if (it == server->conns.end()) {
+    // Posted before any chunk the stream may carry, so the head goes out first (also on the
+    // I/O thread itself, where the handler's return then leaves the connection to the stream).
+    loop_->Post([loop, id, stream, head = std::move(head)] {
+      auto it = loop->conns.find(id);
+      if (it == loop->conns.end()) {
         stream->FinishOnIo(false);
         return;
       }
       it->second.stream = stream;
       it->second.out += head;
-      server->Flush(it->second);
+      loop->Flush(it->second);
     });
     return stream_;
   }
 
   std::shared_ptr<HttpResponder> Defer() override {
     auto gone = std::make_shared<std::atomic<bool>>(false);
-    HttpServer::Impl* server = server_;
+    HttpIoLoop* loop = loop_;
     uint64_t id = conn_;
     if (on_io_thread_) {
-      server->conns[id].deferred_gone = gone;
+      loop->conns[id].deferred_gone = gone;
       deferred_ = true;
-      return std::make_shared<ResponderImpl>(server_->posts, server_, conn_, close_, std::move(gone));
+      return std::make_shared<ResponderImpl>(loop_, conn_, close_, std::move(gone));
     }
     // Registered before any answer can be posted (the queue keeps order), so a client that
     // leaves while the request waits raises `gone`.
-    server_->Post([server, id, gone] {
-      auto it = server->conns.find(id);
-      if (it == server->conns.end()) {
+    loop_->Post([loop, id, gone] {
+      auto it = loop->conns.find(id);
+      if (it == loop->conns.end()) {
         gone->store(true);
         return;
       }
       it->second.deferred_gone = gone;
     });
     deferred_ = true;
-    return std::make_shared<ResponderImpl>(server_->posts, server_, conn_, close_, std::move(gone));
+    return std::make_shared<ResponderImpl>(loop_, conn_, close_, std::move(gone));
   }
 
   bool streamed() const { return stream_ != nullptr; }
   bool deferred() const { return deferred_; }
 
  private:
-  HttpServer::Impl* server_;
+  HttpIoLoop* loop_;
   uint64_t conn_;
   bool close_;
   bool on_io_thread_;
@@ -500,9 +518,22 @@ class ExchangeImpl : public HttpExchange {
   bool deferred_ = false;
 };
 
+// "Connection: close" asked for (any case).
+bool WantsClose(const HttpRequest& req) {
+  auto it = req.headers.find("connection");
+  if (it == req.headers.end() || it->second.size() != 5) return false;
+  return Lower(it->second) == "close";
+}
+
+void AppendNumber(std::string& out, size_t v) {
+  char buf[24];
+  int n = std::snprintf(buf, sizeof buf, "%zu", v);
+  out.append(buf, static_cast<size_t>(n));
+}
+
 }  // namespace
 
-void HttpServer::Impl::UpdateInterest(Conn& c) {
+void HttpIoLoop::UpdateInterest(Conn& c) {
   bool want = c.out_off < c.out.size() || c.file_fd >= 0;
   if (want == c.want_write) return;
   c.want_write = want;
@@ -512,7 +543,7 @@ void HttpServer::Impl::UpdateInterest(Conn& c) {
   epoll_ctl(epfd, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
-void HttpServer::Impl::Flush(Conn& c) {
+void HttpIoLoop::Flush(Conn& c) {
   while (c.out_off < c.out.size()) {
     ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
     if (n > 0) {
@@ -539,7 +570,8 @@ void HttpServer::Impl::Flush(Conn& c) {
       ::close(c.file_fd);
       c.file_fd = -1;
       c.busy = false;
-      // The next pipelined request, if any, once this call has unwound.
+      // The next pipelined request, if any, once this call has unwound (on this loop, which
+      // owns the connection).
       uint64_t id = c.id;
       Post([this, id] {
         auto it = conns.find(id);
@@ -565,7 +597,7 @@ void HttpServer::Impl::Flush(Conn& c) {
   UpdateInterest(c);
 }
 
-void HttpServer::Impl::CloseConn(uint64_t id) {
+void HttpIoLoop::CloseConn(uint64_t id) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   std::shared_ptr<StreamImpl> stream = std::move(it->second.stream);
@@ -578,11 +610,11 @@ void HttpServer::Impl::CloseConn(uint64_t id) {
   epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.fd, nullptr);
   ::close(it->second.fd);
   conns.erase(it);
-  open_conns.fetch_sub(1);
+  server->open_conns.fetch_sub(1);
   if (stream) stream->FinishOnIo(false);
 }
 
-void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
+void HttpIoLoop::Respond(uint64_t id, HttpResponse resp, bool close) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   Conn& c = it->second;
@@ -602,21 +634,37 @@ void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
       resp.body = "{\"error\": \"the file to send is gone\"}";
     }
   }
-  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " +
-                     std::string(HttpReason(resp.status)) + "\r\n";
-  if (!resp.content_type.empty()) head += "Content-Type: " + resp.content_type + "\r\n";
-  for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
-  size_t length = file_fd >= 0 ? static_cast<size_t>(file_end - file_off) : resp.body.size();
-  head += "Content-Length: " + std::to_string(length) + "\r\n";
-  if (close) head += "Connection: close\r\n";
-  head += "\r\n";
-  c.out += head;
+  // Head and body go into the connection's buffer, which keeps its capacity between
+  // responses, and leave in one `send`.
+  std::string& out = c.out;
+  out.reserve(out.size() + resp.body.size() + 160);
+  out += "HTTP/1.1 ";
+  AppendNumber(out, static_cast<size_t>(resp.status));
+  out += ' ';
+  out += HttpReason(resp.status);
+  out += "\r\n";
+  if (!resp.content_type.empty()) {
+    out += "Content-Type: ";
+    out += resp.content_type;
+    out += "\r\n";
+  }
+  for (const auto& [k, v] : resp.headers) {
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  AppendNumber(out, file_fd >= 0 ? static_cast<size_t>(file_end - file_off) : resp.body.size());
+  out += "\r\n";
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
   if (file_fd >= 0) {
     c.file_fd = file_fd;  // `Flush` sends it, and frees the connection when it is done
     c.file_off = file_off;
     c.file_end = file_end;
   } else {
-    c.out += resp.body;
+    out += resp.body;
     c.busy = false;
   }
   c.sent_continue = false;
@@ -626,8 +674,9 @@ void HttpServer::Impl::Respond(uint64_t id, HttpResponse resp, bool close) {
   if (again != conns.end()) TryDispatch(again->second);
 }
 
-void HttpServer::Impl::TryDispatch(Conn& c) {
+void HttpIoLoop::TryDispatch(Conn& c) {
   if (c.busy || c.close_after || c.in.empty() || c.spill) return;
+  const HttpServerOptions& opts = server->opts;
   if (opts.body_to_file && StartSpill(c)) return;
   HttpRequest req;
   size_t consumed = 0;
@@ -658,30 +707,31 @@ void HttpServer::Impl::TryDispatch(Conn& c) {
 
 // Hands a complete request to its handler: on this thread if `on_io_thread` claims it, else to
 // a worker.
-void HttpServer::Impl::Dispatch(Conn& c, HttpRequest req) {
+void HttpIoLoop::Dispatch(Conn& c, HttpRequest req) {
+  const HttpServerOptions& opts = server->opts;
   c.busy = true;
   req.peer = c.peer;
   if (opts.on_io_thread && opts.on_io_thread(req)) {
     uint64_t id = c.id;
-    bool close = Lower(req.Header("connection")) == "close";
+    bool close = WantsClose(req);
     ExchangeImpl exchange(this, id, close, /*on_io_thread=*/true);
     HttpResponse resp;
-    handler(req, resp, exchange);
+    server->handler(req, resp, exchange);
     if (!req.body_file.empty()) ::unlink(req.body_file.c_str());
     if (!exchange.streamed() && !exchange.deferred()) Respond(id, std::move(resp), close);
     return;
   }
   {
-    std::lock_guard<std::mutex> l(job_mu);
-    jobs.push_back({c.id, std::move(req)});
+    std::lock_guard<std::mutex> l(server->job_mu);
+    server->jobs.push_back({this, c.id, std::move(req)});
   }
-  job_cv.notify_one();
+  server->job_cv.notify_one();
 }
 
 // Begins spilling the body of the request at the front of `c.in` to a file, if its head is
 // complete and `body_to_file` asks for it. False leaves the request to the in-memory path
 // (which also answers malformed heads).
-bool HttpServer::Impl::StartSpill(Conn& c) {
+bool HttpIoLoop::StartSpill(Conn& c) {
   size_t end = c.in.find("\r\n\r\n");
   if (end == std::string::npos) return false;
   HttpRequest req;
@@ -699,7 +749,7 @@ bool HttpServer::Impl::StartSpill(Conn& c) {
     if (endp == cl.c_str() || *endp != '\0') return false;  // 400 from the in-memory path
     length = static_cast<int64_t>(std::min<unsigned long long>(v, INT64_MAX));
   }
-  std::optional<BodySpill> where = opts.body_to_file(req);
+  std::optional<BodySpill> where = server->opts.body_to_file(req);
   if (!where) return false;
   c.in.erase(0, end + 4);
   c.busy = true;
@@ -734,7 +784,7 @@ bool HttpServer::Impl::StartSpill(Conn& c) {
 // Moves the body bytes at the front of `c.in` into the spill file, decoding chunks; dispatches
 // the request once the body is complete. False when the connection is gone or was answered
 // with an error.
-bool HttpServer::Impl::FeedSpill(Conn& c) {
+bool HttpIoLoop::FeedSpill(Conn& c) {
   Spill& sp = *c.spill;
   size_t pos = 0;
   auto write_out = [&](size_t n) -> bool {
@@ -831,7 +881,7 @@ bool HttpServer::Impl::FeedSpill(Conn& c) {
 
 // Answers a spilled request with an error: the partial file goes, and the connection closes
 // once the client has read the answer.
-void HttpServer::Impl::FailSpill(Conn& c, int status, std::string message) {
+void HttpIoLoop::FailSpill(Conn& c, int status, std::string message) {
   if (c.spill->fd >= 0) {
     ::close(c.spill->fd);
     ::unlink(c.spill->path.c_str());
@@ -852,9 +902,10 @@ void HttpServer::Impl::FailSpill(Conn& c, int status, std::string message) {
   Respond(c.id, std::move(r), /*close=*/true);
 }
 
-void HttpServer::Impl::OnReadable(Conn& c) {
-  char buf[16384];
+void HttpIoLoop::OnReadable(Conn& c) {
   uint64_t id = c.id;
+  const HttpServerOptions& opts = server->opts;
+  char buf[16384];
   for (;;) {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n > 0 && c.draining) {
@@ -880,6 +931,9 @@ void HttpServer::Impl::OnReadable(Conn& c) {
         CloseConn(id);
         return;
       }
+      // A short read drained the socket: epoll is level-triggered, so anything arriving later
+      // wakes the loop again, and the extra `recv` that would only say EAGAIN is saved.
+      if (static_cast<size_t>(n) < sizeof buf) break;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -890,36 +944,63 @@ void HttpServer::Impl::OnReadable(Conn& c) {
   TryDispatch(c);
 }
 
-void HttpServer::Impl::Accept() {
+void HttpIoLoop::Adopt(int fd, std::string peer) {
+  Conn c;
+  c.fd = fd;
+  c.id = next_id++;
+  c.peer = std::move(peer);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = c.id;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    ::close(fd);
+    server->open_conns.fetch_sub(1);
+    return;
+  }
+  conns.emplace(c.id, std::move(c));
+}
+
+void HttpIoLoop::Accept() {
   for (;;) {
     sockaddr_in addr{};
     socklen_t len = sizeof addr;
-    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+    int fd = ::accept4(server->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Conn c;
-    c.fd = fd;
-    c.id = next_id++;
     char ip[INET_ADDRSTRLEN] = {0};
     inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
-    c.peer = std::string(ip) + ":" + std::to_string(ntohs(addr.sin_port));
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = c.id;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      ::close(fd);
-      continue;
+    std::string peer = std::string(ip) + ":" + std::to_string(ntohs(addr.sin_port));
+    server->open_conns.fetch_add(1);
+    // Round-robin over the loops: even with few connections (a benchmark's 32), each thread
+    // gets its share, which hashing (SO_REUSEPORT) does not promise.
+    HttpIoLoop* to = server->loops[next_loop++ % server->loops.size()].get();
+    if (to == this) {
+      Adopt(fd, std::move(peer));
+    } else if (!to->Post([to, fd, peer = std::move(peer)]() mutable { to->Adopt(fd, std::move(peer)); })) {
+      ::close(fd);  // that loop is stopping
+      server->open_conns.fetch_sub(1);
     }
-    conns.emplace(c.id, std::move(c));
-    open_conns.fetch_add(1);
   }
 }
 
-void HttpServer::Impl::IoLoop() {
+void HttpIoLoop::DrainPosts() {
+  for (;;) {
+    std::vector<std::function<void()>> fns;
+    {
+      std::lock_guard<std::mutex> l(posts->mu);
+      if (posts->fns.empty()) return;
+      fns.swap(posts->fns);
+    }
+    for (auto& fn : fns) fn();
+  }
+}
+
+void HttpIoLoop::Run() {
+  posts->owner.store(std::this_thread::get_id());
   epoll_event events[64];
-  while (!stopping.load()) {
+  while (!server->stopping.load()) {
     int n = epoll_wait(epfd, events, 64, 500);
     for (int i = 0; i < n; ++i) {
       uint64_t id = events[i].data.u64;
@@ -931,12 +1012,11 @@ void HttpServer::Impl::IoLoop() {
         uint64_t v;
         ssize_t r = ::read(wakefd, &v, sizeof v);
         (void)r;
-        std::vector<std::function<void()>> fns;
-        {
-          std::lock_guard<std::mutex> l(posts->mu);
-          fns.swap(posts->fns);
-        }
-        for (auto& fn : fns) fn();
+        DrainPosts();
+        continue;
+      }
+      if (id == 2) {
+        server->opts.on_poll();
         continue;
       }
       auto it = conns.find(id);
@@ -948,6 +1028,7 @@ void HttpServer::Impl::IoLoop() {
       }
       if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(it->second);
     }
+    DrainPosts();  // what this thread posted to itself meanwhile (see `PostQueue::Post`)
   }
   while (!conns.empty()) CloseConn(conns.begin()->first);
 }
@@ -962,14 +1043,15 @@ void HttpServer::Impl::WorkerLoop() {
       job = std::move(jobs.front());
       jobs.pop_front();
     }
-    bool close = Lower(job.req.Header("connection")) == "close";
-    ExchangeImpl exchange(this, job.conn, close);
+    bool close = WantsClose(job.req);
+    ExchangeImpl exchange(job.loop, job.conn, close);
     HttpResponse resp;
     handler(job.req, resp, exchange);
     if (!job.req.body_file.empty()) ::unlink(job.req.body_file.c_str());  // unless moved away
     if (exchange.streamed() || exchange.deferred()) continue;
+    HttpIoLoop* loop = job.loop;
     uint64_t id = job.conn;
-    Post([this, id, resp = std::move(resp), close]() mutable { Respond(id, std::move(resp), close); });
+    loop->Post([loop, id, resp = std::move(resp), close]() mutable { loop->Respond(id, std::move(resp), close); });
   }
 }
 
@@ -988,6 +1070,7 @@ Status HttpServer::Start() {
       setrlimit(RLIMIT_NOFILE, &rl);
     }
   }
+  if (options_.io_threads < 1) return InvalidArgument("io_threads: must be at least 1");
   auto impl = std::make_unique<Impl>();
   impl->opts = options_;
   impl->handler = handler_;
@@ -1011,17 +1094,31 @@ Status HttpServer::Start() {
   socklen_t len = sizeof addr;
   getsockname(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
-  impl->epfd = epoll_create1(EPOLL_CLOEXEC);
-  impl->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  impl->posts->wakefd = impl->wakefd;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = 0;
-  epoll_ctl(impl->epfd, EPOLL_CTL_ADD, impl->listen_fd, &ev);
-  ev.data.u64 = 1;
-  epoll_ctl(impl->epfd, EPOLL_CTL_ADD, impl->wakefd, &ev);
+  for (int i = 0; i < options_.io_threads; ++i) {
+    auto loop = std::make_unique<HttpIoLoop>();
+    loop->server = impl.get();
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    loop->posts->wakefd = loop->wakefd;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 1;
+    epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev);
+    if (i == 0) {
+      ev.data.u64 = 0;
+      epoll_ctl(loop->epfd, EPOLL_CTL_ADD, impl->listen_fd, &ev);
+      if (options_.poll_fd >= 0 && options_.on_poll) {
+        ev.data.u64 = 2;
+        epoll_ctl(loop->epfd, EPOLL_CTL_ADD, options_.poll_fd, &ev);
+      }
+    }
+    impl->loops.push_back(std::move(loop));
+  }
+  for (auto& loop : impl->loops) {
+    HttpIoLoop* l = loop.get();
+    l->thread = std::thread([l] { l->Run(); });
+  }
   Impl* p = impl.get();
-  impl->io = std::thread([p] { p->IoLoop(); });
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     impl->workers.emplace_back([p] { p->WorkerLoop(); });
   }
@@ -1033,22 +1130,27 @@ void HttpServer::Stop() {
   if (!impl_) return;
   impl_->stopping.store(true);
   impl_->job_cv.notify_all();
-  impl_->Post([] {});
+  for (auto& loop : impl_->loops) loop->Post([] {});
   for (auto& w : impl_->workers) w.join();
-  impl_->io.join();
+  for (auto& loop : impl_->loops) loop->thread.join();
   for (const auto& job : impl_->jobs) {  // never handled: their spilled bodies go too
     if (!job.req.body_file.empty()) ::unlink(job.req.body_file.c_str());
   }
-  std::vector<std::function<void()>> dropped;  // may hold responders: destroy them unlocked
-  {
-    std::lock_guard<std::mutex> l(impl_->posts->mu);
-    impl_->posts->stopped = true;
-    dropped.swap(impl_->posts->fns);
+  // Posts after this are refused on every loop before any is destroyed: a dropped responder
+  // answers (500) through a loop's queue as it goes.
+  std::vector<std::function<void()>> dropped;
+  for (auto& loop : impl_->loops) {
+    std::lock_guard<std::mutex> l(loop->posts->mu);
+    loop->posts->stopped = true;
+    for (auto& fn : loop->posts->fns) dropped.push_back(std::move(fn));
+    loop->posts->fns.clear();
   }
-  dropped.clear();
+  dropped.clear();  // unlocked: may hold responders
   ::close(impl_->listen_fd);
-  ::close(impl_->epfd);
-  ::close(impl_->wakefd);
+  for (auto& loop : impl_->loops) {
+    ::close(loop->epfd);
+    ::close(loop->wakefd);
+  }
   impl_.reset();
 }
 

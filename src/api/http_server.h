@@ -1,6 +1,8 @@
-// A small HTTP/1.1 server: one epoll thread owns every socket (accepts, parses requests,
+// A small HTTP/1.1 server: an epoll thread owns every socket (accepts, parses requests,
 // writes responses), and a pool of worker threads runs the handlers, so a handler that waits on
-// the store never stalls other connections. Keep-alive is supported; requests on one connection
+// the store never stalls other connections. With `io_threads` > 1 there are several such
+// threads, each owning its share of the connections; handlers that never block can run on them
+// directly (`on_io_thread`). Keep-alive is supported; requests on one connection
 // are answered in order (the next one is parsed once the previous response is done).
 //
 // A handler answers in one of two ways:
@@ -12,8 +14,9 @@
 //    `HttpResponder` (a proxy waiting on an upstream, a request held until a replica starts):
 //    no worker thread waits meanwhile, so tens of thousands of requests can be pending at once.
 //
-// Thread-safety: `Start`/`Stop` from the owning thread; handlers run on worker threads;
-// `HttpStream` methods are thread-safe.
+// Thread-safety: `Start`/`Stop` from the owning thread; handlers run on worker threads, or on
+// the I/O threads for requests `on_io_thread` claims (concurrently when `io_threads` > 1);
+// `HttpStream` and `HttpResponder` methods are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -82,7 +85,7 @@ class HttpStream {
   // Ends the response (zero-length chunk); the connection may then serve its next request.
   virtual void Close() = 0;
   virtual bool closed() const = 0;
-  // Runs `cb` once, on the I/O thread, when the stream closes for any reason.
+  // Runs `cb` once, on the connection's I/O thread, when the stream closes for any reason.
   virtual void OnClose(std::function<void()> cb) = 0;
 };
 
@@ -120,7 +123,8 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024 * 1024;
   // Requests for which this returns true are handled on the I/O thread itself, skipping the
-  // hand-off to a worker: only for handlers that never block (a proxy that defers at once).
+  // hand-off to a worker: only for handlers that never block (a proxy that defers at once, a
+  // small model predicting in microseconds).
   // Called on the I/O thread.
   std::function<bool(const HttpRequest&)> on_io_thread = nullptr;
   // Called on the I/O thread with a request's head (method, path, query, headers; no body) when
@@ -133,6 +137,16 @@ struct HttpServerOptions {
   std::function<std::optional<BodySpill>(const HttpRequest& head)> body_to_file = nullptr;
   // Raise the open-files soft limit to the hard limit at `Start` (each connection is a file).
   bool raise_file_limit = true;
+  // Event loops, each on its own thread with its own epoll set. The first accepts and deals
+  // connections out round-robin; a connection stays on its loop. With `on_io_thread` claiming
+  // every request, a server answers on as many cores as it has loops with no thread hand-off
+  // at all (the model server's mode); 1 keeps the control plane's single I/O thread.
+  int io_threads = 1;
+  // Another event source for the first I/O loop: whenever `poll_fd` (an epoll or timer fd) is
+  // readable, that loop's thread calls `on_poll`. The serving gateway runs its proxy this way,
+  // on the thread that reads the requests, so a proxied request never changes threads.
+  int poll_fd = -1;
+  std::function<void()> on_poll = nullptr;
 };
 
 class HttpServer {

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -656,6 +659,194 @@ TEST(HttpServerTest, HoldsTenThousandIdleConnectionsThenTenThousandDeferredReque
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
   ::close(down[1]);
   ::close(up[0]);
+}
+
+// ---- several I/O loops (`io_threads`), every request answered on the loop that read it ----
+
+// A handler that answers on the I/O thread and names it, so tests can see which loop served.
+std::string ThreadName() {
+  std::ostringstream os;
+  os << std::this_thread::get_id();
+  return os.str();
+}
+
+TEST(HttpServerIoLoopsTest, ConnectionsAreDealtRoundRobinAndEachStaysOnItsLoop) {
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.io_threads = 3;
+  opts.on_io_thread = [](const HttpRequest&) { return true; };
+  HttpServer server(opts, [](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    resp.content_type = "text/plain";
+    resp.body = ThreadName() + " " + req.path;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+  std::vector<std::string> thread_of(6);
+  std::set<std::string> threads;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      Response r = clients[i]->Do("GET", "/c" + std::to_string(i));
+      ASSERT_EQ(r.status, 200);
+      std::string t = r.body.substr(0, r.body.find(' '));
+      EXPECT_EQ(r.body.substr(r.body.find(' ') + 1), "/c" + std::to_string(i));
+      if (round == 0) thread_of[i] = t;
+      EXPECT_EQ(t, thread_of[i]) << "connection " << i << " moved to another loop";
+      threads.insert(t);
+    }
+  }
+  // Six connections over three loops: two each, so three distinct threads answered, and
+  // connections i and i+3 share one.
+  EXPECT_EQ(threads.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(thread_of[i], thread_of[i + 3]);
+  EXPECT_EQ(server.connections(), 6u);
+  clients.clear();
+  for (int i = 0; i < 200 && server.connections() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST(HttpServerIoLoopsTest, PipelinedRequestsLargeBodiesAndLargeResponsesOnEveryLoop) {
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.io_threads = 2;
+  opts.on_io_thread = [](const HttpRequest&) { return true; };
+  HttpServer server(opts, [](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    resp.content_type = "text/plain";
+    if (req.path == "/echo") {
+      // Reversed, so a body that came back unread could not pass.
+      resp.body.assign(req.body.rbegin(), req.body.rend());
+      return;
+    }
+    if (req.path == "/big") {
+      size_t n = std::stoul(req.Query("n"));
+      resp.body.resize(n);
+      for (size_t i = 0; i < n; ++i) resp.body[i] = static_cast<char>('a' + i % 26);
+      return;
+    }
+    resp.body = req.path;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  for (int conn = 0; conn < 2; ++conn) {  // one connection per loop
+    Client c(server.port());
+    ASSERT_TRUE(c.connected());
+    // 50 requests in one write: answered in order.
+    std::string batch;
+    for (int i = 0; i < 50; ++i) {
+      batch += "GET /p" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    }
+    ASSERT_TRUE(c.SendRaw(batch));
+    for (int i = 0; i < 50; ++i) {
+      Response r;
+      ASSERT_TRUE(c.ReadHead(&r)) << i;
+      EXPECT_EQ(r.body, "/p" + std::to_string(i));
+    }
+    // A 5 MB body (many reads) and a 16 MB response (many writes, EPOLLOUT).
+    std::string body(5 << 20, 'x');
+    for (size_t i = 0; i < body.size(); i += 4097) body[i] = static_cast<char>('0' + i % 10);
+    Response e = c.Do("POST", "/echo", body, "text/plain");
+    ASSERT_EQ(e.status, 200);
+    ASSERT_EQ(e.body.size(), body.size());
+    EXPECT_TRUE(std::equal(e.body.begin(), e.body.end(), body.rbegin()));
+    Response big = c.Do("GET", "/big?n=16777216");
+    ASSERT_EQ(big.body.size(), 16777216u);
+    std::string tail;
+    for (size_t i = 16777216 - 3; i < 16777216; ++i) tail += static_cast<char>('a' + i % 26);
+    EXPECT_EQ(big.body.substr(16777216 - 3), tail);
+    // And the connection is still usable.
+    EXPECT_EQ(c.Do("GET", "/after").body, "/after");
+  }
+}
+
+TEST(HttpServerIoLoopsTest, ConcurrentClientsGetTheirOwnAnswers) {
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.io_threads = 4;
+  opts.on_io_thread = [](const HttpRequest&) { return true; };
+  HttpServer server(opts, [](const HttpRequest& req, HttpResponse& resp, HttpExchange&) {
+    resp.content_type = "text/plain";
+    resp.body = req.body + "@" + req.path;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(server.port());
+      for (int i = 0; i < 200; ++i) {
+        std::string id = std::to_string(t) + "." + std::to_string(i);
+        // Two at a time, pipelined.
+        if (!c.Send("POST", "/a" + id, "x" + id, "text/plain") ||
+            !c.Send("POST", "/b" + id, "y" + id, "text/plain")) {
+          return;
+        }
+        Response a, b;
+        if (!c.ReadHead(&a) || !c.ReadHead(&b)) return;
+        if (a.body == "x" + id + "@/a" + id && b.body == "y" + id + "@/b" + id) good++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(good.load(), 8 * 200);
+}
+
+TEST(HttpServerIoLoopsTest, DeferStreamAndWorkerRequestsReturnToTheirOwnLoop) {
+  HttpServerOptions opts{"127.0.0.1", 0, 2};
+  opts.io_threads = 3;
+  opts.on_io_thread = [](const HttpRequest& req) { return req.path != "/worker"; };
+  std::mutex mu;
+  std::vector<std::thread> answerers;
+  HttpServer server(opts, [&](const HttpRequest& req, HttpResponse& resp, HttpExchange& ex) {
+    resp.content_type = "text/plain";
+    if (req.path == "/defer") {
+      std::shared_ptr<HttpResponder> r = ex.Defer();
+      std::string tag = req.Query("tag");
+      std::lock_guard<std::mutex> l(mu);
+      answerers.emplace_back([r, tag] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        HttpResponse out;
+        out.content_type = "text/plain";
+        out.body = "deferred " + tag;
+        r->Respond(std::move(out));
+      });
+      return;
+    }
+    if (req.path == "/stream") {
+      std::shared_ptr<HttpStream> s = ex.Stream(200, "text/plain");
+      std::string tag = req.Query("tag");
+      std::lock_guard<std::mutex> l(mu);
+      answerers.emplace_back([s, tag] {
+        s->Write("chunk1 " + tag + ";");
+        s->Write("chunk2 " + tag);
+        s->Close();
+      });
+      return;
+    }
+    resp.body = req.path + " " + req.Query("tag");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      std::string tag = std::to_string(i) + "-" + std::to_string(round);
+      Client& c = *clients[i];
+      EXPECT_EQ(c.Do("GET", "/defer?tag=" + tag).body, "deferred " + tag);
+      EXPECT_EQ(c.Do("GET", "/stream?tag=" + tag).body, "chunk1 " + tag + ";chunk2 " + tag);
+      EXPECT_EQ(c.Do("GET", "/worker?tag=" + tag).body, "/worker " + tag);
+      EXPECT_EQ(c.Do("GET", "/plain?tag=" + tag).body, "/plain " + tag);
+    }
+  }
+  server.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  for (auto& t : answerers) t.join();
+}
+
+TEST(HttpServerIoLoopsTest, ZeroIoThreadsIsRejected) {
+  HttpServerOptions opts{"127.0.0.1", 0, 1};
+  opts.io_threads = 0;
+  HttpServer server(opts, [](const HttpRequest&, HttpResponse&, HttpExchange&) {});
+  Status s = server.Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("io_threads"), std::string::npos);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 namespace skiff::cli {
 
 int CmdModelServer(const Argv& argv) {
-  Args args({"--model-name", "--model-dir", "--format", "--port", "--host", "--workers", "--model-version",
+  Args args({"--model-name", "--model-dir", "--format", "--port", "--host", "--workers", "--io-threads", "--model-version",
              "--python", "--max-batch-size", "--max-latency-ms"},
             {});
   Status s = args.Parse(argv);
@@ -29,7 +29,7 @@ int CmdModelServer(const Argv& argv) {
   if (name.empty() || dir.empty()) {
     return Fail(InvalidArgument(
         "usage: skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn] "
-        "[--port 8080] [--host 127.0.0.1] [--workers 4] [--model-version 1] [--python /usr/bin/python3] "
+        "[--port 8080] [--host 127.0.0.1] [--io-threads N] [--workers 4] [--model-version 1] [--python /usr/bin/python3] "
         "[--max-batch-size N --max-latency-ms M]"));
   }
   auto format = serving::ParseModelFormat(args.Get("--format"));
@@ -40,6 +40,11 @@ int CmdModelServer(const Argv& argv) {
   ho.workers = std::atoi(args.Get("--workers", "4").c_str());
   if (ho.port < 0 || ho.port > 65535) return Fail(InvalidArgument("--port: must be 0-65535"));
   if (ho.workers < 1) return Fail(InvalidArgument("--workers: must be at least 1"));
+  // One event loop per core by default: a small model's prediction is answered on the loop
+  // that read the request (see ModelServer::AnswersInline); the workers serve the rest.
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ho.io_threads = std::atoi(args.Get("--io-threads", std::to_string(cores)).c_str());
+  if (ho.io_threads < 1) return Fail(InvalidArgument("--io-threads: must be at least 1"));
   std::optional<serving::BatcherOptions> batching;
   if (args.Has("--max-batch-size") || args.Has("--max-latency-ms")) {
     serving::BatcherOptions bo;
@@ -70,6 +75,7 @@ int CmdModelServer(const Argv& argv) {
 
   serving::ModelServer model_server(name, args.Get("--model-version", "1"));
   if (batching) model_server.EnableBatching(*batching);
+  ho.on_io_thread = [&model_server](const api::HttpRequest& req) { return model_server.AnswersInline(req); };
   api::HttpServer server(ho, [&model_server](const api::HttpRequest& req, api::HttpResponse& resp,
                                              api::HttpExchange&) { model_server.Handle(req, resp); });
   s = server.Start();
@@ -84,7 +90,7 @@ int CmdModelServer(const Argv& argv) {
   }
   serving::RuntimeOptions ro;
   ro.format = loc->format;
-  ro.parallelism = ho.workers;
+  ro.parallelism = std::max(ho.workers, ho.io_threads);  // a booster for every thread that predicts
   ro.python = args.Get("--python", "/usr/bin/python3");
   auto rt = serving::LoadRuntime(loc->path, ro);
   if (!rt.ok()) {

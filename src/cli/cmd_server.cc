@@ -212,7 +212,9 @@ int CmdServer(const Argv& argv) {
   go.stats = &revision_stats;
   go.metrics = &metrics;
   serving::Gateway gateway(go);
-  s = gateway.Start();
+  // Driven by the HTTP server's I/O thread (below): a proxied request is read, routed, sent
+  // upstream and answered on that one thread.
+  s = gateway.StartAttached();
   if (!s.ok()) return Fail(s, 1);
   if (store::Informer* inf = (*rt)->informer()) {
     for (const char* kind : {"InferenceService", "Pod"}) {
@@ -222,6 +224,8 @@ int CmdServer(const Argv& argv) {
   s = gateway.Seed(st);
   if (!s.ok()) return Fail(s, 1);
   ho.on_io_thread = [&gateway](const api::HttpRequest& q) { return gateway.Claims(q); };  // it never blocks
+  ho.poll_fd = gateway.poll_fd();
+  ho.on_poll = [&gateway] { gateway.Poll(); };
   TrialMetricsApi trial_metrics(st, auth ? &tokens : nullptr);  // Katib's Push collector
   api::MetadataApiOptions mo;  // metadata logged by Pods and lineage queries (api/metadata_api.h)
   if (auto ls = (*rt)->lineage(); ls.ok()) mo.lineage = *ls;

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -113,6 +114,12 @@ struct Gateway::Impl {
   int epfd = -1, wakefd = -1;
   std::thread thread;
   std::atomic<bool> running{false};
+  // Attached (`StartAttached`): the owner's loop calls `Poll`; deadlines arm `timerfd`, which
+  // sits in `epfd` so that the owner's loop wakes for them too.
+  bool attached = false;
+  int timerfd = -1;
+  TimePoint armed{};  // the deadline `timerfd` is set for; epoch when disarmed
+  std::atomic<std::thread::id> loop_thread{};
 
   std::mutex post_mu;
   std::vector<std::function<void()>> posted;  // GUARDED_BY(post_mu)
@@ -155,6 +162,9 @@ struct Gateway::Impl {
   }
 
   void Loop();
+  void RunOnce(int timeout_ms);
+  void ArmTimer();
+  void Shutdown();
   void Submit(api::HttpRequest req, std::shared_ptr<api::HttpResponder> responder);
   void Dispatch(Pending& p);
   void Pump(const std::string& revision_key);
@@ -178,38 +188,70 @@ struct Gateway::Impl {
 
 // ---- loop ----
 
+constexpr uint64_t kTimerId = ~uint64_t{0};
+
 void Gateway::Impl::Loop() {
-  epoll_event events[128];
+  loop_thread.store(std::this_thread::get_id());
   while (running.load()) {
     int timeout_ms = 500;
     if (!deadlines.empty()) {
       auto until = std::chrono::duration_cast<Millis>(deadlines.begin()->first - clock.Now()).count();
       if (until < timeout_ms) timeout_ms = static_cast<int>(std::max<int64_t>(0, until + 1));
     }
-    int n = epoll_wait(epfd, events, 128, timeout_ms);
-    for (int i = 0; i < n; ++i) {
-      uint64_t id = events[i].data.u64;
-      if (id == 0) {
-        uint64_t v;
-        ssize_t r = ::read(wakefd, &v, sizeof v);
-        (void)r;
-        std::vector<std::function<void()>> fns;
-        {
-          std::lock_guard<std::mutex> l(post_mu);
-          fns.swap(posted);
-        }
-        for (auto& fn : fns) fn();
-        continue;
-      }
-      OnUpstreamEvent(id, events[i].events);
-    }
-    TimePoint now = clock.Now();
-    while (!deadlines.empty() && deadlines.begin()->first <= now) {
-      uint64_t pid = deadlines.begin()->second;
-      deadlines.erase(deadlines.begin());
-      Expire(pid);
-    }
+    RunOnce(timeout_ms);
   }
+}
+
+// One round: the ready upstream sockets and posted work, then the deadlines that passed.
+void Gateway::Impl::RunOnce(int timeout_ms) {
+  epoll_event events[128];
+  int n = epoll_wait(epfd, events, 128, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    uint64_t id = events[i].data.u64;
+    if (id == 0) {
+      uint64_t v;
+      ssize_t r = ::read(wakefd, &v, sizeof v);
+      (void)r;
+      std::vector<std::function<void()>> fns;
+      {
+        std::lock_guard<std::mutex> l(post_mu);
+        fns.swap(posted);
+      }
+      for (auto& fn : fns) fn();
+      continue;
+    }
+    if (id == kTimerId) {
+      uint64_t v;
+      ssize_t r = ::read(timerfd, &v, sizeof v);
+      (void)r;
+      armed = TimePoint{};
+      continue;
+    }
+    OnUpstreamEvent(id, events[i].events);
+  }
+  TimePoint now = clock.Now();
+  while (!deadlines.empty() && deadlines.begin()->first <= now) {
+    uint64_t pid = deadlines.begin()->second;
+    deadlines.erase(deadlines.begin());
+    Expire(pid);
+  }
+}
+
+// Attached: `timerfd` fires no later than the earliest deadline. It is set only when a deadline
+// comes before the one it is set for: when it fires early (the request it was set for was
+// answered), the loop finds nothing due and sets it again, so a steady stream of requests,
+// each with its own deadline, costs no timer calls.
+void Gateway::Impl::ArmTimer() {
+  if (deadlines.empty()) return;
+  TimePoint want = deadlines.begin()->first;
+  if (armed != TimePoint{} && armed <= want) return;
+  itimerspec its{};
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(want - clock.Now()).count();
+  if (ns < 1000000) ns = 1000000;  // already due: soon (0 would disarm)
+  its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+  its.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+  timerfd_settime(timerfd, 0, &its, nullptr);
+  armed = want;
 }
 
 void Gateway::Impl::SetDeadline(Pending& p, TimePoint when) {
@@ -715,25 +757,70 @@ Status Gateway::Start() {
   return OkStatus();
 }
 
+Status Gateway::StartAttached() {
+  Impl& m = *impl_;
+  if (m.running.load()) return OkStatus();
+  m.epfd = epoll_create1(EPOLL_CLOEXEC);
+  m.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  m.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (m.epfd < 0 || m.wakefd < 0 || m.timerfd < 0) {
+    return Internal(std::string("gateway: epoll: ") + std::strerror(errno));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  epoll_ctl(m.epfd, EPOLL_CTL_ADD, m.wakefd, &ev);
+  ev.data.u64 = kTimerId;
+  epoll_ctl(m.epfd, EPOLL_CTL_ADD, m.timerfd, &ev);
+  m.attached = true;
+  m.running.store(true);
+  return OkStatus();
+}
+
+int Gateway::poll_fd() const { return impl_->epfd; }
+
+void Gateway::Poll() {
+  Impl& m = *impl_;
+  if (!m.running.load()) return;
+  m.loop_thread.store(std::this_thread::get_id());
+  m.RunOnce(0);
+  m.ArmTimer();
+}
+
+// Loop thread (or, attached, the owner once its loop has stopped): answers what is pending
+// with 503 and closes the upstream connections.
+void Gateway::Impl::Shutdown() {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, p] : pending) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = pending.find(id);
+    if (it == pending.end()) continue;
+    if (it->second.state == State::kQueued) revisions[it->second.sel.revision_key].waiting--;
+    Finish(id, ErrorResponse(503, "the gateway is shutting down", true));
+  }
+  std::vector<uint64_t> ups;
+  for (const auto& [id, u] : upstreams) ups.push_back(id);
+  for (uint64_t id : ups) CloseUpstream(id);
+  running.store(false);
+}
+
 void Gateway::Stop() {
   Impl& m = *impl_;
   if (!m.running.load()) return;
-  m.Post([&m] {
-    std::vector<uint64_t> ids;
-    for (const auto& [id, p] : m.pending) ids.push_back(id);
-    for (uint64_t id : ids) {
-      auto it = m.pending.find(id);
-      if (it == m.pending.end()) continue;
-      if (it->second.state == Impl::State::kQueued) m.revisions[it->second.sel.revision_key].waiting--;
-      m.Finish(id, ErrorResponse(503, "the gateway is shutting down", true));
+  if (m.attached) {
+    // The owner's loop no longer polls: run what was posted, then shut down here.
+    std::vector<std::function<void()>> fns;
+    {
+      std::lock_guard<std::mutex> l(m.post_mu);
+      m.stopped = true;
+      fns.swap(m.posted);
     }
-    std::vector<uint64_t> ups;
-    for (const auto& [id, u] : m.upstreams) ups.push_back(id);
-    for (uint64_t id : ups) m.CloseUpstream(id);
-    m.running.store(false);
-  });
-  m.thread.join();
-  {
+    for (auto& fn : fns) fn();
+    m.Shutdown();
+    ::close(m.timerfd);
+  } else {
+    m.Post([&m] { m.Shutdown(); });
+    m.thread.join();
     std::lock_guard<std::mutex> l(m.post_mu);
     m.stopped = true;
     m.posted.clear();
@@ -813,9 +900,16 @@ bool Gateway::Claims(const api::HttpRequest& req) const {
 void Gateway::Handle(const api::HttpRequest& req, api::HttpResponse& resp, api::HttpExchange& ex) {
   std::shared_ptr<api::HttpResponder> responder = ex.Defer();
   Impl* m = impl_.get();
+  (void)resp;
+  // On the thread that polls the gateway (attached to the HTTP server's I/O thread): routed and
+  // sent upstream right here, no hand-off.
+  if (m->attached && m->running.load() && m->loop_thread.load() == std::this_thread::get_id()) {
+    m->Submit(req, std::move(responder));
+    m->ArmTimer();
+    return;
+  }
   bool posted = m->Post([m, req, responder]() mutable { m->Submit(std::move(req), std::move(responder)); });
   if (!posted) responder->Respond(ErrorResponse(503, "the gateway is not running", true));
-  (void)resp;
 }
 
 size_t Gateway::QueueLength(const std::string& revision_key) const {

@@ -1,9 +1,11 @@
 // The serving gateway (data plane) of `skiff server`: an asynchronous reverse proxy that routes
 // KServe V1/V2 requests to the ready replica Pods of the right InferenceService revision.
 //
-// One thread runs an epoll loop that owns every upstream socket, the routing table and the
-// queues; the HTTP server's workers only hand requests in (`Handle` defers the response), so no
-// thread waits on a request and tens of thousands may be in flight or held.
+// One epoll loop owns every upstream socket, the routing table and the queues: on a thread of
+// its own (`Start`), or driven by the HTTP server's I/O thread (`StartAttached`, as `skiff
+// server` runs it, so that a proxied request is read, routed, forwarded and answered on one
+// thread). `Handle` defers the response, so no thread waits on a request and tens of thousands
+// may be in flight or held.
 //
 //   request ─▶ RouteTable::Select (Host / path / tag → revision)
 //           ─▶ no ready replica: held (activator, bounded, deadline `activation_timeout`),
@@ -62,6 +64,14 @@ class Gateway {
 
   // Starts the loop thread.
   Status Start();
+  // Instead of `Start`: no thread of its own. The owner's event loop watches `poll_fd()` (an
+  // epoll fd) and calls `Poll()`, always from one thread, whenever it is readable; requests
+  // handed to `Handle` on that same thread are routed and forwarded at once. `skiff server`
+  // attaches the gateway to its HTTP I/O thread (`api::HttpServerOptions::poll_fd`), so a
+  // proxied request never crosses threads. `Stop` must then come after the owner's last `Poll`.
+  Status StartAttached();
+  int poll_fd() const;
+  void Poll();
   // Answers what is pending with 503, closes upstream connections and joins the loop. Idempotent.
   void Stop();
 

@@ -185,16 +185,21 @@ class GatewayTest : public ::testing::Test {
   }
 
   // The gateway fed by the store's event stream, behind an HTTP server.
-  void StartGateway(GatewayOptions opts = {}) {
+  // Attached to the HTTP server's I/O thread, as `skiff server` mounts it, unless `own_thread`.
+  void StartGateway(GatewayOptions opts = {}, bool own_thread = false) {
     opts.stats = stats_.get();
     opts.metrics = &metrics_;
     gateway_ = std::make_unique<Gateway>(opts);
-    ASSERT_TRUE(gateway_->Start().ok());
+    ASSERT_TRUE((own_thread ? gateway_->Start() : gateway_->StartAttached()).ok());
     Gateway* g = gateway_.get();
     watch_ = store_->Watch({}, [g](const store::WatchEvent& ev) { g->OnStoreEvent(ev); });
     ASSERT_TRUE(gateway_->Seed(*store_).ok());
     api::HttpServerOptions ho{"127.0.0.1", 0, 2};
     ho.on_io_thread = [](const api::HttpRequest&) { return true; };  // as `skiff server` mounts it
+    if (!own_thread) {
+      ho.poll_fd = g->poll_fd();
+      ho.on_poll = [g] { g->Poll(); };
+    }
     server_ = std::make_unique<api::HttpServer>(
         ho,
         [g](const api::HttpRequest& q, api::HttpResponse& r, api::HttpExchange& e) { g->Handle(q, r, e); });
@@ -627,6 +632,25 @@ TEST_F(GatewayTest, RequestPastTheRevisionTimeoutGets504) {
     EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
     EXPECT_EQ(r.headers["content-type"], "application/json");
   }
+}
+
+// The gateway on a thread of its own (`Start`) instead of the HTTP server's I/O thread: the
+// same routing, forwarding and deadlines.
+TEST_F(GatewayTest, OnItsOwnThreadTheGatewayForwardsAndTimesOutAlike) {
+  Process replica({"/usr/bin/python3", SourceDir() + "/src/serving/gateway/testdata/slow_replica.py"});
+  int port = replica.Port();
+  ASSERT_GT(port, 0);
+  StartGateway({}, /*own_thread=*/true);
+  PutPod("slow-predictor-00001-a", "slow", "slow-predictor-00001", port, true, 0, /*timeout_seconds=*/1);
+  PutIsvc("slow", Traffic({{"slow-predictor-00001", 100, ""}}));
+  ASSERT_TRUE(WaitRoutable("/v1/models/slow:predict", "{}"));
+  Client c(server_->port());
+  EXPECT_EQ(c.Do("POST", "/v1/models/slow:predict", "{\"hold\": 1}").status, 504);
+  Client direct(port);
+  EXPECT_EQ(direct.Do("POST", "/release", "{}").status, 200);
+  Response r = c.Do("POST", "/v1/models/slow:predict", "{\"chunked\": 1}");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"chunked\": true}");
 }
 
 }  // namespace

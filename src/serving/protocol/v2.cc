@@ -1,5 +1,7 @@
 #include "serving/protocol/v2.h"
 
+#include "serving/protocol/v2_fast.h"
+
 #include <algorithm>
 #include <set>
 
@@ -185,6 +187,9 @@ Result<size_t> ParseHeaderLength(std::string_view value) {
 }
 
 Result<InferRequest> ParseInferRequest(std::string_view body, std::optional<size_t> header_length) {
+  if (!header_length) {
+    if (auto fast = internal::ParseSimpleInferRequest(body)) return std::move(*fast);
+  }
   SKIFF_ASSIGN_OR_RETURN(Split split, SplitBody(body, header_length));
   SKIFF_ASSIGN_OR_RETURN(Json j, ParseJsonObject(split.header, "inference request"));
   InferRequest req;
@@ -256,6 +261,15 @@ EncodedBody EncodeInferRequest(const InferRequest& request, bool binary_inputs) 
 }
 
 EncodedBody EncodeInferResponse(const InferResponse& response, const InferRequest* request) {
+  if (request == nullptr || (!request->binary_data_output && request->outputs.empty())) {
+    EncodedBody out;
+    if (internal::EncodeSimpleInferResponse(response, &out.body)) return out;
+  }
+  return internal::EncodeInferResponseGeneral(response, request);
+}
+
+EncodedBody internal::EncodeInferResponseGeneral(const InferResponse& response,
+                                                 const InferRequest* request) {
   Json j = {{"model_name", response.model_name}};
   if (!response.model_version.empty()) j["model_version"] = response.model_version;
   j["id"] = response.id;

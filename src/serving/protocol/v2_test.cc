@@ -1,8 +1,12 @@
 #include "serving/protocol/v2.h"
 
+#include "serving/protocol/v2_fast.h"
+
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -228,6 +232,131 @@ TEST(V2ErrorsTest, KServeStatusesAndBodies) {
   EXPECT_EQ(ToHttpError(InvalidArgument("x")).status, 400);
   EXPECT_EQ(ToHttpError(Internal("x")).status, 500);
   EXPECT_EQ(ToHttpError(Unimplemented("x")).status, 501);
+}
+
+// ---- the fast paths (v2_fast.h) against the general codec ----
+
+// The general parser's answer: the fast path is skipped when a header length is given.
+Result<InferRequest> General(std::string_view body) { return ParseInferRequest(body, body.size()); }
+
+TEST(V2FastPathTest, SimpleRequestsParseExactlyAsTheGeneralCodecParsesThem) {
+  const std::vector<std::string> bodies = {
+      R"({"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4,6.0,3.4,4.5,1.6]}]})",
+      R"({ "id" : "r-1", "parameters": {}, "inputs": [ {"data": [1, -2, 3e2, 0.5e-3, -0, 1E+2], "shape": [3, 2],
+          "datatype": "FP64", "parameters": { }, "name": "x"} ] })",
+      R"({"inputs":[{"name":"a","shape":[3],"datatype":"INT64","data":[9223372036854775807,-9223372036854775808,0]},
+                    {"name":"b","shape":[2],"datatype":"UINT8","data":[0,255]},
+                    {"name":"c","shape":[0],"datatype":"INT32","data":[]},
+                    {"name":"d","shape":[1],"datatype":"FP32","data":[3.4028234663852886e38]}]})",
+      R"({"inputs":[]})",
+      R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"INT32","data":[[1,2],[3,[4]]]},
+                    {"name":"y","shape":[0],"datatype":"FP32","data":[[],[[]]]}]})",
+      ReadTestdata("v2-sklearn-iris-input.json"),
+  };
+  for (const std::string& body : bodies) {
+    auto fast = internal::ParseSimpleInferRequest(body);
+    ASSERT_TRUE(fast.has_value()) << body;
+    auto general = General(body);
+    ASSERT_TRUE(general.ok()) << general.status().ToString();
+    EXPECT_EQ(fast->id, general->id);
+    EXPECT_EQ(fast->parameters, general->parameters);
+    EXPECT_EQ(fast->binary_data_output, general->binary_data_output);
+    EXPECT_TRUE(fast->outputs.empty() && general->outputs.empty());
+    ASSERT_EQ(fast->inputs.size(), general->inputs.size()) << body;
+    for (size_t i = 0; i < fast->inputs.size(); ++i) {
+      EXPECT_EQ(fast->inputs[i].name, general->inputs[i].name);
+      EXPECT_EQ(fast->inputs[i].tensor, general->inputs[i].tensor) << body;
+      EXPECT_EQ(fast->inputs[i].parameters, general->inputs[i].parameters);
+    }
+  }
+}
+
+TEST(V2FastPathTest, AnythingElseIsLeftToTheGeneralCodec) {
+  const std::vector<std::string> bodies = {
+      // Other shapes, answered by the general codec.
+      R"({"inputs":[{"name":"x","shape":[[2],2],"datatype":"FP32","data":[1,2,3,4]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"BOOL","data":[true]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":["a"]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP16","data":[1.5]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[2.0]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"y"}]})",
+      R"({"id":null,"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({"parameters":{"binary_data_output":true},"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({"inputs":[{"name":"x\u00e9","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({"other":1,"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+      // Errors, whose messages only the general codec writes.
+      R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]})",
+      R"({"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[128]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","data":[-1]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[01]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e999]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"NOPE","data":[1]}]})",
+      R"({"inputs":[{"name":"","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]},{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]} trailing)",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],}]})",
+      R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[[1],2,]}]})",
+      R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[[1] [2]]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32"}]})",
+      R"({"inputs":[{"name":"x","name":"y","shape":[1],"datatype":"FP32","data":[1]}]})",
+      R"({})",
+      R"([])",
+      "",
+  };
+  for (const std::string& body : bodies) {
+    EXPECT_FALSE(internal::ParseSimpleInferRequest(body).has_value()) << body;
+  }
+  // And through the public entry point, the general codec's errors are unchanged.
+  EXPECT_NE(ErrorOf(bodies[10]).find("expects 3 elements"), std::string::npos) << ErrorOf(bodies[10]);
+  EXPECT_NE(ErrorOf(bodies[12]).find("out of range"), std::string::npos) << ErrorOf(bodies[12]);
+}
+
+TEST(V2FastPathTest, SimpleResponsesEncodeToTheSameJsonAsTheGeneralCodec) {
+  InferResponse resp;
+  resp.model_name = "iris";
+  resp.model_version = "1";
+  resp.id = "say \"hi\"\n";  // escaped by the general string writer
+  resp.outputs.push_back({"output-0",
+                          *Tensor::FromValues<float>({2, 3}, {0.00558026787f, 0.97116977f, 1.0f, -2.5e-7f,
+                                                              3.0e38f, std::numeric_limits<float>::quiet_NaN()}),
+                          Json::object()});
+  resp.outputs.push_back({"ids", *Tensor::FromValues<int64_t>({2}, {-9223372036854775807LL, 42}), Json::object()});
+  resp.outputs.push_back({"u8", *Tensor::FromValues<uint8_t>({2}, {0, 255}), Json::object()});
+  resp.outputs.push_back({"d", *Tensor::FromValues<double>({3}, {0.1, 1e21, 123456789.0}), Json::object()});
+  std::string fast;
+  ASSERT_TRUE(internal::EncodeSimpleInferResponse(resp, &fast));
+  EncodedBody general = internal::EncodeInferResponseGeneral(resp, nullptr);
+  EXPECT_EQ(Json::parse(fast), Json::parse(general.body)) << fast << "\n" << general.body;
+  // NaN is null in both (and no reader takes null back as a number); every other float comes
+  // back as the same float.
+  EXPECT_TRUE(Json::parse(fast)["outputs"][0]["data"][5].is_null());
+  InferResponse finite = resp;
+  finite.outputs[0].tensor.mutable_values<float>()[5] = 0.0f;
+  std::string fast_finite;
+  ASSERT_TRUE(internal::EncodeSimpleInferResponse(finite, &fast_finite));
+  auto back = ParseInferResponse(fast_finite);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  auto got = back->outputs[0].tensor.values<float>();
+  auto want = finite.outputs[0].tensor.values<float>();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << i;
+  EXPECT_EQ(back->outputs[3].tensor, finite.outputs[3].tensor);
+  // The public entry point takes the fast path only when no binary output was asked for.
+  EXPECT_EQ(EncodeInferResponse(resp).body, fast);
+  InferRequest binary;
+  binary.binary_data_output = true;
+  EXPECT_TRUE(EncodeInferResponse(resp, &binary).header_length.has_value());
+  // Parameters or a BYTES output: the general codec.
+  InferResponse with_params = resp;
+  with_params.parameters = {{"k", 1}};
+  std::string none;
+  EXPECT_FALSE(internal::EncodeSimpleInferResponse(with_params, &none));
+  EXPECT_TRUE(none.empty());
+  InferResponse bytes = resp;
+  bytes.outputs.push_back({"s", *Tensor::FromStrings({1}, {"x"}), Json::object()});
+  EXPECT_FALSE(internal::EncodeSimpleInferResponse(bytes, &none));
 }
 
 }  // namespace

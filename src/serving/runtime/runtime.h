@@ -30,6 +30,9 @@ class Runtime {
   virtual int64_t num_features() const = 0;
   // KServe's platform name ("xgboost", "sklearn").
   virtual std::string platform() const = 0;
+  // True when `Predict` waits on something outside the process (the sklearn helper's pipe):
+  // the model server then predicts on its worker threads, not on its I/O threads.
+  virtual bool blocks() const { return false; }
 };
 
 enum class ModelFormat { kAuto, kXGBoost, kSklearn };

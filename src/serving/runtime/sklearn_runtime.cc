@@ -131,6 +131,7 @@ class SklearnRuntime : public Runtime {
 
   int64_t num_features() const override { return num_features_; }
   std::string platform() const override { return "sklearn"; }
+  bool blocks() const override { return true; }
 
  private:
   Result<Json> ReadLine() {

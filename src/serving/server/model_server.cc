@@ -51,6 +51,13 @@ Json ModelServer::Metadata() const {
   return ToJson(m);
 }
 
+bool ModelServer::AnswersInline(const api::HttpRequest& req) const {
+  if (req.method != "POST") return true;  // health, metadata: no model call
+  Runtime* rt = runtime_.load();
+  if (rt == nullptr) return true;  // answered 503 at once
+  return !batcher_ && !rt->blocks();
+}
+
 void ModelServer::Handle(const api::HttpRequest& req, api::HttpResponse& resp) {
   if (req.method == "GET" && req.path == "/metrics") {
     // Prometheus text: what the batcher did (a model server without one reports zeros).

@@ -3,8 +3,8 @@
 // codecs in serving/protocol. The server answers before the model is loaded: liveness is 200,
 // readiness 503 until `SetRuntime` is called.
 //
-// Thread-safety: `Handle` runs on the HTTP workers concurrently; `SetRuntime` may be called once
-// from any thread.
+// Thread-safety: `Handle` runs on the HTTP workers and I/O threads concurrently; `SetRuntime`
+// may be called once from any thread.
 #pragma once
 
 #include <atomic>
@@ -32,6 +32,10 @@ class ModelServer {
   bool ready() const { return runtime_.load() != nullptr; }
 
   void Handle(const api::HttpRequest& req, api::HttpResponse& resp);
+  // Whether `req` may be answered on an HTTP I/O thread (`api::HttpServerOptions::on_io_thread`):
+  // everything but predictions that wait, on the batcher or on a runtime that `blocks()`.
+  // Small XGBoost models predict in microseconds, so inline is cheaper than any hand-off.
+  bool AnswersInline(const api::HttpRequest& req) const;
 
  private:
   Status CheckModel(const std::string& model, const std::string& version) const;
