@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 SKIFF = os.environ.get("SKIFF_BINARY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "skiff")
@@ -65,6 +66,27 @@ class SkiffTestCase(unittest.TestCase):
         server.stdout.close()
         server.stderr.close()
         self.server = None
+
+    def stop_server_and_replicas(self, isvc_path="/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"):
+        """Deletes every InferenceService through the API and waits (up to 30 s) for its Pods to
+        go, then stops the server: replicas outlive the server by design (their supervisor adopts
+        them), so a test must have the kubelet stop them first."""
+        server = getattr(self, "server", None)
+        if server is not None and server.poll() is None:
+            def get(path):
+                with urllib.request.urlopen(self.url + path, timeout=30) as r:
+                    return json.loads(r.read())
+            try:
+                for item in get(isvc_path).get("items", []):
+                    req = urllib.request.Request(self.url + isvc_path + "/" + item["metadata"]["name"],
+                                                 method="DELETE")
+                    urllib.request.urlopen(req, timeout=30).close()
+                deadline = time.time() + 30
+                while time.time() < deadline and get("/api/v1/namespaces/default/pods").get("items"):
+                    time.sleep(0.1)
+            except OSError:
+                pass
+        self.stop_server()
 
     def remote(self, *args, check=0):
         """`skiff ARGS --server URL` as a client of this test's server (with a data dir of its

@@ -44,23 +44,7 @@ class GatewayTest(SkiffTestCase):
         self.url = "http://127.0.0.1:%d" % self.port
 
     def tearDown(self):
-        # Delete the InferenceServices first, so the kubelet stops their replicas (the supervisor
-        # outlives the server by design, and killing it would orphan them).
-        try:
-            for isvc in self.api("GET", ISVC_PATH)["items"]:
-                self.api("DELETE", ISVC_PATH + "/" + isvc["metadata"]["name"])  # its Pods go with it
-            deadline = time.time() + 30
-            while time.time() < deadline and self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
-                time.sleep(0.1)
-        except OSError:
-            pass
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.stop_server_and_replicas()
         super().tearDown()
 
     # --- API helpers ---

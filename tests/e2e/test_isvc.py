@@ -64,25 +64,7 @@ class InferenceServiceTest(SkiffTestCase):
         self.url = "http://127.0.0.1:%s" % m.group(1)
 
     def tearDown(self):
-        # Replicas outlive the server by design (their supervisor adopts them): delete the
-        # services first so that the kubelet stops their Pods.
-        if self.server.poll() is None:
-            code, lst = self.api("GET", ISVC_PATH)
-            for item in (lst or {}).get("items", []) if code == 200 else []:
-                self.api("DELETE", ISVC_PATH + "/" + item["metadata"]["name"])
-            deadline = time.time() + 15
-            while time.time() < deadline:
-                code, pods = self.api("GET", "/api/v1/namespaces/default/pods")
-                if code != 200 or not pods.get("items"):
-                    break
-                time.sleep(0.2)
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.stop_server_and_replicas()
         super().tearDown()
 
     def call(self, method, url, body=None):

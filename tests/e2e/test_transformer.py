@@ -106,23 +106,7 @@ class TransformerTest(SkiffTestCase):
         self.url = "http://127.0.0.1:%d" % self.port
 
     def tearDown(self):
-        # Delete the service first so that the kubelet stops its Pods (the supervisor outlives
-        # the server by design).
-        try:
-            for isvc in self.api("GET", ISVC_PATH)["items"]:
-                self.api("DELETE", ISVC_PATH + "/" + isvc["metadata"]["name"])
-            deadline = time.time() + 30
-            while time.time() < deadline and self.api("GET", "/api/v1/namespaces/default/pods")["items"]:
-                time.sleep(0.1)
-        except OSError:
-            pass
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.stop_server_and_replicas()
         super().tearDown()
 
     def api(self, method, path, body=None):

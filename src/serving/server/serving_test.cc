@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -253,6 +254,28 @@ TEST_F(ServingTest, XGBoostReadinessV1V2JsonAndBinary) {
   EXPECT_EQ(c.Do("POST", "/v2/models/iris/infer", "{not json").status, 400);
 }
 
+// POSTs `n` bodies (`body(i)`) to `path` at once, one connection each; the status codes and
+// bodies, by index.
+std::pair<std::vector<int>, std::vector<std::string>> SendAtOnce(int port, const std::string& path, size_t n,
+                                                                 const char* what,
+                                                                 const std::function<Json(size_t)>& body) {
+  std::vector<std::string> bodies(n);
+  std::vector<int> codes(n, 0);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = Client(port).Do("POST", path, body(i).dump());
+      codes[i] = r.status;
+      bodies[i] = r.body;
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("figure: %zu concurrent one-row %s requests through the batcher: %.1f ms\n", n, what, secs * 1000);
+  return {codes, bodies};
+}
+
 TEST_F(ServingTest, BatcherServesConcurrentV1RequestsSplitByIndex) {
 #ifdef SKIFF_TEST_NO_XGBOOST
   GTEST_SKIP() << "built without libxgboost-dev: no XGBoost runtime";
@@ -266,21 +289,9 @@ TEST_F(ServingTest, BatcherServesConcurrentV1RequestsSplitByIndex) {
   int port = p.Port();
   ASSERT_GT(port, 0);
   ASSERT_TRUE(p.WaitReady());
-  std::vector<std::string> bodies(n);
-  std::vector<int> codes(n, 0);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      Client c(port);
-      auto r = c.Do("POST", "/v1/models/iris:predict", Json{{"instances", Json::array({rows[i]})}}.dump());
-      codes[i] = r.status;
-      bodies[i] = r.body;
-    });
-  }
-  for (auto& t : threads) t.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("figure: %zu concurrent one-row V1 requests through the batcher: %.1f ms\n", n, secs * 1000);
+  auto [codes, bodies] = SendAtOnce(port, "/v1/models/iris:predict", n, "V1", [&](size_t i) {
+    return Json{{"instances", Json::array({rows[i]})}};
+  });
   for (size_t i = 0; i < n; ++i) {
     ASSERT_EQ(codes[i], 200) << bodies[i];
     Json pred = Json::parse(bodies[i])["predictions"];
@@ -304,24 +315,11 @@ TEST_F(ServingTest, BatcherServesConcurrentV2RequestsSplitByIndex) {
   int port = p.Port();
   ASSERT_GT(port, 0);
   ASSERT_TRUE(p.WaitReady());
-  std::vector<std::string> bodies(n);
-  std::vector<int> codes(n, 0);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      Client c(port);
-      Json in = {{"name", "x"}, {"shape", {1, rows[i].size()}}, {"datatype", i % 2 ? "FP32" : "FP64"},
-                 {"data", rows[i]}};
-      auto r = c.Do("POST", "/v2/models/iris/infer",
-                    Json{{"id", "req-" + std::to_string(i)}, {"inputs", Json::array({in})}}.dump());
-      codes[i] = r.status;
-      bodies[i] = r.body;
-    });
-  }
-  for (auto& t : threads) t.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("figure: %zu concurrent one-row V2 requests through the batcher: %.1f ms\n", n, secs * 1000);
+  auto [codes, bodies] = SendAtOnce(port, "/v2/models/iris/infer", n, "V2", [&](size_t i) {
+    Json in = {{"name", "x"}, {"shape", {1, rows[i].size()}}, {"datatype", i % 2 ? "FP32" : "FP64"},
+               {"data", rows[i]}};
+    return Json{{"id", "req-" + std::to_string(i)}, {"inputs", Json::array({in})}};
+  });
   for (size_t i = 0; i < n; ++i) {
     ASSERT_EQ(codes[i], 200) << bodies[i];
     Json out = Json::parse(bodies[i]);
