@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <unordered_set>
 #include <utility>
 
@@ -214,6 +215,28 @@ Result<BlobInfo> ArtifactStore::Publish(const std::string& tmp, const std::strin
   return info;
 }
 
+namespace {
+
+// Reads `fd` (the file at `path`) to its end into `hash` and `size`, handing each piece to `sink`
+// when there is one (a copy being written).
+Status HashFile(int fd, const std::string& path, Sha256* hash, int64_t* size,
+                const std::function<Status(const char*, size_t)>& sink) {
+  std::vector<char> buf(kCopyChunk);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Internal("read " + path + ": " + ErrnoText(errno));
+    }
+    if (n == 0) return OkStatus();
+    hash->Update(buf.data(), static_cast<size_t>(n));
+    if (sink) SKIFF_RETURN_IF_ERROR(sink(buf.data(), static_cast<size_t>(n)));
+    *size += n;
+  }
+}
+
+}  // namespace
+
 Result<BlobInfo> ArtifactStore::PutFile(const std::string& path) {
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
@@ -233,21 +256,9 @@ Result<BlobInfo> ArtifactStore::PutFile(const std::string& path) {
   }
   Sha256 hash;
   int64_t size = 0;
-  Status s;
-  std::vector<char> buf(kCopyChunk);
-  for (;;) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      s = Internal("read " + path + ": " + ErrnoText(errno));
-      break;
-    }
-    if (n == 0) break;
-    hash.Update(buf.data(), static_cast<size_t>(n));
-    s = WriteAll(*out, buf.data(), static_cast<size_t>(n), tmp);
-    if (!s.ok()) break;
-    size += n;
-  }
+  Status s = HashFile(in, path, &hash, &size, [&](const char* data, size_t n) {
+    return WriteAll(*out, data, n, tmp);
+  });
   ::close(in);
   SKIFF_RETURN_IF_ERROR(FinishTemp(*out, tmp, s));
   return Publish(tmp, hash.FinalHex(), size);
@@ -274,19 +285,7 @@ Result<BlobInfo> ArtifactStore::AdoptFile(const std::string& path) {
   }
   Sha256 hash;
   int64_t size = 0;
-  Status s;
-  std::vector<char> buf(kCopyChunk);
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      s = Internal("read " + path + ": " + ErrnoText(errno));
-      break;
-    }
-    if (n == 0) break;
-    hash.Update(buf.data(), static_cast<size_t>(n));
-    size += n;
-  }
+  Status s = HashFile(fd, path, &hash, &size, nullptr);
   // Read-only like every blob; the descriptor is only read, so `FinishTemp`'s fsync still works.
   if (s.ok() && ::fchmod(fd, 0444) != 0) s = Internal("chmod " + path + ": " + ErrnoText(errno));
   SKIFF_RETURN_IF_ERROR(FinishTemp(fd, path, s));
