@@ -129,6 +129,9 @@ spec:
         got = json.loads(self.kubectl("get", "pod", "web", "-o", "json").stdout)
         self.assertTrue(got["status"]["containerStatuses"][0]["ready"])
         self.assertEqual(self.kubectl("logs", "web").stdout.splitlines()[0], "127.0.0.1")
+        # The server never ends on its own: stop it (its supervisor outlives the skiff server).
+        self.kubectl("delete", "pod", "web", "--timeout=60s")
+        self.assertFalse(json.loads(self.kubectl("get", "pods", "-o", "json").stdout)["items"])
 
     def test_cron_workflow_starts_workflows_on_schedule_and_keeps_history(self):
         cron = self.write("cron.yaml", """apiVersion: argoproj.io/v1alpha1
