@@ -28,12 +28,12 @@ int CmdModelServer(const Argv& argv) {
   std::string dir = args.Get("--model-dir");
   if (name.empty() || dir.empty()) {
     return Fail(InvalidArgument(
-        "usage: skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn] "
+        "usage: skiff model-server --model-name NAME --model-dir DIR|FILE [--format xgboost|sklearn|pytorch] "
         "[--port 8080] [--host 127.0.0.1] [--io-threads N] [--workers 4] [--model-version 1] [--python /usr/bin/python3] "
         "[--max-batch-size N --max-latency-ms M]"));
   }
   auto format = serving::ParseModelFormat(args.Get("--format"));
-  if (!format) return Fail(InvalidArgument("--format: must be xgboost or sklearn"));
+  if (!format) return Fail(InvalidArgument("--format: must be xgboost, sklearn or pytorch"));
   api::HttpServerOptions ho;
   ho.host = args.Get("--host", "127.0.0.1");
   ho.port = std::atoi(args.Get("--port", "8080").c_str());
@@ -65,6 +65,9 @@ int CmdModelServer(const Argv& argv) {
   if (!loc.ok()) return Fail(loc.status());
   if (loc->format == serving::ModelFormat::kXGBoost && !serving::HaveXGBoost()) {
     return Fail(Unimplemented("this skiff was built without libxgboost-dev; the XGBoost runtime is not available"));
+  }
+  if (loc->format == serving::ModelFormat::kTorchScript && !serving::HaveTorch()) {
+    return Fail(serving::LoadTorchRuntime(loc->path).status());
   }
 
   // The HTTP threads and the sklearn helper must not take SIGINT/SIGTERM: the main thread waits

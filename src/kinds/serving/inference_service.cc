@@ -350,14 +350,18 @@ Result<StorageUri> ParseStorageUri(std::string_view uri, std::string_view where)
 }
 
 std::string HostModelServerFormat(std::string_view model_format) {
-  if (model_format == "sklearn" || model_format == "xgboost") return std::string(model_format);
+  // pytorch: a TorchScript model.pt, in builds with the TorchScript runtime (-DSKIFF_WITH_TORCH=ON);
+  // elsewhere the replica's model server refuses it and says why.
+  if (model_format == "sklearn" || model_format == "xgboost" || model_format == "pytorch") {
+    return std::string(model_format);
+  }
   return "";
 }
 
 Status HostRuntimeError(const Component& c) {
   if (!c.custom && HostModelServerFormat(c.model_format).empty()) {
     return FailedPrecondition("no host runtime for modelFormat " + c.model_format +
-                              " (this host serves sklearn and xgboost with skiff model-server, and "
+                              " (this host serves sklearn, xgboost and TorchScript pytorch with skiff model-server, and "
                               "custom containers as host processes)");
   }
   if (!c.custom && c.storage.scheme == StorageScheme::kNone) {

@@ -12,6 +12,7 @@ ModelFormat FormatFromName(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   if (ext == ".bst" || ext == ".json" || ext == ".ubj" || ext == ".model") return ModelFormat::kXGBoost;
   if (ext == ".joblib" || ext == ".pkl" || ext == ".pickle") return ModelFormat::kSklearn;
+  if (ext == ".pt" || ext == ".pth") return ModelFormat::kTorchScript;
   return ModelFormat::kAuto;
 }
 
@@ -21,6 +22,7 @@ std::string_view ModelFormatName(ModelFormat f) {
   switch (f) {
     case ModelFormat::kXGBoost: return "xgboost";
     case ModelFormat::kSklearn: return "sklearn";
+    case ModelFormat::kTorchScript: return "pytorch";
     case ModelFormat::kAuto: break;
   }
   return "auto";
@@ -29,6 +31,7 @@ std::string_view ModelFormatName(ModelFormat f) {
 std::optional<ModelFormat> ParseModelFormat(std::string_view name) {
   if (name == "xgboost") return ModelFormat::kXGBoost;
   if (name == "sklearn") return ModelFormat::kSklearn;
+  if (name == "pytorch" || name == "torchscript") return ModelFormat::kTorchScript;
   if (name == "auto" || name.empty()) return ModelFormat::kAuto;
   return std::nullopt;
 }
@@ -39,7 +42,7 @@ Result<ModelLocation> LocateModel(const std::string& dir_or_file, ModelFormat fo
   if (!fs::is_directory(dir_or_file, ec)) {
     ModelFormat f = format != ModelFormat::kAuto ? format : FormatFromName(dir_or_file);
     if (f == ModelFormat::kAuto) {
-      return InvalidArgument("cannot tell the format of " + dir_or_file + "; pass --format xgboost|sklearn");
+      return InvalidArgument("cannot tell the format of " + dir_or_file + "; pass --format xgboost|sklearn|pytorch");
     }
     return ModelLocation{dir_or_file, f};
   }
@@ -52,19 +55,24 @@ Result<ModelLocation> LocateModel(const std::string& dir_or_file, ModelFormat fo
     }
     return std::nullopt;
   };
-  if (format != ModelFormat::kSklearn) {
+  if (format == ModelFormat::kAuto || format == ModelFormat::kXGBoost) {
     if (auto l = find(kXgb, ModelFormat::kXGBoost)) return *l;
   }
-  if (format != ModelFormat::kXGBoost) {
+  if (format == ModelFormat::kAuto || format == ModelFormat::kSklearn) {
     if (auto l = find(kSk, ModelFormat::kSklearn)) return *l;
   }
+  static const char* kPt[] = {"model.pt", "model.pth"};
+  if (format == ModelFormat::kAuto || format == ModelFormat::kTorchScript) {
+    if (auto l = find(kPt, ModelFormat::kTorchScript)) return *l;
+  }
   return NotFound("no model file in " + dir_or_file +
-                  " (looked for model.bst|model.json|model.ubj|model.joblib|model.pkl|model.pickle)");
+                  " (looked for model.bst|model.json|model.ubj|model.joblib|model.pkl|model.pickle|model.pt|model.pth)");
 }
 
 Result<std::unique_ptr<Runtime>> LoadRuntime(const std::string& dir_or_file, const RuntimeOptions& options) {
   SKIFF_ASSIGN_OR_RETURN(ModelLocation loc, LocateModel(dir_or_file, options.format));
   if (loc.format == ModelFormat::kXGBoost) return LoadXGBoostRuntime(loc.path, options.parallelism);
+  if (loc.format == ModelFormat::kTorchScript) return LoadTorchRuntime(loc.path);
   return LoadSklearnRuntime(loc.path, options.python);
 }
 
@@ -95,6 +103,14 @@ Result<Rows> BatchRows(const Tensor& batch, int64_t num_features) {
 bool HaveXGBoost() { return false; }
 Result<std::unique_ptr<Runtime>> LoadXGBoostRuntime(const std::string&, int) {
   return Unimplemented("this skiff was built without libxgboost-dev; the XGBoost runtime is not available");
+}
+#endif
+
+#ifndef SKIFF_HAVE_TORCH
+bool HaveTorch() { return false; }
+Result<std::unique_ptr<Runtime>> LoadTorchRuntime(const std::string&) {
+  return Unimplemented("this skiff was built without libtorch; the TorchScript (pytorch) runtime needs a build "
+                       "configured with -DSKIFF_WITH_TORCH=ON and libtorch-dev installed");
 }
 #endif
 

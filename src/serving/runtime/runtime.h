@@ -3,6 +3,8 @@
 //
 //   * XGBoost, natively through its C API (xgboost_runtime.cc; built only when libxgboost-dev
 //     was found at configure time, see SKIFF_HAVE_XGBOOST).
+//   * TorchScript (`model.pt`, KServe's "pytorch" format for a scripted or traced module),
+//     through libtorch, only in builds configured with -DSKIFF_WITH_TORCH=ON (torch_runtime.cc).
 //   * scikit-learn, through a long-lived /usr/bin/python3 helper process per model that loads
 //     `model.joblib`/`model.pkl` with joblib/pickle, as KServe's sklearn server does, and
 //     answers JSON lines over a pipe (sklearn_runtime.cc).
@@ -35,7 +37,7 @@ class Runtime {
   virtual bool blocks() const { return false; }
 };
 
-enum class ModelFormat { kAuto, kXGBoost, kSklearn };
+enum class ModelFormat { kAuto, kXGBoost, kSklearn, kTorchScript };
 
 struct RuntimeOptions {
   ModelFormat format = ModelFormat::kAuto;
@@ -60,8 +62,10 @@ Result<std::unique_ptr<Runtime>> LoadRuntime(const std::string& dir_or_file,
 
 // True when this build has the native XGBoost runtime.
 bool HaveXGBoost();
+// True when this build has the TorchScript runtime (-DSKIFF_WITH_TORCH=ON with libtorch-dev).
+bool HaveTorch();
 
-std::string_view ModelFormatName(ModelFormat f);  // "auto", "xgboost", "sklearn"
+std::string_view ModelFormatName(ModelFormat f);  // "auto", "xgboost", "sklearn", "pytorch"
 std::optional<ModelFormat> ParseModelFormat(std::string_view name);
 
 // Checks that `batch` is a numeric rank-2 tensor [n, features] (rank 1 [features] is read as
@@ -76,5 +80,6 @@ Result<Rows> BatchRows(const Tensor& batch, int64_t num_features);
 // Implementations.
 Result<std::unique_ptr<Runtime>> LoadXGBoostRuntime(const std::string& path, int parallelism);
 Result<std::unique_ptr<Runtime>> LoadSklearnRuntime(const std::string& path, const std::string& python);
+Result<std::unique_ptr<Runtime>> LoadTorchRuntime(const std::string& path);
 
 }  // namespace skiff::serving

@@ -339,6 +339,73 @@ TEST_F(ServingTest, BatcherServesConcurrentV2RequestsSplitByIndex) {
   EXPECT_LT(calls, static_cast<int64_t>(n)) << metrics;
 }
 
+// TorchScript (KServe's "pytorch" format) through libtorch: a small network trained here with
+// Debian's python3-torch on the iris rows, scripted and saved as model.pt; the model server's
+// V1 and V2 answers must equal PyTorch's own. Without the build option the format is refused
+// with the reason.
+TEST_F(ServingTest, TorchScriptModelThroughLibtorchOrAClearRefusal) {
+  const std::string dir = *dir_ + "/torch";
+  fs::create_directories(dir);
+  const std::string train = R"py(
+import json, sys
+import torch
+from sklearn.datasets import load_iris
+out = sys.argv[1]
+x, y = load_iris(return_X_y=True)
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3), torch.nn.Softmax(dim=1))
+opt = torch.optim.Adam(net.parameters(), lr=0.05)
+xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+for _ in range(200):
+    opt.zero_grad(); loss = torch.nn.functional.nll_loss(torch.log(net(xt)), yt); loss.backward(); opt.step()
+torch.jit.script(net.eval()).save(out + "/model.pt")
+rows = x[[0, 60, 120]].tolist()
+with torch.no_grad():
+    probs = net(torch.tensor(rows, dtype=torch.float32)).tolist()
+json.dump({"x": rows, "probs": probs, "labels": [int(y[i]) for i in (0, 60, 120)]}, open(out + "/expected.json", "w"))
+)py";
+  std::string script = dir + "/train.py";
+  std::ofstream(script) << train;
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir).c_str()), 0);
+  Json want = Json::parse(ReadFile(dir + "/expected.json"));
+#ifndef SKIFF_TEST_HAVE_TORCH
+  std::string said = dir + "/refused.txt";
+  int rc = std::system((Binary() + " model-server --model-name flowers --model-dir " + dir + " --port 0 >" + said +
+                        " 2>&1").c_str());
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(ReadFile(said).find("SKIFF_WITH_TORCH"), std::string::npos) << ReadFile(said);
+  GTEST_SKIP() << "built without -DSKIFF_WITH_TORCH=ON: the refusal was checked, not the runtime";
+#endif
+  ServerProcess p({"model-server", "--model-name", "flowers", "--model-dir", dir, "--port", "0"});
+  int port = p.Port();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(p.WaitReady());
+  Client c(port);
+  auto r = c.Do("POST", "/v1/models/flowers:predict", Json{{"instances", want["x"]}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json pred = Json::parse(r.body)["predictions"];
+  ASSERT_EQ(pred.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(pred[i][k].get<double>(), want["probs"][i][k].get<double>(), 1e-5);
+    size_t best = 0;
+    for (size_t k = 1; k < 3; ++k) best = pred[i][k] > pred[i][best] ? k : best;
+    EXPECT_EQ(static_cast<int>(best), want["labels"][i].get<int>()) << i;
+  }
+  std::vector<double> flat;
+  for (const auto& row : want["x"]) {
+    for (const auto& v : row) flat.push_back(v.get<double>());
+  }
+  r = c.Do("POST", "/v2/models/flowers/infer",
+           Json{{"inputs", {{{"name", "x"}, {"shape", {3, 4}}, {"datatype", "FP64"}, {"data", flat}}}}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json out = Json::parse(r.body)["outputs"][0];
+  EXPECT_EQ(out["shape"], Json::array({3, 3}));
+  EXPECT_NEAR(out["data"][0].get<double>(), want["probs"][0][0].get<double>(), 1e-5);
+  // A row the network cannot take is the caller's error.
+  r = c.Do("POST", "/v1/models/flowers:predict", R"({"instances": [[1, 2, 3]]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
 TEST_F(ServingTest, SklearnThroughPythonHelper) {
   ServerProcess p({"model-server", "--model-name", "iris-lr", "--model-dir", *dir_ + "/sklearn", "--port", "0",
                    "--format", "sklearn"});
