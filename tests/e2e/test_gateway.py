@@ -8,14 +8,13 @@ python3-sklearn."""
 import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
 import unittest
 import urllib.request
 
-from skiffenv import SKIFF, SkiffTestCase, store_args
+from skiffenv import SkiffTestCase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, "..", "..", "src", "serving", "gateway", "testdata", "train_digits.py")
@@ -35,13 +34,8 @@ class GatewayTest(SkiffTestCase):
         subprocess.run(["/usr/bin/python3", TRAIN, self.models], check=True)
         with open(os.path.join(self.models, "expected.json")) as f:
             self.expected = json.load(f)
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + store_args(), env=self.env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r" % line)
-        self.port = int(m.group(1))
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.start_server()
+        self.port = int(self.url.rsplit(":", 1)[1])
 
     def tearDown(self):
         self.stop_server_and_replicas()

@@ -7,13 +7,12 @@ the controller's unit tests through `RevisionStats`.)"""
 
 import json
 import os
-import re
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from skiffenv import SKIFF, SkiffTestCase, store_args
+from skiffenv import SkiffTestCase
 
 ISVC_PATH = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
 
@@ -52,16 +51,7 @@ class InferenceServiceTest(SkiffTestCase):
         subprocess.run(["/usr/bin/python3", "-c", TRAIN, self.model_dir], check=True, timeout=300)
         with open(os.path.join(self.model_dir, "expected.json")) as f:
             self.expected = json.load(f)
-        self.store = store_args()
         self.start_server()
-
-    def start_server(self):
-        self.server = subprocess.Popen([SKIFF, "server", "--port", "0"] + self.store, env=self.env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.server.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(m, "server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%s" % m.group(1)
 
     def tearDown(self):
         self.stop_server_and_replicas()

@@ -11,14 +11,12 @@ server's port); the predictions must equal the model's own for the rescaled rows
 import http.client
 import json
 import os
-import re
-import socket
 import subprocess
 import time
 import unittest
 import urllib.request
 
-from skiffenv import SKIFF, SkiffTestCase, store_args
+from skiffenv import SkiffTestCase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, "..", "..", "src", "serving", "server", "testdata", "train_models.py")
@@ -78,12 +76,6 @@ def have_xgboost():
                           capture_output=True).returncode == 0
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @unittest.skipUnless(have_xgboost(), "python3-xgboost / python3-sklearn are not installed")
 class TransformerTest(SkiffTestCase):
     def setUp(self):
@@ -95,15 +87,10 @@ class TransformerTest(SkiffTestCase):
         self.transformer = os.path.join(self.files, "transformer.py")
         with open(self.transformer, "w") as f:
             f.write(TRANSFORMER)
-        # A fixed port: the controller tells transformers the gateway's address (SKIFF_GATEWAY),
-        # which `--port 0` leaves unknown when the controllers start.
-        self.port = free_port()
-        self.server = subprocess.Popen([SKIFF, "server", "--port", str(self.port)] + store_args(),
-                                       env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
-        line = self.server.stdout.readline()
-        self.assertIsNotNone(re.search(r"http://127\.0\.0\.1:(\d+)", line), "server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%d" % self.port
+        # On `--port 0` too the controller tells transformers the gateway's address (SKIFF_GATEWAY),
+        # read once the server listens.
+        self.start_server()
+        self.port = int(self.url.rsplit(":", 1)[1])
 
     def tearDown(self):
         self.stop_server_and_replicas()
