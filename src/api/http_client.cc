@@ -40,8 +40,10 @@ void ParseResponseHead(const std::string& head, int* status, std::map<std::strin
     if (colon != std::string::npos) {
       std::string k = line.substr(0, colon);
       for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      // The value without the optional whitespace (spaces, tabs) around it.
       std::string v = line.substr(colon + 1);
-      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      v.erase(0, std::min(v.size(), v.find_first_not_of(" \t")));
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
       (*headers)[k] = v;
     }
     pos = next;

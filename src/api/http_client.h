@@ -60,7 +60,7 @@ class HttpClient {
 };
 
 // Parses a response's status line and headers (without the blank line); header names are
-// lower-cased.
+// lower-cased, values trimmed of the spaces and tabs around them. Also `DownloadUrl`'s parser.
 void ParseResponseHead(const std::string& head, int* status, std::map<std::string, std::string>* headers);
 
 // Splits a stream into lines across chunk boundaries: `Feed` calls `on_line` for each complete

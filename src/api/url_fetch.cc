@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 
+#include "api/http_client.h"
 #include "common/fs.h"
 
 namespace skiff::api {
@@ -246,29 +247,20 @@ Result<Response> Exchange(const Url& u, const std::string& method,
                                       "\r\nUser-Agent: skiff\r\nAccept: */*\r\nConnection: close\r\n\r\n"));
   Reader rd(conn);
   Response r;
-  std::string status_line;
-  {
-    SKIFF_ASSIGN_OR_RETURN(status_line, rd.Line());
-  }
-  if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
-    return Unavailable("not an HTTP response: \"" + status_line.substr(0, 64) + "\"");
-  }
-  r.status = std::atoi(status_line.c_str() + 9);
+  // The status line and headers, as the project's client reads them (ParseResponseHead).
+  std::string head;
   for (;;) {
     std::string line;
     {
       SKIFF_ASSIGN_OR_RETURN(line, rd.Line());
     }
     if (line.empty()) break;
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-    r.headers[name] = value;
+    head += head.empty() ? line : "\r\n" + line;
   }
+  if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) {
+    return Unavailable("not an HTTP response: \"" + head.substr(0, std::min<size_t>(head.find('\r'), 64)) + "\"");
+  }
+  ParseResponseHead(head, &r.status, &r.headers);
   if (method == "HEAD" || r.status == 204 || r.status == 304 || r.status / 100 == 1) return r;
   auto discard = [](std::string_view) { return OkStatus(); };
   const auto& body_sink = r.status == 200 ? sink : std::function<Status(std::string_view)>(discard);
