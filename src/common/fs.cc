@@ -118,6 +118,11 @@ std::string JoinPath(std::string_view a, std::string_view b) {
   return out;
 }
 
+bool PathIsBelow(std::string_view path, std::string_view dir) {
+  if (dir == "/") return path.size() > 1 && path[0] == '/';
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
 std::string DirName(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   size_t pos = path.rfind('/');

@@ -22,6 +22,9 @@ bool IsDirectory(const std::string& path);
 std::string JoinPath(std::string_view a, std::string_view b);
 // Directory part of a path ("a/b/c" -> "a/b"; "c" -> ".").
 std::string DirName(std::string_view path);
+// True if `path` names something strictly inside the directory `dir`, lexically, by whole
+// segments ("/tmp/a" is below "/tmp" and "/", not below "/tm" or "/tmp/a").
+bool PathIsBelow(std::string_view path, std::string_view dir);
 // Lexically normalizes `rel` and rejects anything that would escape its base directory
 // ("..", absolute paths). Returns the clean relative path.
 Result<std::string> SafeRelativePath(std::string_view rel);

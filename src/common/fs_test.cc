@@ -26,6 +26,16 @@ TEST(FsTest, SafeRelativePathRejectsEscapes) {
   EXPECT_FALSE(SafeRelativePath("").ok());
 }
 
+TEST(FsTest, PathIsBelowMatchesWholeSegments) {
+  EXPECT_TRUE(PathIsBelow("/tmp/a", "/tmp"));
+  EXPECT_TRUE(PathIsBelow("/tmp/a/b", "/tmp"));
+  EXPECT_TRUE(PathIsBelow("/tmp", "/"));
+  EXPECT_FALSE(PathIsBelow("/tmp", "/tmp"));
+  EXPECT_FALSE(PathIsBelow("/tmpx/a", "/tmp"));
+  EXPECT_FALSE(PathIsBelow("/tm", "/tmp"));
+  EXPECT_FALSE(PathIsBelow("/", "/"));
+}
+
 TEST(FsTest, DirName) {
   EXPECT_EQ(DirName("/a/b/c"), "/a/b");
   EXPECT_EQ(DirName("c"), ".");

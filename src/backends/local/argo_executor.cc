@@ -14,9 +14,7 @@ namespace skiff::local {
 namespace {
 
 bool UnderPrefix(const std::string& path, const std::string& prefix) {
-  if (prefix == "/") return true;
-  return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
-                            path[prefix.size()] == '/');
+  return prefix == "/" || path == prefix || PathIsBelow(path, prefix);
 }
 
 std::string Relative(const std::string& path, const std::string& prefix) {

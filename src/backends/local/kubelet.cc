@@ -442,7 +442,7 @@ Status Kubelet::PreparePod(PodRun& run) {
         auto rel = SafeRelativePath(sub);
         if (!rel.ok()) return rel.status().WithPrefix("volumeMounts.subPath");
         source = JoinPath(source, *rel);
-        if (source.compare(0, run.dir.size() + 1, run.dir + "/") == 0) run.recyclable = false;
+        if (PathIsBelow(source, run.dir)) run.recyclable = false;
         SKIFF_RETURN_IF_ERROR(MakeDirs(source));
       }
       run.mounts.push_back({"bind", source, target, vm.value("readOnly", false)});
@@ -471,19 +471,18 @@ Status Kubelet::PreparePod(PodRun& run) {
   for (const auto& m : run.mounts) {
     const MountSpec* outer = nullptr;
     for (const auto& o : run.mounts) {
-      if (&o == &m || o.target.size() >= m.target.size()) continue;
-      if (m.target.compare(0, o.target.size() + 1, o.target + "/") != 0) continue;
+      if (!PathIsBelow(m.target, o.target)) continue;
       if (outer == nullptr || o.target.size() > outer->target.size()) outer = &o;
     }
     if (outer == nullptr) continue;
-    std::string point = outer->source + m.target.substr(outer->target.size());
+    std::string point = JoinPath(outer->source, m.target.substr(outer->target.size()));
     if (IsDirectory(m.source)) {
       SKIFF_RETURN_IF_ERROR(MakeDirs(point));
     } else if (!PathExists(point)) {
       SKIFF_RETURN_IF_ERROR(MakeDirs(DirName(point)));
       SKIFF_RETURN_IF_ERROR(WriteFile(point, ""));
     }
-    if (point.compare(0, run.dir.size() + 1, run.dir + "/") == 0) run.recyclable = false;
+    if (PathIsBelow(point, run.dir)) run.recyclable = false;
     nested.insert(m.target);
   }
   // A private root when the Pod writes outside its mounts (Argo examples write /out, /mnt/...)

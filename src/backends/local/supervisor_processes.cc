@@ -292,10 +292,7 @@ Result<SpawnPlan> SupervisorServer::Plan(Proc& proc, int* stdout_fd, int* stderr
       // Inside an earlier mount (a volume under the private /tmp): its mount point is in that
       // mount's source, made by the client; nothing to create on the host or in the root.
       bool inside = false;
-      for (size_t k = 0; k < i; ++k) {
-        const std::string& outer = s.mounts[k].target;
-        inside = inside || m.target.compare(0, outer.size() + 1, outer + "/") == 0;
-      }
+      for (size_t k = 0; k < i; ++k) inside = inside || PathIsBelow(m.target, s.mounts[k].target);
       if (!inside) SKIFF_RETURN_IF_ERROR(PrepareMountTarget(m, upper));
       if (m.kind == "tmpfs") {
         plan.mounts.push_back({"tmpfs", merged + m.target, "tmpfs",
