@@ -1,5 +1,6 @@
 #include "serving/server/model_server.h"
 
+#include "common/metrics.h"
 #include "serving/protocol/routes.h"
 #include "serving/protocol/v1.h"
 #include "serving/protocol/v2.h"
@@ -60,16 +61,16 @@ bool ModelServer::AnswersInline(const api::HttpRequest& req) const {
 
 void ModelServer::Handle(const api::HttpRequest& req, api::HttpResponse& resp) {
   if (req.method == "GET" && req.path == "/metrics") {
-    // Prometheus text: what the batcher did (a model server without one reports zeros).
-    int64_t calls = batcher_ ? batcher_->calls() : 0, requests = batcher_ ? batcher_->requests() : 0;
+    // What the batcher did (a model server without one reports zeros), in Prometheus' format.
+    Metrics m;
+    m.Declare("skiff_model_batch_calls_total", Metrics::Type::kCounter, "Runtime calls made by the batcher.");
+    m.Declare("skiff_model_batched_requests_total", Metrics::Type::kCounter,
+              "Requests served through the batcher.");
+    m.Inc("skiff_model_batch_calls_total", {{"model", name_}}, batcher_ ? batcher_->calls() : 0);
+    m.Inc("skiff_model_batched_requests_total", {{"model", name_}}, batcher_ ? batcher_->requests() : 0);
     resp.status = 200;
     resp.content_type = "text/plain; version=0.0.4";
-    resp.body = "# HELP skiff_model_batch_calls_total Runtime calls made by the batcher.\n"
-                "# TYPE skiff_model_batch_calls_total counter\n"
-                "skiff_model_batch_calls_total{model=\"" + name_ + "\"} " + std::to_string(calls) + "\n"
-                "# HELP skiff_model_batched_requests_total Requests served through the batcher.\n"
-                "# TYPE skiff_model_batched_requests_total counter\n"
-                "skiff_model_batched_requests_total{model=\"" + name_ + "\"} " + std::to_string(requests) + "\n";
+    resp.body = m.Expose();
     return;
   }
   auto route = ParseRoute(req.method, req.path);
