@@ -144,8 +144,7 @@ Status LocalRuntime::StartControllers() {
   isvc_opts.data_dir = home_;
   isvc_opts.skiff_binary = SelfExePath();
   isvc_opts.stats = serving_stats_;
-  isvc_opts.gateway_address = gateway_address_;
-  isvc_opts.gateway_address_fn = [this] {
+  isvc_opts.gateway_address = [this] {
     if (!gateway_address_.empty()) return gateway_address_;
     const std::string scheme = "http://";  // the server's own URL, once it listens
     return server_url_.rfind(scheme, 0) == 0 ? server_url_.substr(scheme.size()) : server_url_;

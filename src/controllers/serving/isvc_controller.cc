@@ -715,7 +715,7 @@ Json InferenceServiceController::NewReplicaPod(const InferenceService& isvc, con
   // to this machine (a host alias), at the gateway's port; the gateway routes
   // "<isvc>-predictor.<ns>..." to the predictor, past the transformer.
   const std::string predictor_host = isvc.name + "-predictor." + isvc.ns + "." + options_.domain;
-  const std::string gateway = options_.gateway_address_fn ? options_.gateway_address_fn() : options_.gateway_address;
+  const std::string gateway = options_.gateway_address ? options_.gateway_address() : std::string();
   const std::string gateway_port = gateway.substr(gateway.rfind(':') + 1);
   if (cname == "transformer") {
     set_env("PREDICTOR_HOST", predictor_host);

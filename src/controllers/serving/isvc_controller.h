@@ -91,11 +91,10 @@ struct IsvcControllerOptions {
   std::string data_dir;
   // The skiff binary the replicas run (`<skiff_binary> model-server ...`).
   std::string skiff_binary;
-  // The server's own address for transformers (`SKIFF_GATEWAY`), "127.0.0.1:<port>"; empty:
-  // not set.
-  std::string gateway_address;
-  // When set, read at each use instead (a server on port 0 knows its port only once it listens).
-  std::function<std::string()> gateway_address_fn;
+  // The server's own address for transformers (`SKIFF_GATEWAY`), "127.0.0.1:<port>", read when
+  // a replica is made (a server on port 0 knows its port only once it listens); null or "": not
+  // set.
+  std::function<std::string()> gateway_address;
   std::string domain = "example.com";
   // Per-request counts from the gateway; may be null (no traffic is ever seen then).
   serving::RevisionStats* stats = nullptr;

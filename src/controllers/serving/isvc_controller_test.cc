@@ -28,7 +28,7 @@ class IsvcControllerTest : public ControllerTestBase<InferenceServiceController>
     opts.data_dir = dir_;
     opts.skiff_binary = "/opt/skiff";
     opts.stats = &stats_;
-    opts.gateway_address = "127.0.0.1:8080";
+    opts.gateway_address = [] { return std::string("127.0.0.1:8080"); };
     opts.allocate_port = [](uint64_t, const std::set<int32_t>& taken) -> Result<int32_t> {
       int32_t p = 31000;
       while (taken.count(p)) ++p;
