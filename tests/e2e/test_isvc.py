@@ -228,10 +228,7 @@ class InferenceServiceTest(SkiffTestCase):
         self.addCleanup(https.kill)
         port = int(https.stdout.readline())
         # The server (and so its serving controller) trusts the private certificate.
-        self.server.terminate()
-        self.server.wait(timeout=10)
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.stop_server()
         self.env["SSL_CERT_FILE"] = certs + "/cert.pem"
         self.start_server()
         spec = isvc("web", self.model_dir)
@@ -328,10 +325,8 @@ class InferenceServiceTest(SkiffTestCase):
                                                        if p.get("status", {}).get("phase") == "Running"]) == 2)
         before = sorted((p["metadata"]["name"], p["metadata"]["annotations"]["serving.skiff.dev/port"])
                         for p in self.pods("digits"))
-        self.server.kill()
-        self.server.wait()
-        self.server.stdout.close()
-        self.server.stderr.close()
+        self.server.kill()  # SIGKILL: nothing is shut down cleanly
+        self.stop_server()
         self.start_server()
         # Several passes and decisions later: the same replicas, no new revision, still Ready.
         time.sleep(5)
