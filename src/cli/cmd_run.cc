@@ -19,6 +19,7 @@
 #include "cli/run_training.h"
 #include "common/fs.h"
 #include "common/ids.h"
+#include "common/trace_mark.h"
 #include "engine/dag/executor.h"
 #include "kinds/training/training_job.h"
 
@@ -251,7 +252,9 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
           auto full = controllers::GetWorkflowWithNodes(rt.store(), ns, name);
           if (full.ok()) wf = std::move(full);
         }
+        TraceMark("terminal seen");
         if (!opts.quiet) printers[key]->Finish(*wf, NodesFromWorkflowJson(*wf));
+        TraceMark("printed");
         done.insert(key);
         phases[key] = phase;
       }
@@ -264,7 +267,9 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
     if (!controller_started) {
       auto became = rt.TryBecomeController();
       if (became.ok() && *became) {
+        TraceMark("start controllers");
         Status s = rt.StartControllers();
+        TraceMark("started controllers");
         if (!s.ok()) {
           std::fprintf(stderr, "error: cannot start the local controller: %s\n", s.message().c_str());
           std::_Exit(1);
@@ -286,10 +291,12 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
   };
   tick();
   loop.Run();
+  TraceMark("loop done");
   // Let the kubelet act on what the last passes decided (e.g. stop a finished workflow's
   // daemons) before this process, which may be the controller, exits.
   for (int i = 0; i < 20; ++i) loop.RunOnce(Duration(0));
   loop.Unwatch(g_signal_pipe[0]);
+  TraceMark("drained");
 
   int rc = 0;
   for (const auto& [ns, name] : targets) {
@@ -335,7 +342,9 @@ int CmdRun(const Argv& argv) {
     rt = std::move(*opened);
     store = &rt->store();
   }
+  TraceMark("opened");
   auto sub = Prepare(args.positional()[0], args, store);
+  TraceMark("prepared");
   if (!sub.ok()) return Fail(sub.status());
   if (!rt) {
     auto opened = LocalRuntime::Open(home);
@@ -381,6 +390,7 @@ int CmdRun(const Argv& argv) {
     if (!created.ok()) return Fail(created.status(), created.status().code() == StatusCode::kAlreadyExists ? 2 : 1);
     targets.emplace_back(StringField((*created)["metadata"], "namespace"), StringField((*created)["metadata"], "name"));
   }
+  TraceMark("created");
   if (args.Has("--detach")) {
     for (const auto& t : targets) std::printf("workflow/%s\n", t.second.c_str());
     return 0;

@@ -10,6 +10,7 @@
 #include "cli/trial_metrics_api.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/trace_mark.h"
 
 namespace skiff::cli {
 
@@ -66,7 +67,9 @@ Result<std::unique_ptr<LocalRuntime>> LocalRuntime::Open(const std::string& home
 LocalRuntime::~LocalRuntime() {
   isvcs_.reset();
   training_.reset();
+  TraceMark("runtime closing");
   if (recorder_) recorder_->Flush().IgnoreError();  // steps that ended in the last moments
+  TraceMark("lineage flushed");
   recorder_.reset();
   experiments_.reset();
   cron_workflows_.reset();
@@ -75,6 +78,7 @@ LocalRuntime::~LocalRuntime() {
   kubelet_.reset();
   informer_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);
+  TraceMark("runtime closed");
 }
 
 Result<bool> LocalRuntime::TryBecomeController() {
@@ -158,21 +162,26 @@ Status LocalRuntime::StartControllers() {
   // The informer records the current version first, so nothing written between it and the
   // listings below is missed (handlers only run once the loop turns; duplicates are harmless).
   SKIFF_RETURN_IF_ERROR(informer_->Start());
+  TraceMark("informer started");
   SKIFF_RETURN_IF_ERROR(workflows_->Start());
+  TraceMark("workflow controller started");
   SKIFF_RETURN_IF_ERROR(jobs_->Start());
   SKIFF_RETURN_IF_ERROR(cron_workflows_->Start());
   SKIFF_RETURN_IF_ERROR(experiments_->Start());
   SKIFF_RETURN_IF_ERROR(training_->Start());
   SKIFF_RETURN_IF_ERROR(isvcs_->Start());
+  TraceMark("other controllers started");
   // Lineage is derived data: a recorder that cannot start must not stop the controllers.
   if (auto ls = lineage(); ls.ok()) {
     recorder_ = std::make_unique<controllers::LineageRecorder>(*store_, loop_, *informer_, **ls, *artifacts_, home_);
     Status rs = recorder_->Start();
+    TraceMark("recorder started");
     if (!rs.ok()) LogWarn("lineage recorder did not start", {{"error", rs.message()}});
   } else {
     LogWarn("lineage store unavailable", {{"error", ls.status().message()}});
   }
   SKIFF_RETURN_IF_ERROR(kubelet_->Start());
+  TraceMark("kubelet started");
   return OkStatus();
 }
 

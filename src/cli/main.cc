@@ -8,6 +8,7 @@
 #include "backends/local/supervisor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/trace_mark.h"
 
 namespace {
 
@@ -63,6 +64,7 @@ int Supervisor(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  skiff::TraceMark("main");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);

@@ -2,6 +2,7 @@
 #include "common/ids.h"
 
 #include "common/log.h"
+#include "common/trace_mark.h"
 
 namespace skiff::controllers {
 
@@ -332,6 +333,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
     run.lazy_timer = 0;
   }
   dag::Executor& exec = *run.exec;
+  TraceMark("workflow pass");
   dag::Actions actions;
   try {
     actions = exec.Reconcile();
@@ -374,8 +376,10 @@ void WorkflowController::Reconcile(const std::string& uid) {
   for (const auto& c : actions.cache_writes) {
     writes.push_back(store::Write::PutRecord(kMemoizeRecords, c.ns + "/" + c.cache, c.key, c.entry));
   }
+  TraceMark("pass decided");
   if (!writes.empty()) {
     auto r = store_.Commit(std::move(writes));
+    TraceMark("pass committed");
     if (!r.ok()) {
       LogError("workflow reconcile commit failed; reloading",
                {{"workflow", run.name}, {"error", r.status().message()}});
