@@ -166,8 +166,9 @@ class YamlBuilder {
         std::string name = reinterpret_cast<const char*>(ev.data.alias.anchor);
         auto it = anchors_.find(name);
         if (it == anchors_.end()) return InvalidArgument("unknown anchor \"" + name + "\"");
-        return Place(it->second, it->second.is_string() ? it->second.get<std::string>() : it->second.dump(),
-                     false);
+        std::string raw;
+        if (NextIsKey()) raw = it->second.is_string() ? it->second.get<std::string>() : it->second.dump();
+        return Place(it->second, std::move(raw), false);
       }
       case YAML_SEQUENCE_START_EVENT:
         stack_.push_back(Frame::Open(Json::array(), Anchor(ev.data.sequence_start.anchor)));
@@ -181,7 +182,9 @@ class YamlBuilder {
         stack_.pop_back();
         for (const auto& m : f.merges) MergeInto(f.value, m);
         if (!f.anchor.empty()) anchors_[f.anchor] = f.value;
-        std::string raw = f.value.dump();
+        // Its JSON text is needed only when it is a mapping's key (rare): dumping every
+        // container would cost the size of its subtree at each level of nesting.
+        std::string raw = NextIsKey() ? f.value.dump() : std::string();
         return Place(std::move(f.value), std::move(raw), false);
       }
       default:
@@ -213,6 +216,8 @@ class YamlBuilder {
   void Remember(const yaml_char_t* anchor, const Json& value) {
     if (anchor != nullptr) anchors_[reinterpret_cast<const char*>(anchor)] = value;
   }
+  // True if the node that finishes next becomes a mapping's key.
+  bool NextIsKey() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().have_key; }
   // Puts a finished node where it belongs: the document root, the next item of a sequence, or
   // a mapping's key (scalars by their text; others by their JSON) or value.
   Status Place(Json value, std::string key_text, bool merge_key) {
