@@ -166,9 +166,11 @@ class Validator {
 
   // Checks a step's or task's arguments against the target's inputs.
   Status CheckArguments(const Json& step, const Json& target, const std::string& path) {
-    Json args = step.value("arguments", Json::object());
-    Json given = ParamList(args);
-    for (const auto& p : ParamList(target.value("inputs", Json::object()))) {
+    const Json* args = FindField(step, "arguments");
+    Json given = args != nullptr ? ParamList(*args) : Json::array();
+    const Json* target_inputs = FindField(target, "inputs");
+    if (target_inputs == nullptr) return OkStatus();
+    for (const auto& p : ParamList(*target_inputs)) {
       std::string pname = StringField(p, "name");
       bool has = p.contains("value") || p.contains("default") || p.contains("valueFrom") ||
                  FindByName(given, pname) != nullptr;
@@ -181,8 +183,9 @@ class Validator {
   }
 
   // Simple `{{...}}` references that can never resolve.
+  // `skip_key`: a key of `value` itself (not of its descendants) that is not checked.
   Status CheckTags(const Json& value, const std::string& path, const std::set<std::string>& inputs,
-                   const std::set<std::string>& steps, bool in_loop) {
+                   const std::set<std::string>& steps, bool in_loop, std::string_view skip_key = {}) {
     if (value.is_string()) {
       for (const std::string& tag : SimpleTagNames(value.get<std::string>())) {
         std::string bad;
@@ -212,6 +215,7 @@ class Validator {
       }
     } else if (value.is_object()) {
       for (auto it = value.begin(); it != value.end(); ++it) {
+        if (!skip_key.empty() && it.key() == skip_key) continue;
         SKIFF_RETURN_IF_ERROR(CheckTags(it.value(), path + "." + it.key(), inputs, steps, in_loop));
       }
     }
@@ -240,7 +244,10 @@ class Validator {
       }
     }
     if (const Json* dag = FindField(t, "dag"); dag != nullptr && dag->is_object()) {
-      for (const auto& task : dag->value("tasks", Json::array())) children.insert(StringField(task, "name"));
+      // FindField, not value(): value() would copy every task.
+      if (const Json* tasks = FindField(*dag, "tasks"); tasks != nullptr && tasks->is_array()) {
+        for (const auto& task : *tasks) children.insert(StringField(task, "name"));
+      }
     }
     std::set<std::string> none;
     for (const char* k : {"container", "script", "containerSet"}) {
@@ -270,11 +277,8 @@ class Validator {
           }
           SKIFF_ASSIGN_OR_RETURN(const Json* target, Target(step, sp));
           SKIFF_RETURN_IF_ERROR(CheckArguments(step, *target, sp));
-          std::set<std::string> visible = earlier;
-          // A step's own hooks may refer to it.
-          Json checked = step;
-          checked.erase("hooks");
-          SKIFF_RETURN_IF_ERROR(CheckTags(checked, sp, inputs, visible, HasLoop(step)));
+          // A step's own hooks may refer to it: they are not checked here.
+          SKIFF_RETURN_IF_ERROR(CheckTags(step, sp, inputs, earlier, HasLoop(step), "hooks"));
           if (const Json* on_exit = FindField(step, "onExit"); on_exit != nullptr) {
             if (!local_.count(ScalarToString(*on_exit))) {
               return FieldError(sp + ".onExit", "template \"" + ScalarToString(*on_exit) + "\" not found");
@@ -368,9 +372,7 @@ class Validator {
       for (size_t i = 0; i < tasks->size(); ++i) {
         const Json& task = (*tasks)[i];
         std::string tp = path + ".dag.tasks[" + std::to_string(i) + "]";
-        Json checked = task;
-        checked.erase("hooks");
-        SKIFF_RETURN_IF_ERROR(CheckTags(checked, tp, inputs, all, HasLoop(task)));
+        SKIFF_RETURN_IF_ERROR(CheckTags(task, tp, inputs, all, HasLoop(task), "hooks"));
       }
       std::string target = StringField(*dag, "target");
       if (!target.empty()) {
