@@ -101,6 +101,10 @@ Result<ListResult> SqliteStore::List(std::string_view kind, std::string_view ns,
             std::string(" AND phase ") + (r->equals ? "= ?" : "!= ?") + std::to_string(param++);
       }
       text.insert(text.find(" ORDER BY"), where);
+      // SQLite's planner prefers the primary key for its order and then reads every row of the
+      // kind to test the phase (5 MB for 2,800 finished Pods: ~10 ms). `!=` never makes it pick
+      // the phase index on its own; the index answers the test without reading rows.
+      text.replace(text.find(" WHERE"), 0, " INDEXED BY objects_by_phase");
     }
     SKIFF_ASSIGN_OR_RETURN(SqliteStmt rows, db_->PrepareText(text));
     rows.Bind(1, kind);
