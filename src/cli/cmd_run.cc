@@ -89,15 +89,15 @@ Result<Submission> Prepare(const std::string& file, const Args& args, store::Sto
     }
     if (namespaced && StringField(d["metadata"], "namespace").empty()) d["metadata"]["namespace"] = ns;
     if (kind == "Workflow") {
-      sub.workflows.push_back(d);
+      sub.workflows.push_back(std::move(d));  // a 700-step workflow is worth not copying
     } else if (training::IsTrainingKind(kind)) {
       auto job = training::ParseTrainingJob(d);
       if (!job.ok()) return InvalidArgument(where + ": " + kind + " " + StringField(d["metadata"], "name") + ": " + job.status().message());
-      sub.training.push_back(d);
+      sub.training.push_back(std::move(d));
     } else if (kind == "Experiment") {
       Status v = controllers::ValidateExperiment(d);
       if (!v.ok()) return InvalidArgument(where + ": Experiment " + StringField(d["metadata"], "name") + ": " + v.message());
-      sub.experiments.push_back(d);
+      sub.experiments.push_back(std::move(d));
     } else if (kind == "CronWorkflow") {
       Json wf = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}};
       Json meta = d.value("spec", Json::object()).value("workflowMetadata", Json::object());
@@ -280,9 +280,19 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
           std::string key = StringField(wf["metadata"], "namespace") + "/" + StringField(wf["metadata"], "name");
           auto p = printers.find(key);
           if (p == printers.end() || done.count(key)) return;
-          if (!opts.quiet) p->second->UpdateChanged(wf, nodes, changed);
-          // A target just finished: report it now rather than at the next tick.
-          if (IsTerminal(StringField(wf.value("status", Json::object()), "phase"))) loop.Post(check);
+          std::string phase = StringField(wf.value("status", Json::object()), "phase");
+          if (!IsTerminal(phase)) {
+            if (!opts.quiet) p->second->UpdateChanged(wf, nodes, changed);
+            return;
+          }
+          // A target just finished, and this pass committed it: report it now, from the
+          // controller's own nodes, rather than reading every node record back.
+          TraceMark("terminal seen");
+          if (!opts.quiet) p->second->Finish(wf, nodes);
+          TraceMark("printed");
+          done.insert(key);
+          phases[key] = phase;
+          if (done.size() == targets.size()) loop.Stop();
         });
       }
     }
