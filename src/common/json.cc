@@ -92,22 +92,24 @@ bool ParseNumber(const std::string& s, Json& out) {
   return false;
 }
 
-Json ResolvePlainScalar(const std::string& s) {
+// The core schema's reading of a plain scalar; a string takes `s` over.
+Json ResolvePlainScalarOwned(std::string s) {
   if (IsNullScalar(s)) return Json(nullptr);
   if (s == "true" || s == "True" || s == "TRUE") return Json(true);
   if (s == "false" || s == "False" || s == "FALSE") return Json(false);
   Json n;
   if (ParseNumber(s, n)) return n;
-  return Json(s);
+  return Json(std::move(s));
 }
+
+Json ResolvePlainScalar(const std::string& s) { return ResolvePlainScalarOwned(s); }
 
 // A scalar's value by its tag (expanded by libyaml: `!!int` is "tag:yaml.org,2002:int"); plain
 // scalars without a tag are resolved by the core schema, quoted and block ones are strings.
-Json ScalarValue(const yaml_event_t& ev) {
-  std::string v(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
+Json ScalarValue(const yaml_event_t& ev, std::string v) {
   const char* tag = reinterpret_cast<const char*>(ev.data.scalar.tag);
   if (tag == nullptr) {
-    if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(v);
+    if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalarOwned(std::move(v));
     return Json(std::move(v));
   }
   std::string_view t(tag);
@@ -116,7 +118,7 @@ Json ScalarValue(const yaml_event_t& ev) {
     if (ParseNumber(v, n)) return n;
     return Json(std::move(v));
   }
-  if (t == "tag:yaml.org,2002:bool") return ResolvePlainScalar(v);
+  if (t == "tag:yaml.org,2002:bool") return ResolvePlainScalarOwned(std::move(v));
   if (t == "tag:yaml.org,2002:null") return Json(nullptr);
   return Json(std::move(v));  // "!", "!!str" and application tags
 }
@@ -155,12 +157,15 @@ class YamlBuilder {
         has_root_ = false;
         return OkStatus();
       case YAML_SCALAR_EVENT: {
-        Json value = ScalarValue(ev);
         std::string raw(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
-        const bool merge_key = raw == "<<" && ev.data.scalar.tag == nullptr &&
+        // A mapping key is its text; its typed value is needed only for an anchor on it.
+        const bool key = NextIsKey();
+        const bool merge_key = key && raw == "<<" && ev.data.scalar.tag == nullptr &&
                                ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (key && ev.data.scalar.anchor == nullptr) return Place(Json(), std::move(raw), merge_key);
+        Json value = ScalarValue(ev, key ? raw : std::move(raw));
         Remember(ev.data.scalar.anchor, value);
-        return Place(std::move(value), std::move(raw), merge_key);
+        return Place(std::move(value), key ? std::move(raw) : std::string(), merge_key);
       }
       case YAML_ALIAS_EVENT: {
         std::string name = reinterpret_cast<const char*>(ev.data.alias.anchor);
@@ -237,7 +242,8 @@ class YamlBuilder {
       if (top.key_is_merge && (value.is_object() || value.is_array())) {
         top.merges.push_back(std::move(value));
       } else {
-        top.value[top.key] = std::move(value);
+        // Last one wins, as with operator[], without copying the key.
+        top.value.get_ref<Json::object_t&>().insert_or_assign(std::move(top.key), std::move(value));
       }
       top.have_key = false;
     }

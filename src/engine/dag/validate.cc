@@ -166,14 +166,19 @@ class Validator {
 
   // Checks a step's or task's arguments against the target's inputs.
   Status CheckArguments(const Json& step, const Json& target, const std::string& path) {
-    const Json* args = FindField(step, "arguments");
-    Json given = args != nullptr ? ParamList(*args) : Json::array();
-    const Json* target_inputs = FindField(target, "inputs");
-    if (target_inputs == nullptr) return OkStatus();
-    for (const auto& p : ParamList(*target_inputs)) {
+    // Pointers into the documents: ParamList would copy both lists for every step.
+    auto params = [](const Json& owner, const char* field) -> const Json* {
+      const Json* io = FindField(owner, field);
+      const Json* list = io != nullptr ? FindField(*io, "parameters") : nullptr;
+      return list != nullptr && list->is_array() ? list : nullptr;
+    };
+    const Json* wanted = params(target, "inputs");
+    if (wanted == nullptr) return OkStatus();
+    const Json* given = params(step, "arguments");
+    for (const auto& p : *wanted) {
       std::string pname = StringField(p, "name");
       bool has = p.contains("value") || p.contains("default") || p.contains("valueFrom") ||
-                 FindByName(given, pname) != nullptr;
+                 (given != nullptr && FindByName(*given, pname) != nullptr);
       if (!has) {
         return FieldError(path + ".arguments.parameters",
                           "inputs.parameters." + pname + " was not supplied");
@@ -182,12 +187,35 @@ class Validator {
     return OkStatus();
   }
 
+  // Where CheckTags is in a document, rendered as a field path only for an error message.
+  struct PathSeg {
+    const PathSeg* parent = nullptr;
+    const std::string* root = nullptr;  // the outermost segment's path
+    bool is_index = false;
+    std::string_view key;  // a mapping key, or
+    size_t index = 0;      // an array index
+    std::string Render() const {
+      if (root != nullptr) return *root;
+      std::string out = parent->Render();
+      return is_index ? out + "[" + std::to_string(index) + "]" : out + "." + std::string(key);
+    }
+  };
+
   // Simple `{{...}}` references that can never resolve.
   // `skip_key`: a key of `value` itself (not of its descendants) that is not checked.
   Status CheckTags(const Json& value, const std::string& path, const std::set<std::string>& inputs,
                    const std::set<std::string>& steps, bool in_loop, std::string_view skip_key = {}) {
+    PathSeg root;
+    root.root = &path;
+    return CheckTagsAt(value, root, inputs, steps, in_loop, skip_key);
+  }
+
+  Status CheckTagsAt(const Json& value, const PathSeg& at, const std::set<std::string>& inputs,
+                     const std::set<std::string>& steps, bool in_loop, std::string_view skip_key) {
     if (value.is_string()) {
-      for (const std::string& tag : SimpleTagNames(value.get<std::string>())) {
+      const std::string& text = value.get_ref<const std::string&>();
+      if (text.find("{{") == std::string::npos) return OkStatus();
+      for (const std::string& tag : SimpleTagNames(text)) {
         std::string bad;
         if (tag.rfind("inputs.parameters.", 0) == 0) {
           std::string name = tag.substr(18);
@@ -207,16 +235,23 @@ class Validator {
                   "\" is not defined before this point";
           }
         }
-        if (!bad.empty()) return FieldError(path, "unresolvable {{" + tag + "}}: " + bad);
+        if (!bad.empty()) return FieldError(at.Render(), "unresolvable {{" + tag + "}}: " + bad);
       }
     } else if (value.is_array()) {
       for (size_t i = 0; i < value.size(); ++i) {
-        SKIFF_RETURN_IF_ERROR(CheckTags(value[i], path + "[" + std::to_string(i) + "]", inputs, steps, in_loop));
+        PathSeg seg;
+        seg.parent = &at;
+        seg.is_index = true;
+        seg.index = i;
+        SKIFF_RETURN_IF_ERROR(CheckTagsAt(value[i], seg, inputs, steps, in_loop, {}));
       }
     } else if (value.is_object()) {
       for (auto it = value.begin(); it != value.end(); ++it) {
         if (!skip_key.empty() && it.key() == skip_key) continue;
-        SKIFF_RETURN_IF_ERROR(CheckTags(it.value(), path + "." + it.key(), inputs, steps, in_loop));
+        PathSeg seg;
+        seg.parent = &at;
+        seg.key = it.key();
+        SKIFF_RETURN_IF_ERROR(CheckTagsAt(it.value(), seg, inputs, steps, in_loop, {}));
       }
     }
     return OkStatus();
