@@ -22,10 +22,10 @@ void Informer::AddHandler(std::string kind, Handler handler) {
 Status Informer::Start() {
   polled_upto_ = store_.CurrentResourceVersion();
   std::weak_ptr<bool> alive = alive_;
-  watch_ = store_.Watch({"", ""}, [this, alive](const WatchEvent& ev) {
+  watch_ = store_.WatchShared({"", ""}, [this, alive](const std::shared_ptr<const WatchEvent>& ev) {
     loop_.Post([this, alive, ev] {
       auto a = alive.lock();
-      if (a && *a) Deliver(ev);
+      if (a && *a) Deliver(*ev);
     });
   });
   loop_.After(poll_interval_, [this, alive] {
