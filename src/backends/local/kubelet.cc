@@ -250,7 +250,8 @@ void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
     return;
   }
   if (it == pods_.end()) {
-    std::string phase = StringField(pod.value("status", Json::object()), "phase");
+    const Json* status = FindField(pod, "status");
+    std::string phase = status != nullptr ? StringField(*status, "phase") : "";
     if (phase == "Succeeded" || phase == "Failed") return;
     std::string node = StringField(pod["spec"], "nodeName");
     if (!node.empty() && node != options_.node_name) return;
@@ -258,8 +259,11 @@ void Kubelet::OnPodEvent(const store::WatchEvent& ev) {
     return;
   }
   PodRun& run = *it->second;
-  // Keep our copy's metadata current (annotations/labels written by others).
-  run.pod["metadata"] = pod["metadata"];
+  // Keep our copy's metadata current (annotations/labels written by others); the echo of our
+  // own status write (the version our copy already has) brings nothing new.
+  const Json& meta = pod["metadata"];
+  if (StringField(meta, "resourceVersion") == StringField(run.pod["metadata"], "resourceVersion")) return;
+  run.pod["metadata"] = meta;
   if (pod["metadata"].contains("deletionTimestamp") && !run.deleting) {
     int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", 30);
     KillPod(run, std::chrono::seconds(grace), "deleted");
@@ -1278,7 +1282,7 @@ void Kubelet::WriteStatus(PodRun& run, const Json* outputs_annotation) {
     }
     return;
   }
-  run.pod = r->back();
+  run.pod = std::move(r->back());
 }
 
 // Like the kubelet's status manager, intermediate states (scheduled, running, waiting for
@@ -1310,22 +1314,25 @@ void Kubelet::FlushStatuses() {
     PodRun& run = *it->second;
     if (!run.status_queued || run.finished || run.deleted) continue;
     run.status_queued = false;
+    runs.push_back(&run);
+  }
+  if (runs.empty()) return;
+  auto status_write = [this](const PodRun& run) {
     Json obj = run.pod;
     obj["metadata"].erase("resourceVersion");
     obj["status"] = BuildStatus(run);
-    writes.push_back(store::Write::UpdateStatus(std::move(obj)));
-    runs.push_back(&run);
-  }
-  if (writes.empty()) return;
-  auto r = store_.Commit(writes);
+    return store::Write::UpdateStatus(std::move(obj));
+  };
+  for (const PodRun* run : runs) writes.push_back(status_write(*run));
+  auto r = store_.Commit(std::move(writes));
   if (r.ok()) {
-    for (size_t i = 0; i < runs.size(); ++i) runs[i]->pod = (*r)[i];
+    for (size_t i = 0; i < runs.size(); ++i) runs[i]->pod = std::move((*r)[i]);
     return;
   }
   // One of them is gone (deleted meanwhile): write the others one by one.
-  for (size_t i = 0; i < runs.size(); ++i) {
-    auto one = store_.Commit({writes[i]});
-    if (one.ok()) runs[i]->pod = one->back();
+  for (PodRun* run : runs) {
+    auto one = store_.Commit({status_write(*run)});
+    if (one.ok()) run->pod = std::move(one->back());
   }
 }
 
