@@ -214,7 +214,9 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
   // What ExecutionFor reads of the workflow (its pipeline's name), not the whole spec per node.
   Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
   if (md.contains("generateName")) head["metadata"]["generateName"] = md["generateName"];
-  if (const Json* ref = FindField(wf.value("spec", Json::object()), "workflowTemplateRef"); ref != nullptr) {
+  // FindField on `wf` itself: on a temporary (`value("spec", ...)`) the pointer would dangle.
+  const Json* spec = FindField(wf, "spec");
+  if (const Json* ref = spec != nullptr ? FindField(*spec, "workflowTemplateRef") : nullptr; ref != nullptr) {
     head["spec"]["workflowTemplateRef"] = *ref;
   }
   for (auto it = nodes.begin(); it != nodes.end(); ++it) {
