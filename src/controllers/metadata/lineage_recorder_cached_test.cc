@@ -55,17 +55,26 @@ class LineageRecorderCachedTest : public ControllerTestBase<LineageRecorder> {
     ASSERT_TRUE(store_->Commit({store::Write::PutRecord(kMemoizeRecords, "default/cache", key, std::move(entry))}).ok());
   }
 
-  // A finished Workflow whose nodes are kept as node records (as the workflow controller keeps them).
-  void FinishedWorkflow(Json metadata, Json spec, const std::map<std::string, Json>& nodes) {
+  // A finished Workflow whose nodes are kept as node records (as the workflow controller keeps
+  // them), or with `inline_nodes` in its status.
+  void FinishedWorkflow(Json metadata, Json spec, const std::map<std::string, Json>& nodes,
+                        bool inline_nodes = false) {
     metadata["namespace"] = "default";
     Json wf = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}, {"metadata", metadata}, {"spec", spec}};
     auto created = store_->Create(wf);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     std::string uid = StringField((*created)["metadata"], "uid");
     std::vector<store::Write> writes;
-    for (const auto& [id, node] : nodes) writes.push_back(store::Write::PutRecord(kNodeRecords, uid, id, node));
     Json done = *created;
-    done["status"] = {{"phase", "Succeeded"}, {"offloadNodeStatusVersion", "records"}};
+    done["status"] = {{"phase", "Succeeded"}};
+    for (const auto& [id, node] : nodes) {
+      if (inline_nodes) {
+        done["status"]["nodes"][id] = node;
+      } else {
+        writes.push_back(store::Write::PutRecord(kNodeRecords, uid, id, node));
+      }
+    }
+    if (!inline_nodes) done["status"]["offloadNodeStatusVersion"] = "records";
     done["metadata"].erase("resourceVersion");
     writes.push_back(store::Write::UpdateStatus(done));
     ASSERT_TRUE(store_->Commit(std::move(writes)).ok());
@@ -181,6 +190,17 @@ TEST_F(LineageRecorderCachedTest, AWorkflowFromATemplateIsInThatTemplatesPipelin
   ASSERT_TRUE(runs.ok()) << runs.status().ToString();
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].parent_type + "/" + (*runs)[0].parent_name, "skiff.Pipeline/train");
+}
+
+TEST_F(LineageRecorderCachedTest, NodesInTheWorkflowsStatusAreReadThere) {
+  MemoEntry("k1", {{"nodeID", "src-1"}, {"pod", "src-noop-1"}, {"workflow", "src"}});
+  Json hit = Hit("iw.a", "k1");
+  hit["outputs"] = {{"exitCode", "0"}};
+  FinishedWorkflow({{"name", "iw"}}, {{"entrypoint", "main"}}, {{"iw-1", hit}}, /*inline_nodes=*/true);
+  Record();
+  auto cached = Cached("skiff.WorkflowRun/iw");
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached["iw.iw-1"].properties["cachedExecution"], "src-noop-1");
 }
 
 }  // namespace
