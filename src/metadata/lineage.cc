@@ -149,6 +149,7 @@ Status LineageStore::InTransaction(const std::function<Status()>& body) {
 }
 
 Status LineageStore::Record(const std::vector<ExecutionWrite>& batch) {
+  if (batch.empty()) return OkStatus();  // no transaction (a flush with nothing to write)
   std::lock_guard<std::mutex> l(mu_);
   return InTransaction([&]() -> Status {
     int64_t now = NowMs();
@@ -174,7 +175,9 @@ Status LineageStore::WriteLinks(const ExecutionWrite& w, int64_t exec_id, int64_
   for (const auto& c : w.contexts) {
     // A batch names the same run for many executions: its context (and parent link) is
     // written once per transaction.
-    auto key = std::make_tuple(c.ns, c.type, c.name, c.parent_type, c.parent_name);
+    // Views into the batch, which outlives the transaction: no copies per execution.
+    auto key = std::make_tuple(std::string_view(c.ns), std::string_view(c.type), std::string_view(c.name),
+                               std::string_view(c.parent_type), std::string_view(c.parent_name));
     if (auto it = batch_contexts_.find(key); it != batch_contexts_.end()) {
       context_ids.push_back(it->second);
       SKIFF_RETURN_IF_ERROR(db_->Run(

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -175,8 +176,10 @@ class LineageStore {
   // Type ids by (kind, name): committed ones, and those learnt in the open transaction.
   std::map<std::pair<int, std::string>, int64_t> type_ids_;          // GUARDED_BY(mu_)
   std::map<std::pair<int, std::string>, int64_t> pending_type_ids_;  // GUARDED_BY(mu_)
-  // Contexts written in the open transaction: (ns, type, name, parent type, parent name) -> id.
-  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, int64_t>
+  // Contexts written in the open transaction: (ns, type, name, parent type, parent name) -> id;
+  // the views point into the batch being written.
+  std::map<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view, std::string_view>,
+           int64_t>
       batch_contexts_;  // GUARDED_BY(mu_)
 };
 

@@ -27,6 +27,8 @@ std::string ArtifactKey(const Json& art) {
   return StringField(art, "key");
 }
 
+}  // namespace
+
 void AddArtifacts(const Json* list, const std::string& ns, const metadata::ArtifactStore& store,
                   std::vector<std::pair<metadata::ArtifactRecord, std::string>>* out) {
   if (list == nullptr || !list->is_array()) return;
@@ -47,7 +49,18 @@ void AddArtifacts(const Json* list, const std::string& ns, const metadata::Artif
   }
 }
 
-}  // namespace
+std::string PipelineName(const std::string& workflow_name, const Json* workflow) {
+  if (workflow == nullptr) return workflow_name;
+  // FindField, not value(): value() would copy the whole spec of a large workflow.
+  const Json* spec = FindField(*workflow, "spec");
+  const Json* tref_obj = spec != nullptr ? FindField(*spec, "workflowTemplateRef") : nullptr;
+  std::string tref = tref_obj != nullptr ? StringField(*tref_obj, "name") : "";
+  if (!tref.empty()) return tref;
+  const Json* wmd = FindField(*workflow, "metadata");
+  std::string gen = wmd != nullptr ? StringField(*wmd, "generateName") : "";
+  while (!gen.empty() && (gen.back() == '-' || gen.back() == '.')) gen.pop_back();
+  return !gen.empty() ? gen : workflow_name;
+}
 
 LineageRecorder::LineageRecorder(store::Store& store, EventLoop& loop, store::Informer& informer,
                                  metadata::LineageStore& lineage, metadata::ArtifactStore& artifacts,
@@ -87,18 +100,8 @@ metadata::ExecutionWrite LineageRecorder::ExecutionFor(const Json& pod, const Js
   }
   w.execution.properties = std::move(props);
   // Contexts: the run inside its pipeline.
-  std::string pipeline = wf_name;
-  if (workflow != nullptr) {
-    // FindField, not value(): value() would copy the whole spec of a large workflow.
-    const Json* spec = FindField(*workflow, "spec");
-    const Json* tref_obj = spec != nullptr ? FindField(*spec, "workflowTemplateRef") : nullptr;
-    std::string tref = tref_obj != nullptr ? StringField(*tref_obj, "name") : "";
-    const Json* wmd = FindField(*workflow, "metadata");
-    std::string gen = wmd != nullptr ? StringField(*wmd, "generateName") : "";
-    while (!gen.empty() && (gen.back() == '-' || gen.back() == '.')) gen.pop_back();
-    pipeline = !tref.empty() ? tref : !gen.empty() ? gen : wf_name;
-  }
-  w.contexts.push_back({0, ns, "skiff.WorkflowRun", wf_name, Json::object(), "skiff.Pipeline", pipeline});
+  w.contexts.push_back({0, ns, "skiff.WorkflowRun", wf_name, Json::object(), "skiff.Pipeline",
+                        PipelineName(wf_name, workflow)});
   return w;
 }
 
@@ -226,24 +229,18 @@ Status LineageRecorder::Flush() {
   // Pods first: a Trial's record reads what its Pods logged, a cached node what produced it.
   std::stable_sort(items.begin(), items.end(),
                    [](const Pending& a, const Pending& b) { return a.what < b.what; });
+  // One transaction for all of them: cache hits name the execution that produced their outputs
+  // by its name (from the memo entry), so they need not wait for the Pods' records.
   std::vector<metadata::ExecutionWrite> batch;
   for (const auto& item : items) {
     switch (item.what) {
       case What::kPod: PodWrites(item.object, &batch); break;
       case What::kTrial: TrialWrites(item.object, &batch); break;
       case What::kService: ServiceWrites(item.object, &batch); break;
-      case What::kWorkflow: break;  // after the Pods are written (below)
+      case What::kWorkflow: CachedWrites(item.object, &batch); break;
     }
   }
   Status s = lineage_.Record(batch);
-  if (s.ok()) {
-    // Cache hits name the execution that produced their outputs: look it up once those are in.
-    std::vector<metadata::ExecutionWrite> cached;
-    for (const auto& item : items) {
-      if (item.what == What::kWorkflow) CachedWrites(item.object, &cached);
-    }
-    if (!cached.empty()) s = lineage_.Record(cached);
-  }
   if (s.ok() && queued_.empty()) s = SaveCursor();
   if (!s.ok()) {
     // Keep them for the next flush: lineage must not silently miss steps.

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "controllers/runtime/conditions.h"
 #include "controllers/tuning/experiment_controller.h"
+#include "metadata/artifact_store.h"
+#include "metadata/lineage.h"
 
 namespace skiff::controllers {
 
@@ -35,5 +38,15 @@ inline std::string RevisionOf(const Json& isvc) {
   if (!rev.empty()) return rev;
   return "gen" + std::to_string(IntField(isvc["metadata"], "generation", 1));
 }
+
+// The pipeline a workflow run belongs to: its WorkflowTemplate, else its generateName (without
+// the trailing '-' or '.'), else its own name. `workflow` needs only `metadata.generateName`
+// and `spec.workflowTemplateRef` (null: the name).
+std::string PipelineName(const std::string& workflow_name, const Json* workflow);
+
+// The artifacts of an Argo artifact list (`inputs.artifacts`, `outputs.artifacts`) that resolve
+// to blobs in `store`, with their names as the event paths.
+void AddArtifacts(const Json* list, const std::string& ns, const metadata::ArtifactStore& store,
+                  std::vector<std::pair<metadata::ArtifactRecord, std::string>>* out);
 
 }  // namespace skiff::controllers

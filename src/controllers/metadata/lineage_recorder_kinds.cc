@@ -2,6 +2,7 @@
 // nodes (see lineage_recorder.h).
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <unordered_map>
 
 #include "common/clock.h"
@@ -63,10 +64,20 @@ void LineageRecorder::OnService(const Json& isvc) {
 }
 
 void LineageRecorder::OnWorkflow(const Json& wf) {
-  std::string phase = StringField(wf.value("status", Json::object()), "phase");
+  const Json* status = FindField(wf, "status");
+  std::string phase = status != nullptr ? StringField(*status, "phase") : "";
   if (phase != "Succeeded" && phase != "Failed" && phase != "Error") return;
   if (!recorded_.insert("workflow/" + StringField(wf["metadata"], "uid")).second) return;
-  Enqueue(What::kWorkflow, wf);
+  // What CachedWrites reads, not the whole spec (700 tasks of a large DAG, copied and freed).
+  Json head = {{"metadata", wf["metadata"]}, {"spec", Json::object()}};
+  const Json* spec = FindField(wf, "spec");
+  if (const Json* ref = spec != nullptr ? FindField(*spec, "workflowTemplateRef") : nullptr; ref != nullptr) {
+    head["spec"]["workflowTemplateRef"] = *ref;
+  }
+  // A workflow whose nodes are still in its status (not kept as node records).
+  const Json* nodes = FindField(*status, "nodes");
+  if (nodes != nullptr && !status->contains("offloadNodeStatusVersion")) head["status"] = {{"nodes", *nodes}};
+  Enqueue(What::kWorkflow, std::move(head));
 }
 
 void LineageRecorder::TrialWrites(const Json& trial, std::vector<metadata::ExecutionWrite>* out) {
@@ -187,11 +198,21 @@ void LineageRecorder::ServiceWrites(const Json& isvc, std::vector<metadata::Exec
   out->push_back(std::move(w));
 }
 
-void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::ExecutionWrite>* out) {
-  Json wf = AttachNodes(store_, wf_in);
+void LineageRecorder::CachedWrites(const Json& wf, std::vector<metadata::ExecutionWrite>* out) {
   const Json& md = wf["metadata"];
   std::string ns = StringField(md, "namespace"), wf_name = StringField(md, "name");
-  const Json nodes = wf.value("status", Json::object()).value("nodes", Json::object());
+  // The nodes as the workflow controller keeps them (node records), read as stored: not copied
+  // into the workflow and out again.
+  auto records = store_.GetRecords(kNodeRecords, StringField(md, "uid"));
+  std::map<std::string, Json> inline_nodes;
+  if (!records.ok() || records->empty()) {
+    const Json* status = FindField(wf, "status");
+    const Json* nodes = status != nullptr ? FindField(*status, "nodes") : nullptr;
+    if (nodes != nullptr && nodes->is_object()) {
+      for (auto it = nodes->begin(); it != nodes->end(); ++it) inline_nodes.emplace(it.key(), it.value());
+    }
+  }
+  const std::map<std::string, Json>& nodes = records.ok() && !records->empty() ? *records : inline_nodes;
   // node id -> Pod name, per workflow that produced cache entries ("" = the entry does not say:
   // every workflow Pod of the namespace). Each is listed once per call, not once per node.
   std::unordered_map<std::string, std::unordered_map<std::string, std::string>> pods_by_node;
@@ -211,20 +232,19 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
     auto found = it->second.find(node_id);
     return found == it->second.end() ? std::string() : found->second;
   };
-  // What ExecutionFor reads of the workflow (its pipeline's name), not the whole spec per node.
-  Json head = {{"metadata", Json::object()}, {"spec", Json::object()}};
-  if (md.contains("generateName")) head["metadata"]["generateName"] = md["generateName"];
-  if (const Json* ref = FindField(wf.value("spec", Json::object()), "workflowTemplateRef"); ref != nullptr) {
-    head["spec"]["workflowTemplateRef"] = *ref;
-  }
-  for (auto it = nodes.begin(); it != nodes.end(); ++it) {
-    const Json& node = it.value();
-    const Json memo = node.value("memoizationStatus", Json::object());
-    if (!memo.value("hit", false) || StringField(node, "phase") != "Succeeded") continue;
-    std::string exec_name = wf_name + "." + it.key();
+  // Every hit of the run is in the same context: the run inside its pipeline, named once.
+  const metadata::ContextRecord run{0, ns, "skiff.WorkflowRun", wf_name, Json::object(), "skiff.Pipeline",
+                                    PipelineName(wf_name, &wf)};
+  for (const auto& [id, node] : nodes) {
+    const Json* memo = FindField(node, "memoizationStatus");
+    if (memo == nullptr || !memo->is_object() || !memo->value("hit", false) ||
+        StringField(node, "phase") != "Succeeded") {
+      continue;
+    }
+    std::string cache_name = StringField(*memo, "cacheName"), cache_key = StringField(*memo, "key");
     // The execution that produced the cached outputs: the Pod of the node the cache entry names.
     std::string original;
-    auto entry = store_.GetRecord(kMemoizeRecords, ns + "/" + StringField(memo, "cacheName"), StringField(memo, "key"));
+    auto entry = store_.GetRecord(kMemoizeRecords, ns + "/" + cache_name, cache_key);
     std::string node_id = entry.ok() ? StringField(*entry, "nodeID") : "";
     // Entries name the Pod itself; older ones only the node, found among the workflow's Pods.
     if (entry.ok()) original = StringField(*entry, "pod");
@@ -233,24 +253,22 @@ void LineageRecorder::CachedWrites(const Json& wf_in, std::vector<metadata::Exec
     }
     metadata::ExecutionWrite w;
     w.execution.ns = ns;
-    w.execution.name = exec_name;
+    w.execution.name = wf_name + "." + id;
     w.execution.type = "argo.Step";
     w.execution.state = "CACHED";
     w.execution.properties = {{"workflow", wf_name}, {"node", StringField(node, "name")},
                               {"template", StringField(node, "templateName")},
-                              {"cacheKey", StringField(memo, "key")}, {"cacheName", StringField(memo, "cacheName")},
-                              {"cachedExecution", original}, {"cachedNodeId", node_id}};
-    if (node.contains("outputs")) {
-      const Json& outputs = node["outputs"];
-      if (outputs.contains("parameters")) w.execution.properties["outputParameters"] = outputs["parameters"];
-      // The same artifacts as the original's outputs: the cached step "produced" them too.
-      Json fake_pod = {{"metadata", {{"namespace", ns}, {"name", exec_name},
-                                     {"labels", {{kWorkflowLabel, wf_name}}},
-                                     {"annotations", {{"workflows.argoproj.io/outputs", outputs.dump()}}}}},
-                       {"status", {{"phase", "Succeeded"}}}};
-      metadata::ExecutionWrite from = ExecutionFor(fake_pod, &head, artifacts_);
-      w.outputs = std::move(from.outputs);
-      w.contexts = std::move(from.contexts);
+                              {"cacheKey", std::move(cache_key)}, {"cacheName", std::move(cache_name)},
+                              {"cachedExecution", std::move(original)}, {"cachedNodeId", std::move(node_id)}};
+    if (const Json* outputs = FindField(node, "outputs"); outputs != nullptr) {
+      if (outputs->is_object()) {
+        if (const Json* params = FindField(*outputs, "parameters"); params != nullptr) {
+          w.execution.properties["outputParameters"] = *params;
+        }
+        // The same artifacts as the original's outputs: the cached step "produced" them too.
+        AddArtifacts(FindField(*outputs, "artifacts"), ns, artifacts_, &w.outputs);
+      }
+      w.contexts.push_back(run);
     }
     out->push_back(std::move(w));
   }
