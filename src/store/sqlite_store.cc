@@ -230,6 +230,24 @@ Result<std::map<std::string, Json>> SqliteStore::GetRecords(std::string_view col
   return out;
 }
 
+Result<std::map<std::string, Json>> SqliteStore::GetRecordsByKey(std::string_view collection,
+                                                                 std::string_view owner,
+                                                                 const std::vector<std::string>& keys) {
+  std::map<std::string, Json> out;
+  if (keys.empty()) return out;
+  std::string key_list = DumpJson(Json(keys));
+  std::lock_guard<std::mutex> lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetRecordsByKey));
+  st.Bind(1, collection).Bind(2, owner).Bind(3, key_list);
+  for (;;) {
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SKIFF_ASSIGN_OR_RETURN(Json value, ParseStored(st.ColumnText(1), collection));
+    out.emplace(std::string(st.ColumnText(0)), std::move(value));
+  }
+  return out;
+}
+
 // --- opening ---
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,

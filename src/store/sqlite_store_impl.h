@@ -73,6 +73,9 @@ inline constexpr char kGetRecord[] =
     "SELECT data FROM records WHERE collection = ?1 AND owner = ?2 AND key = ?3";
 inline constexpr char kGetRecords[] =
     "SELECT key, data FROM records WHERE collection = ?1 AND owner = ?2 ORDER BY key";
+// ?3: the keys as a JSON array.
+inline constexpr char kGetRecordsByKey[] =
+    "SELECT key, data FROM records WHERE collection = ?1 AND owner = ?2 AND key IN (SELECT value FROM json_each(?3))";
 inline constexpr char kDeleteRecords[] = "DELETE FROM records WHERE collection = ?1 AND owner = ?2";
 inline constexpr char kDeleteOwnerRecords[] = "DELETE FROM records WHERE owner = ?1";
 }  // namespace sql
@@ -91,6 +94,8 @@ class SqliteStore final : public TransactionalStore {
 
   Result<Json> GetRecord(std::string_view collection, std::string_view owner,
                          std::string_view key) override;
+  Result<std::map<std::string, Json>> GetRecordsByKey(std::string_view collection, std::string_view owner,
+                                                      const std::vector<std::string>& keys) override;
   Result<std::map<std::string, Json>> GetRecords(std::string_view collection,
                                                  std::string_view owner) override;
 

@@ -77,4 +77,18 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& spec) {
   return OpenSqliteStore(spec);
 }
 
+Result<std::map<std::string, Json>> Store::GetRecordsByKey(std::string_view collection, std::string_view owner,
+                                                           const std::vector<std::string>& keys) {
+  std::map<std::string, Json> out;
+  for (const auto& key : keys) {
+    auto r = GetRecord(collection, owner, key);
+    if (r.ok()) {
+      out.emplace(key, std::move(*r));
+    } else if (r.status().code() != StatusCode::kNotFound) {
+      return r.status();
+    }
+  }
+  return out;
+}
+
 }  // namespace skiff::store

@@ -160,6 +160,11 @@ class Store {
                                  std::string_view key) = 0;  // NotFound if absent
   virtual Result<std::map<std::string, Json>> GetRecords(std::string_view collection,
                                                          std::string_view owner) = 0;
+  // The records of `owner` with the given keys (absent keys are left out): one query where the
+  // store can, for callers that would otherwise look up hundreds of keys one by one (the memo
+  // entries of a run's cache hits). The default asks for each key.
+  virtual Result<std::map<std::string, Json>> GetRecordsByKey(std::string_view collection, std::string_view owner,
+                                                              const std::vector<std::string>& keys);
 };
 
 // Opens (creating and migrating as needed) the SQLite store in `path`.

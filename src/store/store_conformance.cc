@@ -715,4 +715,20 @@ TEST_P(StoreConformanceTest, RecordsCanBePutReadOverwrittenAndDeleted) {
   EXPECT_EQ(*store().GetRecord("memo", "wf-uid", "a"), "x");
 }
 
+TEST_P(StoreConformanceTest, RecordsByKeyReturnsOnlyTheAskedKeysOfTheOwner) {
+  ASSERT_TRUE(store()
+                  .Commit({Write::PutRecord("memo", "ns/cache", "k1", {{"pod", "p1"}}),
+                           Write::PutRecord("memo", "ns/cache", "k2", {{"pod", "p2"}}),
+                           Write::PutRecord("memo", "ns/cache", "k'3\"", {{"pod", "p3"}}),
+                           Write::PutRecord("memo", "ns/other", "k1", {{"pod", "elsewhere"}}),
+                           Write::PutRecord("nodes", "ns/cache", "k1", 1)})
+                  .ok());
+  auto got = store().GetRecordsByKey("memo", "ns/cache", {"k1", "k'3\"", "absent"});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at("k1")["pod"], "p1");
+  EXPECT_EQ(got->at("k'3\"")["pod"], "p3");
+  EXPECT_TRUE(store().GetRecordsByKey("memo", "ns/cache", {})->empty());
+}
+
 }  // namespace skiff::store

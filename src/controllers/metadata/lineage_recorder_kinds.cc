@@ -235,16 +235,36 @@ void LineageRecorder::CachedWrites(const Json& wf, std::vector<metadata::Executi
   // Every hit of the run is in the same context: the run inside its pipeline, named once.
   const metadata::ContextRecord run{0, ns, "skiff.WorkflowRun", wf_name, Json::object(), "skiff.Pipeline",
                                     PipelineName(wf_name, &wf)};
-  for (const auto& [id, node] : nodes) {
+  auto hit_of = [](const Json& node) -> const Json* {
     const Json* memo = FindField(node, "memoizationStatus");
     if (memo == nullptr || !memo->is_object() || !memo->value("hit", false) ||
         StringField(node, "phase") != "Succeeded") {
-      continue;
+      return nullptr;
     }
+    return memo;
+  };
+  // The cache entries the hits came from, one query per cache instead of one per hit.
+  std::map<std::string, std::vector<std::string>> keys_by_cache;
+  for (const auto& [id, node] : nodes) {
+    if (const Json* memo = hit_of(node)) {
+      keys_by_cache[StringField(*memo, "cacheName")].push_back(StringField(*memo, "key"));
+    }
+  }
+  std::map<std::string, std::map<std::string, Json>> entries;  // cache -> key -> entry
+  for (const auto& [cache, keys] : keys_by_cache) {
+    auto got = store_.GetRecordsByKey(kMemoizeRecords, ns + "/" + cache, keys);
+    if (got.ok()) entries[cache] = std::move(*got);
+  }
+  for (const auto& [id, node] : nodes) {
+    const Json* memo = hit_of(node);
+    if (memo == nullptr) continue;
     std::string cache_name = StringField(*memo, "cacheName"), cache_key = StringField(*memo, "key");
     // The execution that produced the cached outputs: the Pod of the node the cache entry names.
     std::string original;
-    auto entry = store_.GetRecord(kMemoizeRecords, ns + "/" + cache_name, cache_key);
+    const std::map<std::string, Json>& cache_entries = entries[cache_name];
+    auto found = cache_entries.find(cache_key);
+    Result<Json> entry = found != cache_entries.end() ? Result<Json>(found->second)
+                                                      : Result<Json>(NotFound("no cache entry"));
     std::string node_id = entry.ok() ? StringField(*entry, "nodeID") : "";
     // Entries name the Pod itself; older ones only the node, found among the workflow's Pods.
     if (entry.ok()) original = StringField(*entry, "pod");
