@@ -1223,7 +1223,12 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         return;
       }
     }
-    auto scope_ptr = scope_ref(task_name);
+    // A task without tags or artifact arguments takes nothing from the scope: building it walks
+    // every ancestor, which a long chain's last tasks would pay for all the tasks before them.
+    const Json* task_args = FindField(task, "arguments");
+    bool needs_scope = ContainsTagOpen(task) ||
+                       (task_args != nullptr && FindField(*task_args, "artifacts") != nullptr);
+    auto scope_ptr = needs_scope ? scope_ref(task_name) : std::make_shared<const Scope>();
     const Scope& scope = *scope_ptr;
     auto resolved = ResolveStepReferences(task, scope);
     if (!resolved.ok()) {

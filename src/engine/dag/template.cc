@@ -239,8 +239,6 @@ Result<std::string> ReplaceTags(std::string_view text, const VarScope& vars, boo
   return out;
 }
 
-namespace {
-
 bool ContainsTagOpen(const Json& value) {
   switch (value.type()) {
     case Json::value_t::string:
@@ -255,8 +253,6 @@ bool ContainsTagOpen(const Json& value) {
       return false;
   }
 }
-
-}  // namespace
 
 Status ReplaceTagsInPlace(Json& value, const VarScope& vars, bool allow_unresolved) {
   switch (value.type()) {
