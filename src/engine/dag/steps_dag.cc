@@ -1408,7 +1408,10 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     Touch(*node);
   }
   if (IsFailedOrError(result)) return MarkPhase(node_name, result);
-  auto outputs = OutputsFromScope(tmpl, *scope_ref(""));
+  // Every task's entries: built only for a DAG that declares outputs.
+  const Json* declared = FindField(tmpl, "outputs");
+  auto outputs = declared != nullptr && declared->is_object() ? OutputsFromScope(tmpl, *scope_ref(""))
+                                                              : Result<Json>(Json());
   if (!outputs.ok()) return MarkError(node_name, outputs.status().message());
   if (!outputs->is_null()) {
     node = NodeByName(node_name);
