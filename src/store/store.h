@@ -152,6 +152,11 @@ class Store {
                                                       int64_t limit = 0) = 0;
   virtual std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                              std::function<void(const WatchEvent&)> cb) = 0;
+  // Like `Watch`, for a watcher that keeps events after its callback returns (e.g. to hand them
+  // to an event loop): it shares the event instead of copying it, which matters for large
+  // objects (a Workflow with a 700-task spec). This default wraps `Watch` and copies.
+  virtual std::unique_ptr<WatchHandle> WatchShared(
+      const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb);
   // Drops events older than the newest `keep`.
   virtual Status CompactEvents(int64_t keep) = 0;
   // True if another process may have written since the previous call (SQLite: `PRAGMA

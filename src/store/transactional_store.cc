@@ -92,6 +92,11 @@ std::unique_ptr<WatchHandle> TransactionalStore::Watch(const WatchOptions& opts,
   return dispatcher_.Watch(opts, std::move(cb));
 }
 
+std::unique_ptr<WatchHandle> TransactionalStore::WatchShared(
+    const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb) {
+  return dispatcher_.WatchShared(opts, std::move(cb));
+}
+
 Status TransactionalStore::CompactEvents(int64_t keep) {
   if (keep < 0) return InvalidArgument("keep: must not be negative");
   std::lock_guard<std::mutex> lock(mu_);

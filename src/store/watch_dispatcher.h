@@ -41,6 +41,9 @@ class WatchDispatcher {
 
   std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                      std::function<void(const WatchEvent&)> cb);
+  // A watcher that is handed each event shared (see `Store::WatchShared`): no copy is made.
+  std::unique_ptr<WatchHandle> WatchShared(
+      const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb);
 
   // True while at least one watcher is registered. A store may skip preparing events when false:
   // a watcher registered afterwards only needs events committed after its registration.
@@ -56,8 +59,11 @@ class WatchDispatcher {
   struct Registry;
   struct Batch {
     uint64_t ticket;
-    std::vector<WatchEvent> events;
+    std::vector<std::shared_ptr<const WatchEvent>> events;
   };
+  std::unique_ptr<WatchHandle> Register(
+      const WatchOptions& opts, std::function<void(const WatchEvent&)> cb,
+      std::function<void(std::shared_ptr<const WatchEvent>)> shared_cb);
 
   std::shared_ptr<Registry> registry_;
 
