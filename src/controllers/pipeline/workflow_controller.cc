@@ -371,7 +371,13 @@ void WorkflowController::Reconcile(const std::string& uid) {
     writes.push_back(store::Write::Create(PhaseEvent(exec.workflow(), phase, clock_.Now())));
   }
   if (wf_dirty) {
-    Json wf = exec.workflow();
+    // A status update reads only the object's key and status: the spec (700 tasks for a large
+    // DAG) is not copied into it.
+    const Json& full = exec.workflow();
+    Json wf = Json::object();
+    for (const char* field : {"apiVersion", "kind", "metadata", "status"}) {
+      if (const Json* v = FindField(full, field)) wf[field] = *v;
+    }
     wf["metadata"].erase("resourceVersion");
     wf["status"]["offloadNodeStatusVersion"] = "records";
     writes.push_back(store::Write::UpdateStatus(std::move(wf)));
