@@ -180,8 +180,12 @@ std::string Pad(const std::string& s, size_t width) {
 
 std::string RenderWorkflow(const Json& wf, const NodeMap& nodes, TimePoint now, bool color,
                            size_t max_rows) {
-  const Json& meta = wf.value("metadata", Json::object());
-  const Json& status = wf.value("status", Json::object());
+  // References, not `value()` copies: status may carry every node.
+  static const Json kEmpty = Json::object();
+  const Json* meta_field = FindField(wf, "metadata");
+  const Json* status_field = FindField(wf, "status");
+  const Json& meta = meta_field != nullptr ? *meta_field : kEmpty;
+  const Json& status = status_field != nullptr ? *status_field : kEmpty;
   std::string name = StringField(meta, "name");
   std::string out;
   auto line = [&](const std::string& k, const std::string& v) {
@@ -309,7 +313,9 @@ void ProgressPrinter::Finish(const Json& wf, const NodeMap& nodes) {
     return;
   }
   Update(wf, nodes, true);
-  const Json& status = wf.value("status", Json::object());
+  static const Json kEmpty = Json::object();
+  const Json* status_field = FindField(wf, "status");
+  const Json& status = status_field != nullptr ? *status_field : kEmpty;  // not a copy of every node
   std::fprintf(out_, "%s %s %s%s\n", FormatRfc3339(SystemClock::Get().Now()).c_str(),
                StringField(wf["metadata"], "name").c_str(), StringField(status, "phase").c_str(),
                StringField(status, "message").empty() ? ""
