@@ -366,7 +366,7 @@ void WorkflowController::Reconcile(const std::string& uid) {
     const dag::NodeStatus* n = exec.FindNode(id);
     if (n != nullptr) writes.push_back(store::Write::PutRecordText(kNodeRecords, uid, id, n->ToJsonText()));
   }
-  std::string phase = StringField(exec.workflow().value("status", Json::object()), "phase");
+  std::string phase = exec.Phase();
   if (wf_dirty && !phase.empty() && phase != run.last_phase && phase != "Pending") {
     writes.push_back(store::Write::Create(PhaseEvent(exec.workflow(), phase, clock_.Now())));
   }
