@@ -180,8 +180,12 @@ std::string Pad(const std::string& s, size_t width) {
 
 std::string RenderWorkflow(const Json& wf, const NodeMap& nodes, TimePoint now, bool color,
                            size_t max_rows) {
-  const Json& meta = wf.value("metadata", Json::object());
-  const Json& status = wf.value("status", Json::object());
+  // References, not `value()` copies: status may carry every node.
+  static const Json kEmpty = Json::object();
+  const Json* meta_field = FindField(wf, "metadata");
+  const Json* status_field = FindField(wf, "status");
+  const Json& meta = meta_field != nullptr ? *meta_field : kEmpty;
+  const Json& status = status_field != nullptr ? *status_field : kEmpty;
   std::string name = StringField(meta, "name");
   std::string out;
   auto line = [&](const std::string& k, const std::string& v) {
@@ -256,22 +260,32 @@ void ProgressPrinter::Update(const Json& wf, const NodeMap& nodes, bool force) {
     return;
   }
   // Plain lines: one per phase change of a node that does work.
+  std::vector<std::pair<const std::string*, const NodeStatus*>> all;
+  all.reserve(nodes.size());
+  for (const auto& [id, n] : nodes) all.emplace_back(&id, &n);
+  PrintPhaseChanges(all, now);
+}
+
+void ProgressPrinter::PrintPhaseChanges(
+    const std::vector<std::pair<const std::string*, const NodeStatus*>>& nodes, TimePoint now) {
   std::vector<const NodeStatus*> changed;
   for (const auto& [id, n] : nodes) {
-    if (n.type == NodeType::kStepGroup || n.type == NodeType::kTaskGroup) continue;
-    auto it = seen_.find(id);
-    if (it != seen_.end() && it->second == n.phase) continue;
-    if (it == seen_.end() && n.phase == NodePhase::kPending && n.type != NodeType::kPod) continue;
-    seen_[id] = n.phase;
-    changed.push_back(&n);
+    if (n->type == NodeType::kStepGroup || n->type == NodeType::kTaskGroup) continue;
+    auto it = seen_.find(*id);
+    if (it != seen_.end() && it->second == n->phase) continue;
+    if (it == seen_.end() && n->phase == NodePhase::kPending && n->type != NodeType::kPod) continue;
+    seen_[*id] = n->phase;
+    changed.push_back(n);
   }
+  if (changed.empty()) return;
   std::sort(changed.begin(), changed.end(), [](const NodeStatus* a, const NodeStatus* b) {
     if (a->started_at != b->started_at) return a->started_at < b->started_at;
     return a->name < b->name;
   });
+  std::string stamp = FormatRfc3339(now);
   for (const NodeStatus* n : changed) {
     std::string msg = n->message.empty() ? "" : " (" + n->message + ")";
-    std::fprintf(out_, "%s %-9s %s%s\n", FormatRfc3339(now).c_str(),
+    std::fprintf(out_, "%s %-9s %s%s\n", stamp.c_str(),
                  std::string(dag::PhaseName(n->phase)).c_str(), n->name.c_str(), msg.c_str());
   }
   std::fflush(out_);
@@ -283,12 +297,14 @@ void ProgressPrinter::UpdateChanged(const Json& wf, const NodeMap& nodes,
     Update(wf, nodes);
     return;
   }
-  NodeMap subset;
+  // Only the changed nodes are looked at, and none is copied.
+  std::vector<std::pair<const std::string*, const NodeStatus*>> subset;
+  subset.reserve(changed.size());
   for (const auto& id : changed) {
     auto it = nodes.find(id);
-    if (it != nodes.end()) subset.emplace(it->first, it->second);
+    if (it != nodes.end()) subset.emplace_back(&it->first, &it->second);
   }
-  if (!subset.empty()) Update(wf, subset);
+  if (!subset.empty()) PrintPhaseChanges(subset, SystemClock::Get().Now());
 }
 
 void ProgressPrinter::Finish(const Json& wf, const NodeMap& nodes) {
@@ -297,7 +313,9 @@ void ProgressPrinter::Finish(const Json& wf, const NodeMap& nodes) {
     return;
   }
   Update(wf, nodes, true);
-  const Json& status = wf.value("status", Json::object());
+  static const Json kEmpty = Json::object();
+  const Json* status_field = FindField(wf, "status");
+  const Json& status = status_field != nullptr ? *status_field : kEmpty;  // not a copy of every node
   std::fprintf(out_, "%s %s %s%s\n", FormatRfc3339(SystemClock::Get().Now()).c_str(),
                StringField(wf["metadata"], "name").c_str(), StringField(status, "phase").c_str(),
                StringField(status, "message").empty() ? ""

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -36,6 +38,10 @@ class ProgressPrinter {
   void Finish(const Json& wf, const NodeMap& nodes);
 
  private:
+  // Plain lines for the nodes whose phase changed since they were last printed (not on a TTY).
+  void PrintPhaseChanges(const std::vector<std::pair<const std::string*, const dag::NodeStatus*>>& nodes,
+                         TimePoint now);
+
   FILE* out_;
   bool tty_;
   size_t last_lines_ = 0;

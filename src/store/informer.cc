@@ -22,8 +22,9 @@ void Informer::AddHandler(std::string kind, Handler handler) {
 Status Informer::Start() {
   polled_upto_ = store_.CurrentResourceVersion();
   std::weak_ptr<bool> alive = alive_;
-  watch_ = store_.WatchShared({"", ""}, [this, alive](const std::shared_ptr<const WatchEvent>& ev) {
-    loop_.Post([this, alive, ev] {
+  // Events are shared with the loop, not copied: a Workflow's carries its whole spec.
+  watch_ = store_.WatchShared({"", ""}, [this, alive](std::shared_ptr<const WatchEvent> ev) {
+    loop_.Post([this, alive, ev = std::move(ev)] {
       auto a = alive.lock();
       if (a && *a) Deliver(*ev);
     });

@@ -20,6 +20,13 @@ std::string MetaString(const Json& obj, std::string_view field) {
 
 }  // namespace
 
+std::unique_ptr<WatchHandle> Store::WatchShared(
+    const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb) {
+  return Watch(opts, [cb = std::move(cb)](const WatchEvent& ev) {
+    cb(std::make_shared<const WatchEvent>(ev));
+  });
+}
+
 std::string_view EventTypeName(EventType t) {
   switch (t) {
     case EventType::kAdded:

@@ -93,25 +93,36 @@ struct Write {
   std::string owner;       // kPutRecord, kDeleteRecords (usually an object's uid)
   std::string record_key;  // kPutRecord
   Json record;             // kPutRecord
+  // kPutRecord: the record already serialised (then `record` is unused), for a writer that keeps
+  // its own representation and can write JSON text without building a `Json` first.
+  std::string record_text;
 
-  static Write Create(Json obj) { return {Op::kCreate, std::move(obj), {}, {}, {}, {}, {}}; }
-  static Write Update(Json obj) { return {Op::kUpdate, std::move(obj), {}, {}, {}, {}, {}}; }
+  static Write Create(Json obj) { return {Op::kCreate, std::move(obj), {}, {}, {}, {}, {}, {}}; }
+  static Write Update(Json obj) { return {Op::kUpdate, std::move(obj), {}, {}, {}, {}, {}, {}}; }
   static Write UpdateStatus(Json obj) {
-    return {Op::kUpdateStatus, std::move(obj), {}, {}, {}, {}, {}};
+    return {Op::kUpdateStatus, std::move(obj), {}, {}, {}, {}, {}, {}};
   }
   // Update and UpdateStatus of one object as a single write (one version, one event): for an
   // in-process component that owns both, e.g. the kubelet finishing a Pod (outputs annotation
   // and final status). Not exposed through the API, which keeps the two apart.
   static Write UpdateWithStatus(Json obj) {
-    return {Op::kUpdateWithStatus, std::move(obj), {}, {}, {}, {}, {}};
+    return {Op::kUpdateWithStatus, std::move(obj), {}, {}, {}, {}, {}, {}};
   }
-  static Write Delete(ObjectKey key) { return {Op::kDelete, {}, std::move(key), {}, {}, {}, {}}; }
+  static Write Delete(ObjectKey key) {
+    return {Op::kDelete, {}, std::move(key), {}, {}, {}, {}, {}};
+  }
   static Write PutRecord(std::string collection, std::string owner, std::string key, Json value) {
     return {Op::kPutRecord,  {}, {}, std::move(collection), std::move(owner), std::move(key),
-            std::move(value)};
+            std::move(value), {}};
+  }
+  // PutRecord with the value given as JSON text (not validated: the writer vouches for it).
+  static Write PutRecordText(std::string collection, std::string owner, std::string key,
+                             std::string json_text) {
+    return {Op::kPutRecord, {}, {}, std::move(collection), std::move(owner), std::move(key), {},
+            std::move(json_text)};
   }
   static Write DeleteRecords(std::string collection, std::string owner) {
-    return {Op::kDeleteRecords, {}, {}, std::move(collection), std::move(owner), {}, {}};
+    return {Op::kDeleteRecords, {}, {}, std::move(collection), std::move(owner), {}, {}, {}};
   }
 };
 
@@ -141,13 +152,11 @@ class Store {
                                                       int64_t limit = 0) = 0;
   virtual std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                              std::function<void(const WatchEvent&)> cb) = 0;
-  // Like Watch, for a watcher that keeps events (posts them to its loop): it shares each event
-  // with the store and the other watchers instead of copying the object (a 700-step Workflow
-  // is 80 KB of JSON). The default makes one copy.
+  // Like `Watch`, for a watcher that keeps events after its callback returns (e.g. to hand them
+  // to an event loop): it shares the event instead of copying it, which matters for large
+  // objects (a Workflow with a 700-task spec). This default wraps `Watch` and copies.
   virtual std::unique_ptr<WatchHandle> WatchShared(
-      const WatchOptions& opts, std::function<void(const std::shared_ptr<const WatchEvent>&)> cb) {
-    return Watch(opts, [cb = std::move(cb)](const WatchEvent& ev) { cb(std::make_shared<const WatchEvent>(ev)); });
-  }
+      const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb);
   // Drops events older than the newest `keep`.
   virtual Status CompactEvents(int64_t keep) = 0;
   // True if another process may have written since the previous call (SQLite: `PRAGMA

@@ -562,6 +562,35 @@ TEST_P(StoreConformanceTest, WatchFiltersByKindAndNamespace) {
   EXPECT_EQ(in_b.Summary(), (V{"ADDED Pod b/2", "ADDED Service b/4"}));
 }
 
+TEST_P(StoreConformanceTest, WatchSharedGetsTheEventsThatWatchGets) {
+  Recorder plain;
+  std::vector<std::shared_ptr<const WatchEvent>> shared, shared_again;
+  auto w1 = store().Watch({"Pod", ""}, plain.Callback());
+  auto w2 = store().WatchShared({"Pod", ""}, [&](std::shared_ptr<const WatchEvent> e) {
+    shared.push_back(std::move(e));
+  });
+  auto w3 = store().WatchShared({"Pod", ""}, [&](std::shared_ptr<const WatchEvent> e) {
+    shared_again.push_back(std::move(e));
+  });
+  ASSERT_TRUE(store().Create(Obj("Pod", "a", "1")).ok());
+  ASSERT_TRUE(store().Create(Obj("Service", "a", "2")).ok());
+  ASSERT_TRUE(store().Delete({"Pod", "a", "1"}).ok());
+  w2.reset();
+  ASSERT_TRUE(store().Create(Obj("Pod", "a", "3")).ok());
+  std::vector<WatchEvent> expected = plain.events();
+  ASSERT_EQ(expected.size(), 3u);
+  ASSERT_EQ(shared.size(), 2u);  // none after its handle was destroyed
+  ASSERT_EQ(shared_again.size(), 3u);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(shared_again[i]->type, expected[i].type);
+    EXPECT_EQ(shared_again[i]->resource_version, expected[i].resource_version);
+    EXPECT_EQ(shared_again[i]->object, expected[i].object);
+    if (i < shared.size()) {
+      EXPECT_EQ(shared[i]->object, expected[i].object);
+    }
+  }
+}
+
 TEST_P(StoreConformanceTest, WatchCallbackCanReadTheStore) {
   std::vector<std::string> seen;
   auto watch = store().Watch({"Pod", ""}, [&](const WatchEvent& e) {

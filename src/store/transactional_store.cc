@@ -93,7 +93,7 @@ std::unique_ptr<WatchHandle> TransactionalStore::Watch(const WatchOptions& opts,
 }
 
 std::unique_ptr<WatchHandle> TransactionalStore::WatchShared(
-    const WatchOptions& opts, std::function<void(const std::shared_ptr<const WatchEvent>&)> cb) {
+    const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb) {
   return dispatcher_.WatchShared(opts, std::move(cb));
 }
 

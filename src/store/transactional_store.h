@@ -54,7 +54,7 @@ class TransactionalStore : public Store, protected WriteTarget {
   std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                      std::function<void(const WatchEvent&)> cb) final;
   std::unique_ptr<WatchHandle> WatchShared(
-      const WatchOptions& opts, std::function<void(const std::shared_ptr<const WatchEvent>&)> cb) final;
+      const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb) final;
   Status CompactEvents(int64_t keep) final;
   Result<Json> Get(const ObjectKey& key) final;
   int64_t CurrentResourceVersion() final;

@@ -11,8 +11,8 @@ namespace skiff::store {
 struct WatchDispatcher::Registry {
   struct Watcher {
     WatchOptions opts;
-    std::function<void(const WatchEvent&)> cb;                              // or
-    std::function<void(const std::shared_ptr<const WatchEvent>&)> shared_cb;
+    std::function<void(const WatchEvent&)> cb;                          // or
+    std::function<void(std::shared_ptr<const WatchEvent>)> shared_cb;  // (WatchShared)
     // Held while `cb` runs. Recursive so that a callback may destroy its own handle.
     std::recursive_mutex call_mu;
     bool active = true;  // guarded by call_mu
@@ -81,13 +81,13 @@ std::unique_ptr<WatchHandle> WatchDispatcher::Watch(const WatchOptions& opts,
 }
 
 std::unique_ptr<WatchHandle> WatchDispatcher::WatchShared(
-    const WatchOptions& opts, std::function<void(const std::shared_ptr<const WatchEvent>&)> cb) {
+    const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb) {
   return Register(opts, nullptr, std::move(cb));
 }
 
 std::unique_ptr<WatchHandle> WatchDispatcher::Register(
     const WatchOptions& opts, std::function<void(const WatchEvent&)> cb,
-    std::function<void(const std::shared_ptr<const WatchEvent>&)> shared_cb) {
+    std::function<void(std::shared_ptr<const WatchEvent>)> shared_cb) {
   auto w = std::make_shared<Registry::Watcher>();
   w->opts = opts;
   w->cb = std::move(cb);
@@ -114,12 +114,12 @@ bool WatchDispatcher::HasWatchers() const {
 
 uint64_t WatchDispatcher::Enqueue(std::vector<WatchEvent> events) {
   if (events.empty() || !HasWatchers()) return 0;
+  std::vector<std::shared_ptr<const WatchEvent>> shared;
+  shared.reserve(events.size());
+  for (auto& e : events) shared.push_back(std::make_shared<const WatchEvent>(std::move(e)));
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t ticket = ++last_ticket_;
-  Batch batch{ticket, {}};
-  batch.events.reserve(events.size());
-  for (auto& e : events) batch.events.push_back(std::make_shared<const WatchEvent>(std::move(e)));
-  queue_.push_back(std::move(batch));
+  queue_.push_back(Batch{ticket, std::move(shared)});
   return ticket;
 }
 
@@ -138,17 +138,16 @@ void WatchDispatcher::Publish(uint64_t ticket) {
     queue_.pop_front();
     lock.unlock();
     auto watchers = registry_->Snapshot();
-    for (const auto& shared : batch.events) {
-      const WatchEvent& event = *shared;
+    for (const auto& event : batch.events) {
       for (const auto& w : watchers) {
-        if (!EventMatches(w->opts, event.object)) continue;
+        if (!EventMatches(w->opts, event->object)) continue;
         std::lock_guard<std::recursive_mutex> call(w->call_mu);
         if (!w->active) continue;
         try {
           if (w->shared_cb) {
-            w->shared_cb(shared);
+            w->shared_cb(event);
           } else {
-            w->cb(event);
+            w->cb(*event);
           }
         } catch (const std::exception& e) {
           LogError("store: watch callback threw", {{"error", e.what()}});

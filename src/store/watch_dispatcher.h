@@ -41,9 +41,9 @@ class WatchDispatcher {
 
   std::unique_ptr<WatchHandle> Watch(const WatchOptions& opts,
                                      std::function<void(const WatchEvent&)> cb);
-  // The callback gets the event the dispatcher holds, shared rather than copied.
-  std::unique_ptr<WatchHandle> WatchShared(const WatchOptions& opts,
-                                           std::function<void(const std::shared_ptr<const WatchEvent>&)> cb);
+  // A watcher that is handed each event shared (see `Store::WatchShared`): no copy is made.
+  std::unique_ptr<WatchHandle> WatchShared(
+      const WatchOptions& opts, std::function<void(std::shared_ptr<const WatchEvent>)> cb);
 
   // True while at least one watcher is registered. A store may skip preparing events when false:
   // a watcher registered afterwards only needs events committed after its registration.
@@ -61,8 +61,9 @@ class WatchDispatcher {
     uint64_t ticket;
     std::vector<std::shared_ptr<const WatchEvent>> events;
   };
-  std::unique_ptr<WatchHandle> Register(const WatchOptions& opts, std::function<void(const WatchEvent&)> cb,
-                                        std::function<void(const std::shared_ptr<const WatchEvent>&)> shared_cb);
+  std::unique_ptr<WatchHandle> Register(
+      const WatchOptions& opts, std::function<void(const WatchEvent&)> cb,
+      std::function<void(std::shared_ptr<const WatchEvent>)> shared_cb);
 
   std::shared_ptr<Registry> registry_;
 

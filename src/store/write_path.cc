@@ -140,8 +140,9 @@ Result<WriteOutcome> WriteApplier::Apply(Write& write) {
       return Delete(write.key);
     case Write::Op::kPutRecord:
       if (write.collection.empty()) return InvalidArgument("collection: required");
-      SKIFF_RETURN_IF_ERROR(target_.PutRecord(write.collection, write.owner, write.record_key,
-                                              DumpJson(write.record)));
+      SKIFF_RETURN_IF_ERROR(target_.PutRecord(
+          write.collection, write.owner, write.record_key,
+          write.record_text.empty() ? DumpJson(write.record) : write.record_text));
       return WriteOutcome{};
     case Write::Op::kDeleteRecords:
       if (write.collection.empty()) return InvalidArgument("collection: required");

@@ -191,8 +191,9 @@ Status Kubelet::Start() {
     Status s = EnsureSupervisor();
     if (!s.ok()) LogWarn("supervisor not reachable", {{"error", s.message()}});
   }
-  watch_ = store_.WatchShared({"Pod", ""}, [this](const std::shared_ptr<const store::WatchEvent>& ev) {
-    loop_.Post([this, ev] { OnPodEvent(*ev); });
+  // Events are shared with the loop, not copied.
+  watch_ = store_.WatchShared({"Pod", ""}, [this](std::shared_ptr<const store::WatchEvent> ev) {
+    loop_.Post([this, ev = std::move(ev)] { OnPodEvent(*ev); });
   });
   // Only unfinished Pods need adopting; a finished one is never touched again. Those with
   // processes are tracked at once; the others may wait for room like new Pods.

@@ -42,7 +42,7 @@ class WorkflowController::Env : public dag::ExecutorEnv {
                                     std::string_view key) override {
     auto r = store_.GetRecord(kMemoizeRecords, std::string(ns) + "/" + std::string(cache), key);
     if (!r.ok()) return std::nullopt;
-    return *r;
+    return std::move(*r);
   }
 
  private:
@@ -120,13 +120,13 @@ Status WorkflowController::Start() {
   SKIFF_ASSIGN_OR_RETURN(
       store::ListResult list,
       store_.List("Workflow", "", {"", "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Error", 0}));
-  for (const auto& wf : list.items) {
-    if (!Terminal(StringField(wf.value("status", Json::object()), "phase"))) Load(wf);
+  for (auto& wf : list.items) {
+    if (!Terminal(StringField(wf.value("status", Json::object()), "phase"))) Load(std::move(wf));
   }
   return OkStatus();
 }
 
-void WorkflowController::Load(const Json& wf) {
+void WorkflowController::Load(Json wf) {
   const Json& meta = wf["metadata"];
   std::string uid = StringField(meta, "uid");
   if (runs_.count(uid)) return;
@@ -144,20 +144,23 @@ void WorkflowController::Load(const Json& wf) {
       if (n.ok()) nodes.push_back(std::move(*n));
     }
   }
-  Json copy = wf;
-  if (copy.contains("status")) copy["status"].erase("nodes");
-  run->exec = std::make_unique<dag::Executor>(std::move(copy), std::move(nodes), *env_);
   // Catch up with Pods that changed while nobody was watching (only a workflow that already
   // started can have any).
   bool started = wf.contains("status") && !StringField(wf["status"], "phase").empty();
+  std::optional<std::string> shutdown;
+  if (const Json* spec = FindField(wf, "spec"); spec != nullptr) {
+    if (const Json* s = FindField(*spec, "shutdown"); s != nullptr && s->is_string()) {
+      shutdown = s->get<std::string>();
+    }
+  }
+  if (wf.contains("status")) wf["status"].erase("nodes");
+  run->exec = std::make_unique<dag::Executor>(std::move(wf), std::move(nodes), *env_);
   auto pods = started ? store_.List("Pod", run->ns, {std::string(kWorkflowLabel) + "=" + run->name, "", 0})
                       : Result<store::ListResult>(store::ListResult{});
   if (pods.ok()) {
     for (const auto& pod : pods->items) run->exec->ApplyPodResult(PodResultFromPod(pod));
   }
-  if (const Json* shutdown = FindField(wf["spec"], "shutdown"); shutdown != nullptr && shutdown->is_string()) {
-    run->exec->Terminate("Stopped with strategy '" + shutdown->get<std::string>() + "'");
-  }
+  if (shutdown) run->exec->Terminate("Stopped with strategy '" + *shutdown + "'");
   uid_by_name_[KeyOf(run->ns, run->name)] = uid;
   runs_[uid] = std::move(run);
   Schedule(uid);
@@ -358,16 +361,23 @@ void WorkflowController::Reconcile(const std::string& uid) {
   std::vector<store::Write> writes;
   bool wf_dirty = exec.TakeWorkflowDirty();
   std::vector<std::string> dirty = exec.TakeDirtyNodes();
+  writes.reserve(dirty.size() + actions.create_pods.size() + actions.cache_writes.size() + 2);
   for (const auto& id : dirty) {
     const dag::NodeStatus* n = exec.FindNode(id);
-    if (n != nullptr) writes.push_back(store::Write::PutRecord(kNodeRecords, uid, id, n->ToJson()));
+    if (n != nullptr) writes.push_back(store::Write::PutRecordText(kNodeRecords, uid, id, n->ToJsonText()));
   }
-  std::string phase = StringField(exec.workflow().value("status", Json::object()), "phase");
+  std::string phase = exec.Phase();
   if (wf_dirty && !phase.empty() && phase != run.last_phase && phase != "Pending") {
     writes.push_back(store::Write::Create(PhaseEvent(exec.workflow(), phase, clock_.Now())));
   }
   if (wf_dirty) {
-    Json wf = exec.workflow();
+    // A status update reads only the object's key and status: the spec (700 tasks for a large
+    // DAG) is not copied into it.
+    const Json& full = exec.workflow();
+    Json wf = Json::object();
+    for (const char* field : {"apiVersion", "kind", "metadata", "status"}) {
+      if (const Json* v = FindField(full, field)) wf[field] = *v;
+    }
     wf["metadata"].erase("resourceVersion");
     wf["status"]["offloadNodeStatusVersion"] = "records";
     writes.push_back(store::Write::UpdateStatus(std::move(wf)));

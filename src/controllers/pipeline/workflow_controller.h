@@ -64,7 +64,7 @@ class WorkflowController {
 
   void OnWorkflowEvent(const store::WatchEvent& ev);
   void OnPodEvent(const store::WatchEvent& ev);
-  void Load(const Json& wf);
+  void Load(Json wf);  // by value: the executor keeps it
   void Schedule(const std::string& uid);
   void ScheduleLater(const std::string& uid, Duration delay);
   void Reconcile(const std::string& uid);

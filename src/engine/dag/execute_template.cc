@@ -76,48 +76,61 @@ Result<std::pair<Json, TmplCtx>> Executor::Operation::ResolveHolder(const Json& 
 // ---------------------------------------------------------------------------------------------
 // Arguments and substitution
 
-Result<Json> Executor::Operation::SubstituteParams(const Json& tmpl, const Vars& local) {
-  SKIFF_ASSIGN_OR_RETURN(Json first, ReplaceTagsInJson(tmpl, VarScope{&local, &globals_}, true));
+Result<Json> Executor::Operation::SubstituteParams(Json tmpl, const Vars& local) {
+  SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(tmpl, VarScope{&local, &globals_}, true));
   Vars io;
-  Json inputs = first.value("inputs", Json::object());
-  Json in_params = ParamList(inputs);
-  for (const auto& p : in_params) {
-    if (p.contains("value") && !p["value"].is_null()) {
-      io.Set("inputs.parameters." + StringField(p, "name"), ScalarToString(p["value"]));
-    } else if (!p.contains("valueFrom")) {
-      return Internal("inputs.parameters." + StringField(p, "name") + " had no value");
+  static const Json kNone = Json::object();
+  const Json* inputs = FindField(tmpl, "inputs");
+  if (inputs == nullptr) inputs = &kNone;
+  const Json* in_params = FindField(*inputs, "parameters");
+  if (in_params != nullptr && in_params->is_array()) {
+    for (const auto& p : *in_params) {
+      if (p.contains("value") && !p["value"].is_null()) {
+        io.Set("inputs.parameters." + StringField(p, "name"), ScalarToString(p["value"]));
+      } else if (!p.contains("valueFrom")) {
+        return Internal("inputs.parameters." + StringField(p, "name") + " had no value");
+      }
     }
+    io.Set("inputs.parameters", DumpJson(*in_params));
+  } else {
+    io.Set("inputs.parameters", "[]");
   }
-  io.Set("inputs.parameters", DumpJson(in_params));
-  if (const Json* arts = FindField(inputs, "artifacts"); arts != nullptr && arts->is_array()) {
+  if (const Json* arts = FindField(*inputs, "artifacts"); arts != nullptr && arts->is_array()) {
     for (const auto& a : *arts) {
       std::string path = StringField(a, "path");
       if (!path.empty()) io.Set("inputs.artifacts." + StringField(a, "name") + ".path", path);
     }
   }
-  Json outputs = first.value("outputs", Json::object());
-  if (const Json* arts = FindField(outputs, "artifacts"); arts != nullptr && arts->is_array()) {
+  const Json* outputs = FindField(tmpl, "outputs");
+  if (outputs == nullptr) outputs = &kNone;
+  if (const Json* arts = FindField(*outputs, "artifacts"); arts != nullptr && arts->is_array()) {
     for (const auto& a : *arts) {
       std::string path = StringField(a, "path");
       if (!path.empty()) io.Set("outputs.artifacts." + StringField(a, "name") + ".path", path);
     }
   }
-  for (const auto& p : ParamList(outputs)) {
-    const Json* vf = FindField(p, "valueFrom");
-    if (vf != nullptr) {
-      std::string path = StringField(*vf, "path");
-      if (!path.empty()) io.Set("outputs.parameters." + StringField(p, "name") + ".path", path);
+  if (const Json* out_params = FindField(*outputs, "parameters");
+      out_params != nullptr && out_params->is_array()) {
+    for (const auto& p : *out_params) {
+      const Json* vf = FindField(p, "valueFrom");
+      if (vf != nullptr) {
+        std::string path = StringField(*vf, "path");
+        if (!path.empty()) io.Set("outputs.parameters." + StringField(p, "name") + ".path", path);
+      }
     }
   }
   // Local variables stay available for expressions that mix them with inputs.
   io.Merge(local);
-  return ReplaceTagsInJson(first, io, true);
+  SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(tmpl, io, true));
+  return tmpl;
 }
 
-Result<Json> Executor::Operation::ProcessArgs(const Json& tmpl, const Json& args, const Vars& local,
+Result<Json> Executor::Operation::ProcessArgs(Json out, const Json& args, const Vars& local,
                                               bool validate_only) {
-  Json out = tmpl;
-  Json arg_params = ParamList(args);
+  static const Json kNoParams = Json::array();
+  const Json* arg_params_field = FindField(args, "parameters");
+  const Json& arg_params =
+      arg_params_field != nullptr && arg_params_field->is_array() ? *arg_params_field : kNoParams;
   if (out.contains("inputs") && out["inputs"].contains("parameters")) {
     for (auto& p : out["inputs"]["parameters"]) {
       std::string name = StringField(p, "name");
@@ -188,7 +201,7 @@ Result<Json> Executor::Operation::ProcessArgs(const Json& tmpl, const Json& args
       }
     }
   }
-  return SubstituteParams(out, local);
+  return SubstituteParams(std::move(out), local);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +331,7 @@ NodeStatus* Executor::Operation::ExecuteTemplate(std::string node_name, const Js
   if (IsPodTemplate(tmpl) && strategy.is_null()) {
     local.Set("pod.name", PodName(st_.name, node_name, StringField(tmpl, "name")));
   }
-  auto processed = ProcessArgs(tmpl, args, local, false);
+  auto processed = ProcessArgs(std::move(tmpl), args, local, false);
   if (!processed.ok()) return error_node(processed.status().message());
   Json ptmpl = std::move(*processed);
 
@@ -326,12 +339,18 @@ NodeStatus* Executor::Operation::ExecuteTemplate(std::string node_name, const Js
   Json memo_miss;
   if (const Json* memo = FindField(ptmpl, "memoize"); memo != nullptr && node == nullptr) {
     std::string key = StringField(*memo, "key");
-    std::string cache = StringField(memo->value("cache", Json::object()).value("configMap", Json::object()), "name");
+    const Json* cache_field = FindField(*memo, "cache");
+    const Json* config_map = cache_field != nullptr ? FindField(*cache_field, "configMap") : nullptr;
+    std::string cache = config_map != nullptr ? StringField(*config_map, "name") : std::string();
     std::optional<Json> entry = st_.env.GetCacheEntry(st_.ns, cache, key);
     bool hit = entry.has_value();
     Json outputs;
     if (hit) {
-      outputs = entry->value("outputs", Json::object());
+      if (auto o = entry->find("outputs"); o != entry->end()) {
+        outputs = std::move(*o);
+      } else {
+        outputs = Json::object();
+      }
       std::string max_age = StringField(*memo, "maxAge");
       if (!max_age.empty()) {
         auto age = ParseGoDuration(max_age);
@@ -348,11 +367,11 @@ NodeStatus* Executor::Operation::ExecuteTemplate(std::string node_name, const Js
                                                        : NodeType::kPod;
       NodeStatus& n = InitNode(node_name, type, scope, holder, opts.boundary_id,
                                NodePhase::kSucceeded);
-      n.memoization_status = status;
-      n.outputs = outputs;
-      n.inputs = ptmpl.value("inputs", Json());
+      n.memoization_status = std::move(status);
+      n.outputs = std::move(outputs);
+      if (auto in = ptmpl.find("inputs"); in != ptmpl.end()) n.inputs = std::move(*in);
       n.hooked = opts.hooked;
-      AddOutputsToGlobal(outputs);
+      AddOutputsToGlobal(n.outputs);
       return &n;
     }
     // Miss: recorded on the node so that its result is saved when it succeeds.

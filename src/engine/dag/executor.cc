@@ -65,10 +65,29 @@ Executor::Executor(Json workflow, std::vector<NodeStatus> nodes, ExecutorEnv& en
   } else {
     st.spec = st.wf.value("spec", Json::object());
   }
-  std::string text = DumpJson(st.spec);
-  st.include_results_for_containers = text.find("outputs.result") != std::string::npos;
-  st.needs_counts = text.find("parallelism") != std::string::npos ||
-                    text.find("failFast") != std::string::npos;
+  // Whether these words occur anywhere in the spec (a key or a string), without dumping it.
+  std::function<void(const Json&)> scan = [&](const Json& v) {
+    auto look = [&](std::string_view text) {
+      if (text.find("outputs.result") != std::string_view::npos) {
+        st.include_results_for_containers = true;
+      }
+      if (text.find("parallelism") != std::string_view::npos ||
+          text.find("failFast") != std::string_view::npos) {
+        st.needs_counts = true;
+      }
+    };
+    if (v.is_string()) {
+      look(v.get_ref<const std::string&>());
+    } else if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        look(it.key());
+        scan(it.value());
+      }
+    } else if (v.is_array()) {
+      for (const auto& e : v) scan(e);
+    }
+  };
+  scan(st.spec);
 }
 
 Executor::~Executor() = default;

@@ -87,6 +87,103 @@ Json NodeStatus::ToJson() const {
   return j;
 }
 
+namespace {
+
+// Appends `s` as a JSON string exactly as `DumpJson` writes it: plain text is copied, anything
+// that needs escaping or UTF-8 checking goes through the JSON library.
+void AppendString(std::string& out, std::string_view s) {
+  bool plain = true;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (!plain) {
+    out += DumpJson(Json(std::string(s)));
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+// Appends `"key":` (keys are plain ASCII) after a comma unless it is the first field.
+void AppendKey(std::string& out, std::string_view key) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void AppendStringField(std::string& out, std::string_view key, std::string_view value) {
+  AppendKey(out, key);
+  AppendString(out, value);
+}
+
+void AppendJsonField(std::string& out, std::string_view key, const Json& value) {
+  AppendKey(out, key);
+  out += DumpJson(value);
+}
+
+void AppendStringList(std::string& out, std::string_view key, const std::vector<std::string>& list) {
+  AppendKey(out, key);
+  out += '[';
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendString(out, list[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string NodeStatus::ToJsonText() const {
+  // The fields in the order `Json` keeps object keys (sorted), so the text is the same as
+  // DumpJson(ToJson()).
+  std::string out;
+  out.reserve(512);
+  out += '{';
+  if (!boundary_id.empty()) AppendStringField(out, "boundaryID", boundary_id);
+  if (!children.empty()) AppendStringList(out, "children", children);
+  if (daemoned) {
+    AppendKey(out, "daemoned");
+    out += "true";
+  }
+  AppendStringField(out, "displayName", display_name);
+  AppendKey(out, "finishedAt");
+  if (finished_at == TimePoint{}) {
+    out += "null";
+  } else {
+    AppendString(out, FormatRfc3339(finished_at));
+  }
+  if (!host_node_name.empty()) AppendStringField(out, "hostNodeName", host_node_name);
+  AppendStringField(out, "id", id);
+  if (!inputs.is_null()) AppendJsonField(out, "inputs", inputs);
+  if (!memoization_status.is_null()) AppendJsonField(out, "memoizationStatus", memoization_status);
+  if (!message.empty()) AppendStringField(out, "message", message);
+  AppendStringField(out, "name", name);
+  if (hooked || retried) {
+    AppendKey(out, "nodeFlag");
+    out += hooked && retried ? "{\"hooked\":true,\"retried\":true}"
+           : hooked          ? "{\"hooked\":true}"
+                             : "{\"retried\":true}";
+  }
+  if (!outbound_nodes.empty()) AppendStringList(out, "outboundNodes", outbound_nodes);
+  if (!outputs.is_null()) AppendJsonField(out, "outputs", outputs);
+  AppendStringField(out, "phase", PhaseName(phase));
+  if (!pod_name.empty()) AppendStringField(out, "podName", pod_name);
+  if (!progress.empty()) AppendStringField(out, "progress", progress);
+  if (!resources_duration.is_null()) AppendJsonField(out, "resourcesDuration", resources_duration);
+  if (started_at != TimePoint{}) AppendStringField(out, "startedAt", FormatRfc3339(started_at));
+  if (!template_name.empty()) AppendStringField(out, "templateName", template_name);
+  if (!template_ref.is_null()) AppendJsonField(out, "templateRef", template_ref);
+  if (!template_scope.empty()) AppendStringField(out, "templateScope", template_scope);
+  AppendStringField(out, "type", TypeName(type));
+  out += '}';
+  return out;
+}
+
 Result<NodeStatus> NodeStatus::FromJson(const Json& j) {
   if (!j.is_object()) return InvalidArgument("node status must be an object");
   NodeStatus n;

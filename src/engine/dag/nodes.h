@@ -66,6 +66,8 @@ struct NodeStatus {
   bool FailedOrError() const { return IsFailedOrError(phase); }
 
   Json ToJson() const;
+  // DumpJson(ToJson()), written directly (a workflow's node records are written this way).
+  std::string ToJsonText() const;
   static Result<NodeStatus> FromJson(const Json& j);
 };
 

@@ -158,8 +158,10 @@ class Executor::Operation {
 
   // --- templates ---
   Result<std::pair<Json, TmplCtx>> ResolveHolder(const Json& holder, const TmplCtx& ctx);
-  Result<Json> ProcessArgs(const Json& tmpl, const Json& args, const Vars& local, bool validate_only);
-  Result<Json> SubstituteParams(const Json& tmpl, const Vars& local);
+  // Both take the template by value: callers move in the copy they made, and substitution
+  // rewrites it in place.
+  Result<Json> ProcessArgs(Json tmpl, const Json& args, const Vars& local, bool validate_only);
+  Result<Json> SubstituteParams(Json tmpl, const Vars& local);
 
   // --- execution ---
   NodeStatus* ExecuteTemplate(std::string node_name, const Json& holder, const TmplCtx& ctx,

@@ -1223,7 +1223,12 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
         return;
       }
     }
-    auto scope_ptr = scope_ref(task_name);
+    // A task without tags or artifact arguments takes nothing from the scope: building it walks
+    // every ancestor, which a long chain's last tasks would pay for all the tasks before them.
+    const Json* task_args = FindField(task, "arguments");
+    bool needs_scope = ContainsTagOpen(task) ||
+                       (task_args != nullptr && FindField(*task_args, "artifacts") != nullptr);
+    auto scope_ptr = needs_scope ? scope_ref(task_name) : std::make_shared<const Scope>();
     const Scope& scope = *scope_ptr;
     auto resolved = ResolveStepReferences(task, scope);
     if (!resolved.ok()) {
@@ -1403,7 +1408,10 @@ NodeStatus* Executor::Operation::ExecuteDAG(const std::string& node_name, const 
     Touch(*node);
   }
   if (IsFailedOrError(result)) return MarkPhase(node_name, result);
-  auto outputs = OutputsFromScope(tmpl, *scope_ref(""));
+  // Every task's entries: built only for a DAG that declares outputs.
+  const Json* declared = FindField(tmpl, "outputs");
+  auto outputs = declared != nullptr && declared->is_object() ? OutputsFromScope(tmpl, *scope_ref(""))
+                                                              : Result<Json>(Json());
   if (!outputs.ok()) return MarkError(node_name, outputs.status().message());
   if (!outputs->is_null()) {
     node = NodeByName(node_name);

@@ -239,33 +239,45 @@ Result<std::string> ReplaceTags(std::string_view text, const VarScope& vars, boo
   return out;
 }
 
-Result<Json> ReplaceTagsInJson(const Json& value, const VarScope& vars, bool allow_unresolved) {
+bool ContainsTagOpen(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::string:
+      return value.get_ref<const std::string&>().find("{{") != std::string::npos;
+    case Json::value_t::array:
+    case Json::value_t::object:
+      for (const auto& e : value) {
+        if (ContainsTagOpen(e)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+Status ReplaceTagsInPlace(Json& value, const VarScope& vars, bool allow_unresolved) {
   switch (value.type()) {
     case Json::value_t::string: {
-      const std::string& s = value.get_ref<const std::string&>();
-      if (s.find("{{") == std::string::npos) return value;
+      std::string& s = value.get_ref<std::string&>();
+      if (s.find("{{") == std::string::npos) return OkStatus();
       SKIFF_ASSIGN_OR_RETURN(std::string r, ReplaceTags(s, vars, allow_unresolved));
-      return Json(std::move(r));
+      s = std::move(r);
+      return OkStatus();
     }
-    case Json::value_t::array: {
-      Json out = Json::array();
-      for (const auto& e : value) {
-        SKIFF_ASSIGN_OR_RETURN(Json r, ReplaceTagsInJson(e, vars, allow_unresolved));
-        out.push_back(std::move(r));
-      }
-      return out;
-    }
-    case Json::value_t::object: {
-      Json out = Json::object();
-      for (auto it = value.begin(); it != value.end(); ++it) {
-        SKIFF_ASSIGN_OR_RETURN(Json r, ReplaceTagsInJson(it.value(), vars, allow_unresolved));
-        out[it.key()] = std::move(r);
-      }
-      return out;
-    }
+    case Json::value_t::array:
+    case Json::value_t::object:
+      for (auto& e : value) SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(e, vars, allow_unresolved));
+      return OkStatus();
     default:
-      return value;
+      return OkStatus();
   }
+}
+
+Result<Json> ReplaceTagsInJson(const Json& value, const VarScope& vars, bool allow_unresolved) {
+  // Most of a template has no tags: copy it once and rewrite only the strings that have.
+  if (!ContainsTagOpen(value)) return value;
+  Json out = value;
+  SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(out, vars, allow_unresolved));
+  return out;
 }
 
 }  // namespace skiff::dag

@@ -69,7 +69,12 @@ Result<std::string> ReplaceTags(std::string_view text, const VarScope& vars, boo
 
 // ReplaceTags over every string leaf of `value` (object keys are left alone).
 Result<Json> ReplaceTagsInJson(const Json& value, const VarScope& vars, bool allow_unresolved);
+// The same, rewriting `value` itself: only the strings that contain "{{" are touched, nothing
+// is copied. On error `value` may be partly rewritten.
+Status ReplaceTagsInPlace(Json& value, const VarScope& vars, bool allow_unresolved);
 
+// True if some string leaf of `value` contains "{{" (a cheap test before substituting).
+bool ContainsTagOpen(const Json& value);
 // True if `text` contains a `{{` ... `}}` tag.
 bool HasTags(std::string_view text);
 // Names of the simple tags in `text` ("{{a.b}}" -> "a.b"); expression tags are skipped.

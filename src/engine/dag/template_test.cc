@@ -62,5 +62,24 @@ TEST(TemplateTest, ReplaceInJsonTouchesOnlyStringLeaves) {
   EXPECT_TRUE(out->contains("{{x}}"));
 }
 
+TEST(TemplateTest, ReplaceInPlaceRewritesOnlyTaggedStrings) {
+  Vars v;
+  v.Set("x", "1");
+  Json value = {{"a", "{{x}}"}, {"b", {{"c", {"{{x}}-{{y}}", "plain", 2}}}}, {"{{x}}", "key stays"}};
+  ASSERT_TRUE(ReplaceTagsInPlace(value, v, /*allow_unresolved=*/true).ok());
+  EXPECT_EQ(value["a"], "1");
+  EXPECT_EQ(value["b"]["c"], Json({"1-{{y}}", "plain", 2}));
+  EXPECT_EQ(value["{{x}}"], "key stays");
+  // Unresolved tags are errors unless allowed; the copying form leaves its input as it was.
+  Json in = {{"a", "{{y}}"}};
+  EXPECT_FALSE(ReplaceTagsInPlace(in, v, false).ok());
+  auto copy = ReplaceTagsInJson(in, v, false);
+  EXPECT_FALSE(copy.ok());
+  EXPECT_EQ(in["a"], "{{y}}");
+  auto untouched = ReplaceTagsInJson(Json{{"a", "no tags"}}, v, false);
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_EQ(*untouched, Json({{"a", "no tags"}}));
+}
+
 }  // namespace
 }  // namespace skiff::dag
