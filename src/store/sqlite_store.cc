@@ -202,6 +202,22 @@ bool SqliteStore::ExternalChanges() {
 
 // --- records ---
 
+namespace {
+
+// (key, data) rows of the records table, parsed.
+Result<std::map<std::string, Json>> ReadRecordRows(SqliteStmt& st, std::string_view collection) {
+  std::map<std::string, Json> out;
+  for (;;) {
+    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SKIFF_ASSIGN_OR_RETURN(Json value, ParseStored(st.ColumnText(1), collection));
+    out.emplace(std::string(st.ColumnText(0)), std::move(value));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Json> SqliteStore::GetRecord(std::string_view collection, std::string_view owner,
                                     std::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -220,32 +236,18 @@ Result<std::map<std::string, Json>> SqliteStore::GetRecords(std::string_view col
   std::lock_guard<std::mutex> lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetRecords));
   st.Bind(1, collection).Bind(2, owner);
-  std::map<std::string, Json> out;
-  for (;;) {
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    SKIFF_ASSIGN_OR_RETURN(Json value, ParseStored(st.ColumnText(1), collection));
-    out.emplace(std::string(st.ColumnText(0)), std::move(value));
-  }
-  return out;
+  return ReadRecordRows(st, collection);
 }
 
 Result<std::map<std::string, Json>> SqliteStore::GetRecordsByKey(std::string_view collection,
                                                                  std::string_view owner,
                                                                  const std::vector<std::string>& keys) {
-  std::map<std::string, Json> out;
-  if (keys.empty()) return out;
+  if (keys.empty()) return std::map<std::string, Json>{};
   std::string key_list = DumpJson(Json(keys));
   std::lock_guard<std::mutex> lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(SqliteStmt st, db_->Prepare(sql::kGetRecordsByKey));
   st.Bind(1, collection).Bind(2, owner).Bind(3, key_list);
-  for (;;) {
-    SKIFF_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    SKIFF_ASSIGN_OR_RETURN(Json value, ParseStored(st.ColumnText(1), collection));
-    out.emplace(std::string(st.ColumnText(0)), std::move(value));
-  }
-  return out;
+  return ReadRecordRows(st, collection);
 }
 
 // --- opening ---

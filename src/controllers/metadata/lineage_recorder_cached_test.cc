@@ -7,33 +7,14 @@
 #include <map>
 
 #include "common/fs.h"
-#include "controllers/controller_test_base.h"
-#include "controllers/metadata/lineage_recorder.h"
+#include "controllers/metadata/lineage_recorder_test_base.h"
 #include "controllers/pipeline/workflow_controller.h"
 
 namespace skiff::controllers {
 namespace {
 
-class LineageRecorderCachedTest : public ControllerTestBase<LineageRecorder> {
+class LineageRecorderCachedTest : public LineageRecorderTestBase {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-lineage-cached-XXXXXX";
-    lineage_dir_ = ::mkdtemp(tmpl);
-    auto ls = metadata::LineageStore::Open(JoinPath(lineage_dir_, "lineage.db"));
-    ASSERT_TRUE(ls.ok()) << ls.status().ToString();
-    lineage_ = std::move(*ls);
-    artifacts_ = std::make_unique<metadata::ArtifactStore>(JoinPath(lineage_dir_, "artifacts"));
-    ControllerTestBase::SetUp();
-  }
-  void TearDown() override {
-    ControllerTestBase::TearDown();
-    lineage_.reset();
-    RemoveAll(lineage_dir_).IgnoreError();
-  }
-  std::unique_ptr<LineageRecorder> MakeController() override {
-    return std::make_unique<LineageRecorder>(*store_, loop_, *informer_, *lineage_, *artifacts_);
-  }
-
   // A finished Pod of the workflow `wf` that ran node `node_id` (the producer of a cache entry).
   void ProducerPod(const std::string& name, const std::string& wf, const std::string& node_id) {
     Json pod = {{"apiVersion", "v1"},
@@ -104,9 +85,6 @@ class LineageRecorderCachedTest : public ControllerTestBase<LineageRecorder> {
     return out;
   }
 
-  std::string lineage_dir_;
-  std::unique_ptr<metadata::LineageStore> lineage_;
-  std::unique_ptr<metadata::ArtifactStore> artifacts_;
 };
 
 TEST_F(LineageRecorderCachedTest, CacheHitsAreCachedExecutionsLinkedToTheirProducerWithItsOutputs) {

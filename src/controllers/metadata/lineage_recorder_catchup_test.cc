@@ -3,32 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "common/fs.h"
-#include "controllers/controller_test_base.h"
-#include "controllers/metadata/lineage_recorder.h"
+#include "controllers/metadata/lineage_recorder_test_base.h"
 
 namespace skiff::controllers {
 namespace {
 
-class LineageRecorderCatchUpTest : public ControllerTestBase<LineageRecorder> {
+class LineageRecorderCatchUpTest : public LineageRecorderTestBase {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-lineage-rec-XXXXXX";
-    lineage_dir_ = ::mkdtemp(tmpl);
-    auto ls = metadata::LineageStore::Open(JoinPath(lineage_dir_, "lineage.db"));
-    ASSERT_TRUE(ls.ok()) << ls.status().ToString();
-    lineage_ = std::move(*ls);
-    artifacts_ = std::make_unique<metadata::ArtifactStore>(JoinPath(lineage_dir_, "artifacts"));
-    ControllerTestBase::SetUp();
-  }
-  void TearDown() override {
-    ControllerTestBase::TearDown();
-    lineage_.reset();
-    RemoveAll(lineage_dir_).IgnoreError();
-  }
-  std::unique_ptr<LineageRecorder> MakeController() override {
-    return std::make_unique<LineageRecorder>(*store_, loop_, *informer_, *lineage_, *artifacts_);
-  }
-
   // A workflow step's Pod that has already ended, written while no recorder watches.
   void FinishedStep(const std::string& name) {
     controller_.reset();  // as if the process were down
@@ -56,9 +37,6 @@ class LineageRecorderCatchUpTest : public ControllerTestBase<LineageRecorder> {
     return r.ok() ? r->value("resourceVersion", int64_t{0}) : 0;
   }
 
-  std::string lineage_dir_;
-  std::unique_ptr<metadata::LineageStore> lineage_;
-  std::unique_ptr<metadata::ArtifactStore> artifacts_;
 };
 
 TEST_F(LineageRecorderCatchUpTest, StepsThatEndedWhileDownAreRecordedAndTheCursorMoves) {
