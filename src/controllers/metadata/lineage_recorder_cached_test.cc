@@ -25,11 +25,7 @@ class LineageRecorderCachedTest : public LineageRecorderTestBase {
                   {"labels", {{"workflows.argoproj.io/workflow", wf}}},
                   {"annotations", {{"workflows.argoproj.io/node-id", node_id}}}}},
                 {"spec", {{"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}};
-    auto created = store_->Create(pod);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    Json done = *created;
-    done["status"] = {{"phase", "Succeeded"}};
-    ASSERT_TRUE(store_->UpdateStatus(done).ok());
+    CreateSucceededPod(pod);
   }
 
   void MemoEntry(const std::string& key, Json entry) {

@@ -20,11 +20,7 @@ class LineageRecorderCatchUpTest : public LineageRecorderTestBase {
                   {"namespace", "default"},
                   {"labels", {{"workflows.argoproj.io/workflow", "wf"}}}}},
                 {"spec", {{"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}};
-    auto created = store_->Create(pod);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    Json done = *created;
-    done["status"] = {{"phase", "Succeeded"}};
-    ASSERT_TRUE(store_->UpdateStatus(done).ok());
+    CreateSucceededPod(pod);
   }
 
   bool Recorded(const std::string& name) {

@@ -33,6 +33,15 @@ class LineageRecorderTestBase : public ControllerTestBase<LineageRecorder> {
     return std::make_unique<LineageRecorder>(*store_, loop_, *informer_, *lineage_, *artifacts_);
   }
 
+  // Creates `pod` in the store and marks it Succeeded (as its kubelet would).
+  void CreateSucceededPod(const Json& pod) {
+    auto created = store_->Create(pod);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    Json done = *created;
+    done["status"] = {{"phase", "Succeeded"}};
+    ASSERT_TRUE(store_->UpdateStatus(done).ok());
+  }
+
   std::string lineage_dir_;
   std::unique_ptr<metadata::LineageStore> lineage_;
   std::unique_ptr<metadata::ArtifactStore> artifacts_;
