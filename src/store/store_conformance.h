@@ -42,4 +42,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<Store> store_;
 };
 
+// Two stores over one database (two processes): a document `s1` cached must never be listed once
+// `s2` replaced it, for selections too. Shared by the SQLite and PostgreSQL store tests.
+void ExpectListNeverServesACachedVersionAnotherStoreReplaced(Store& s1, Store& s2);
+
 }  // namespace skiff::store
