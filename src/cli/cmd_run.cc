@@ -21,6 +21,7 @@
 #include "common/ids.h"
 #include "common/trace_mark.h"
 #include "engine/dag/executor.h"
+#include "store/selectors.h"
 #include "kinds/training/training_job.h"
 
 namespace skiff::cli {
@@ -280,7 +281,7 @@ int Follow(LocalRuntime& rt, const std::vector<std::pair<std::string, std::strin
           std::string key = StringField(wf["metadata"], "namespace") + "/" + StringField(wf["metadata"], "name");
           auto p = printers.find(key);
           if (p == printers.end() || done.count(key)) return;
-          std::string phase = StringField(wf.value("status", Json::object()), "phase");
+          std::string phase = store::StatusPhase(wf);  // no copy of the status on every pass
           if (!IsTerminal(phase)) {
             if (!opts.quiet) p->second->UpdateChanged(wf, nodes, changed);
             return;
