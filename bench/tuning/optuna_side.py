@@ -2,9 +2,11 @@
 """Runs Optuna 3.1's samplers on the same functions and seeds as tuning_bench, reads tuning_bench's
 JSON and prints one side-by-side table, then the targets (see bench/tuning/README.md).
 
-    optuna_side.py SKIFF_JSON [--seeds N] [--trials N] [--json OUT] [--cache FILE]
+    optuna_side.py SKIFF_JSON [--seeds N] [--seeds-for SAMPLER=N]... [--trials N] [--json OUT]
+                              [--cache FILE]
 
-Both sides run seeds 0..N-1 with the same N (checked), the same boxes (suggest_float over the
+Both sides run seeds 0..N-1 with the same N (checked; --seeds-for gives one sampler its own N on
+both sides), the same boxes (suggest_float over the
 same bounds) and "best so far" = the minimum objective over the first t trials. Optuna's runs
 are deterministic given the seed, so --cache keeps them per seed between invocations.
 """
@@ -122,13 +124,15 @@ def load_cache(path, trials):
     return {"trials": trials, "runs": {}}
 
 
-def optuna_runs(seeds, trials, cache_path):
+def optuna_runs(seeds_of, trials, cache_path):
+    """seeds_of(sampler name) -> how many seeds (0..N-1) that sampler runs."""
     cache = load_cache(cache_path, trials) if cache_path else {"trials": trials, "runs": {}}
     out = {}
     for fname, (fn, box, _) in FUNCTIONS.items():
         for sname, make in SAMPLERS.items():
             key = sname + "/" + fname
             have = cache["runs"].setdefault(key, {})
+            seeds = seeds_of(sname)
             for seed in range(seeds):
                 if str(seed) not in have:
                     have[str(seed)] = run_one(make, fn, box, seed, trials)
@@ -174,12 +178,26 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("skiff_json", help="tuning_bench's output, or - to only fill --cache")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds-for", action="append", default=[], metavar="SAMPLER=N",
+                    help="this sampler runs N seeds on both sides instead of --seeds")
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--json")
     ap.add_argument("--cache", help="per-seed Optuna results, reused when present")
     args = ap.parse_args()
+    own_seeds = {}
+    for spec in args.seeds_for:
+        name, _, n = spec.partition("=")
+        if name not in SAMPLERS or not n.isdigit() or int(n) <= 0:
+            print("--seeds-for %s: expected SAMPLER=N, SAMPLER one of %s" % (
+                spec, ", ".join(SAMPLERS)), file=sys.stderr)
+            return 2
+        own_seeds[name] = int(n)
+
+    def seeds_of(sname):
+        return own_seeds.get(sname, args.seeds)
+
     if args.skiff_json == "-":
-        optuna_runs(args.seeds, args.trials, args.cache)
+        optuna_runs(seeds_of, args.trials, args.cache)
         return 0
     with open(args.skiff_json) as f:
         skiff = json.load(f)
@@ -189,10 +207,16 @@ def main():
         return 2
     sk = {}
     for r in skiff["results"]:
+        # gp-ei is compared with Optuna's best sampler, over --seeds
+        want = seeds_of(r["sampler"]) if r["sampler"] in SAMPLERS else args.seeds
+        if r.get("seeds", skiff["seeds"]) != want:
+            print("seed counts differ for %s on %s: skiff %d, optuna %d" % (
+                r["sampler"], r["function"], r.get("seeds", skiff["seeds"]), want), file=sys.stderr)
+            return 2
         if "runs" in r:
             r["per_seed200"] = [run[-1] for run in r["runs"]]
         sk[(r["sampler"], r["function"])] = r
-    optuna_rows = {k: summarize(v) for k, v in optuna_runs(args.seeds, args.trials,
+    optuna_rows = {k: summarize(v) for k, v in optuna_runs(seeds_of, args.trials,
                                                               args.cache).items()}
     if args.json:
         with open(args.json, "w") as f:
@@ -200,9 +224,10 @@ def main():
                       indent=1)
 
     print("Skiff vs Optuna 3.1: median over seeds of the best value after 50, 100 and 200 trials;")
-    print("seeds 0-%d on both sides, %d trials. ratio = skiff gap / optuna gap at 200 "
+    print("seeds 0-%d on both sides%s, %d trials. ratio = skiff gap / optuna gap at 200 "
           "(gap = best - known minimum; < 1: skiff closer); p = two-sided Mann-Whitney U over "
-          "seeds at 200." % (args.seeds - 1, args.trials))
+          "seeds at 200." % (args.seeds - 1, "".join(
+              " (%s: 0-%d)" % (k, v - 1) for k, v in sorted(own_seeds.items())), args.trials))
     hdr = "%-16s %-20s %10s %10s %10s %10s %10s %10s %7s %-6s %5s %8s %8s %7s" % (
         "function", "algorithm", "skiff@50", "optuna@50", "skiff@100", "optuna@100", "skiff@200",
         "optuna@200", "ratio", "wins", "p", "skiff ms", "optun ms", "speedup")

@@ -5,7 +5,9 @@
 #
 #   bench/tuning/run.sh SKIFF_BUILD_DIR
 #
-# Settings (environment): SEEDS (10; both sides run seeds 0..SEEDS-1), TRIALS (200);
+# Settings (environment): SEEDS (10; both sides run seeds 0..SEEDS-1), RANDOM_SEEDS (200: random
+# search runs this many seeds on both sides; it is cheap, and over few seeds its median is
+# mostly seed luck), TRIALS (200);
 # OPTUNA_CACHE (SKIFF_BUILD_DIR/bench/tuning/optuna-cache.json: Optuna's per-seed runs, kept and
 # reused since they depend only on seed and trials; OPTUNA_CACHE= to always rerun);
 # BENCH_STRICT=1 exits 3 when a target is missed.
@@ -19,14 +21,15 @@ build="$1"
 bin="$build/bench/tuning/tuning_bench"
 [ -x "$bin" ] || { echo "missing $bin (build target tuning_bench)" >&2; exit 2; }
 SEEDS=${SEEDS:-10}
+RANDOM_SEEDS=${RANDOM_SEEDS:-200}
 TRIALS=${TRIALS:-200}
 OPTUNA_CACHE=${OPTUNA_CACHE-$build/bench/tuning/optuna-cache.json}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" --seeds "$SEEDS" --trials "$TRIALS" >"$work/skiff.json" || exit 1
+"$bin" --seeds "$SEEDS" --seeds-for random="$RANDOM_SEEDS" --trials "$TRIALS" >"$work/skiff.json" || exit 1
 cache=()
 [ -n "$OPTUNA_CACHE" ] && cache=(--cache "$OPTUNA_CACHE")
-/usr/bin/python3 "$here/optuna_side.py" "$work/skiff.json" --seeds "$SEEDS" \
+/usr/bin/python3 "$here/optuna_side.py" "$work/skiff.json" --seeds "$SEEDS" --seeds-for random="$RANDOM_SEEDS" \
   --trials "$TRIALS" --json "$work/optuna.json" "${cache[@]}"
 rc=$?
 if [ "$rc" -eq 3 ] && [ "${BENCH_STRICT:-0}" != "1" ]; then rc=0; fi

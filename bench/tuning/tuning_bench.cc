@@ -5,11 +5,14 @@
 //
 //   tuning_bench [--seeds N] [--trials N] [--samplers a,b,...] [--functions a,b,...]
 //                [--case LABEL=ALGORITHM[:name=value,...]]... [--first-seed K]
+//                [--seeds-for LABEL=N]...
 //
 // --case (repeatable) replaces the default cases with the given algorithm and settings, for
 // comparing variants, e.g. --case iid=random:stratified=false --case g15=tpe:gamma=0.15;
 // --first-seed runs seeds K..K+N-1 instead (held-out seeds for tuning defaults without fitting
-// them to the seeds the comparison with Optuna uses).
+// them to the seeds the comparison with Optuna uses). --seeds-for (repeatable) gives one case its
+// own seed count (random search is cheap and its median over few seeds is mostly seed luck).
+// Every result carries the seed count it was run with.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -17,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,12 +56,23 @@ std::vector<std::string> Split(const std::string& s) {
 
 int main(int argc, char** argv) {
   int seeds = 10, trials = 200, first_seed = 0;
+  std::map<std::string, int> seeds_for;  // case label -> its own seed count
   std::vector<std::string> only_samplers, only_functions;
   std::vector<SamplerCase> custom;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seeds")) seeds = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--trials")) trials = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--first-seed")) first_seed = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--seeds-for")) {
+      const std::string spec = argv[i + 1];
+      const size_t eq = spec.find('=');
+      const int n = eq == std::string::npos ? 0 : std::atoi(spec.c_str() + eq + 1);
+      if (n <= 0) {
+        std::fprintf(stderr, "--seeds-for %s: expected LABEL=N with N > 0\n", spec.c_str());
+        return 2;
+      }
+      seeds_for[spec.substr(0, eq)] = n;
+    }
     else if (!std::strcmp(argv[i], "--samplers")) only_samplers = Split(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--functions")) only_functions = Split(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--case")) {
@@ -113,7 +128,9 @@ int main(int argc, char** argv) {
         continue;
       }
       std::vector<double> at50, at100, at200, ms, cpu_ms;
-      for (int seed = 0; seed < seeds; ++seed) {
+      const auto own = seeds_for.find(c.label);
+      const int case_seeds = own != seeds_for.end() ? own->second : seeds;
+      for (int seed = 0; seed < case_seeds; ++seed) {
         auto sampler = MakeSampler({c.algorithm, c.settings}, space,
                                    {Goal::kMinimize, static_cast<uint64_t>(first_seed + seed)});
         if (!sampler.ok()) {
@@ -161,10 +178,10 @@ int main(int argc, char** argv) {
                       at100[i], at200[i]);
         runs += buf;
       }
-      std::printf("%s  {\"sampler\": \"%s\", \"function\": \"%s\", \"best50\": %.10g, "
+      std::printf("%s  {\"sampler\": \"%s\", \"function\": \"%s\", \"seeds\": %d, \"best50\": %.10g, "
                   "\"best100\": %.10g, \"best200\": %.10g, \"ms_per_suggest\": %.4g, "
                   "\"cpu_ms_per_suggest\": %.4g, \"runs\": [%s]}",
-                  first ? "" : ",\n", c.label.c_str(), fn.name.c_str(), Median(at50),
+                  first ? "" : ",\n", c.label.c_str(), fn.name.c_str(), case_seeds, Median(at50),
                   Median(at100), Median(at200), Median(ms), Median(cpu_ms), runs.c_str());
       std::fflush(stdout);
       first = false;
