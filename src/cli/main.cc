@@ -8,6 +8,7 @@
 #include "backends/local/supervisor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/main_heap.h"
 #include "common/trace_mark.h"
 
 namespace {
@@ -64,6 +65,7 @@ int Supervisor(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  skiff::cli::UseHugePageHeapForThisThread();
   skiff::TraceMark("main");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
