@@ -109,6 +109,9 @@ controllers::ExperimentControllerOptions KatibControllerOptions(const std::strin
   eo.pod_file_path = [home, isolate](const Json& pod, const std::string& path) {
     return local::PodHostPath(home, pod, path, isolate);
   };
+  eo.claim_dir = [home](const std::string& ns, const std::string& claim) {
+    return local::ClaimHostDir(home, ns, claim);
+  };
   eo.server_url = std::move(server_url);
   eo.http_get = [](const std::string& host, int port, const std::string& path) {
     return HttpGet(host, port, path, std::chrono::milliseconds(1000));

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "backends/local/kubelet_pod_run.h"
+#include "backends/local/pod_paths.h"
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -394,7 +395,7 @@ Status Kubelet::PreparePod(PodRun& run) {
       } else if (const Json* pvc = FindField(v, "persistentVolumeClaim")) {
         std::string claim = StringField(*pvc, "claimName");
         if (claim.empty()) return InvalidArgument(path + ".persistentVolumeClaim.claimName: required");
-        dir = JoinPath(options_.home, "volumes/" + (run.ns.empty() ? "default" : run.ns) + "/" + claim);
+        dir = ClaimHostDir(options_.home, run.ns, claim);
       } else if (v.contains("configMap") || v.contains("secret")) {
         bool secret = v.contains("secret");
         const Json& src = secret ? v["secret"] : v["configMap"];

@@ -21,7 +21,7 @@ std::string PodHostPath(const std::string& home, const Json& pod, const std::str
     if (const Json* hp = FindField(v, "hostPath"); hp != nullptr) {
       volume_dirs[name] = StringField(*hp, "path");
     } else if (const Json* pvc = FindField(v, "persistentVolumeClaim"); pvc != nullptr) {
-      volume_dirs[name] = JoinPath(home, "volumes/" + ns + "/" + StringField(*pvc, "claimName"));
+      volume_dirs[name] = ClaimHostDir(home, ns, StringField(*pvc, "claimName"));
     } else {
       volume_dirs[name] = JoinPath(dir, "volumes/" + name);
     }
@@ -45,6 +45,10 @@ std::string PodHostPath(const std::string& home, const Json& pod, const std::str
   if (!tmp_mounted) paths.AddMount("/tmp", JoinPath(dir, "tmp"));
   if (paths.Mounted(path)) return paths.ForRead(path);
   return JoinPath(JoinPath(dir, "root/upper"), path);
+}
+
+std::string ClaimHostDir(const std::string& home, const std::string& ns, const std::string& claim) {
+  return JoinPath(home, "volumes/" + (ns.empty() ? std::string("default") : ns) + "/" + claim);
 }
 
 }  // namespace skiff::local

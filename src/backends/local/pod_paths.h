@@ -18,4 +18,7 @@ namespace skiff::local {
 std::string PodHostPath(const std::string& home, const Json& pod, const std::string& path,
                         bool isolated = true);
 
+// The host directory behind PersistentVolumeClaim `claim` in namespace `ns` ("" = default).
+std::string ClaimHostDir(const std::string& home, const std::string& ns, const std::string& claim);
+
 }  // namespace skiff::local

@@ -112,6 +112,11 @@ struct ExperimentControllerOptions {
   // GET http://host:port/path with a short timeout, returning the body (PrometheusMetric).
   std::function<Result<std::string>(const std::string& host, int port, const std::string& path)>
       http_get;
+  // The host directory of PersistentVolumeClaim `claim` in `ns` (the kubelet's layout). With
+  // the algorithm setting `suggestion_trial_dir`, each Trial's checkpoint directory is made
+  // there before the Trial is created (a copy of its parent's for PBT); null = the kubelet
+  // makes it empty when the Pod starts.
+  std::function<std::string(const std::string& ns, const std::string& claim)> claim_dir;
   // How often running Trials' logs are read for early stopping.
   Duration early_stopping_poll = std::chrono::seconds(2);
 };

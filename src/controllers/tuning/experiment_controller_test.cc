@@ -27,6 +27,9 @@ class ExperimentControllerTest : public ControllerTestBase<ExperimentController>
       return JoinPath(dir, "files/" + pod["metadata"]["uid"].get<std::string>() + path);
     };
     o.server_url = [] { return std::string("http://127.0.0.1:9"); };
+    o.claim_dir = [dir](const std::string& ns, const std::string& claim) {
+      return JoinPath(dir, "claims/" + ns + "/" + claim);
+    };
     return std::make_unique<ExperimentController>(*store_, loop_, *informer_, o, clock_);
   }
   void AfterOpen() override { Spin(); }
@@ -192,6 +195,48 @@ TEST(ParseMetricsLogTest, KatibDefaultFilter) {
   MetricReports custom = ParseMetricsLog("{accuracy: 0.25}\naccuracy=0.5\n", {"accuracy"},
                                          {R"(\{(\w+): ([\d.]+)\})"});
   EXPECT_EQ(custom["accuracy"], (std::vector<std::string>{"0.25"}));
+}
+
+// Katib's PBT checkpoints: with `suggestion_trial_dir`, each Trial's primary container mounts the
+// Suggestion's claim (`<experiment>-pbt`) there, subPath `<experiment>/<trial>`, and the next
+// generation's directories start as copies of their parents'.
+TEST_F(ExperimentControllerTest, PbtTrialsStartFromACopyOfTheirParentsCheckpoint_3) {
+  std::string yaml = ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 4\n");
+  const std::string random = "algorithm: {algorithmName: random}";
+  yaml.replace(yaml.find(random), random.size(),
+               "algorithm:\n    algorithmName: pbt\n    algorithmSettings:\n"
+               "      - {name: suggestion_trial_dir, value: /var/log/katib/checkpoints}\n"
+               "      - {name: n_population, value: \"2\"}\n"
+               "      - {name: truncation_threshold, value: \"0.5\"}");
+  Create(yaml);
+  const std::string claim = JoinPath(dir_, "claims/default/exp-pbt/exp");
+  ASSERT_EQ(RunningTrials(), (std::vector<std::string>{"exp-0", "exp-1"}));
+  for (const std::string name : {"exp-0", "exp-1"}) {
+    Json pod = Get("Trial", name)["spec"]["runSpec"]["spec"]["template"]["spec"];
+    EXPECT_EQ(pod["volumes"], Json::parse(R"([{"name": "suggestion-volume",
+                                               "persistentVolumeClaim": {"claimName": "exp-pbt"}}])"));
+    EXPECT_EQ(pod["containers"][0]["volumeMounts"],
+              Json::array({{{"name", "suggestion-volume"}, {"mountPath", "/var/log/katib/checkpoints"},
+                            {"subPath", "exp/" + name}}}));
+    EXPECT_FALSE(pod["containers"][1].contains("volumeMounts")) << "only the primary container";
+    ASSERT_TRUE(IsDirectory(JoinPath(claim, name)));
+    EXPECT_FALSE(PathExists(JoinPath(claim, name + "/model.ckpt"))) << "generation 0 starts empty";
+    ASSERT_TRUE(WriteFile(JoinPath(claim, name + "/model.ckpt"), "weights of " + name).ok());
+  }
+  FinishJob("exp-0", "accuracy=0.9\n");
+  FinishJob("exp-1", "accuracy=0.5\n");
+  Spin();
+  ASSERT_EQ(RunningTrials(), (std::vector<std::string>{"exp-2", "exp-3"}));
+  for (const std::string name : {"exp-2", "exp-3"}) {
+    const Json labels = Get("Trial", name)["spec"]["labels"];
+    EXPECT_EQ(labels["pbt.suggestion.katib.kubeflow.org/generation"], "1");
+    const std::string parent = labels["pbt.suggestion.katib.kubeflow.org/parent"].get<std::string>();
+    // The better half continues, the worse half exploits the best: both start from exp-0 here.
+    EXPECT_EQ(parent, "exp-0") << name;
+    auto copied = ReadFile(JoinPath(claim, name + "/model.ckpt"));
+    ASSERT_TRUE(copied.ok()) << name;
+    EXPECT_EQ(*copied, "weights of " + parent);
+  }
 }
 
 TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
