@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
 #include "controllers/tuning/experiment_internal.h"
+#include "controllers/tuning/trial_condition.h"
 #include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
 #include "engine/tuning/sampler.h"
@@ -185,6 +186,14 @@ Result<ExperimentSpec> ParseExperimentSpec(const Json& spec) {
     out.max_failed = m->get<int64_t>();
   }
   out.trial_template = spec.value("trialTemplate", Json::object());
+  for (const char* field : {"successCondition", "failureCondition"}) {
+    const Json* c = FindField(out.trial_template, field);
+    if (c == nullptr || c->is_null()) continue;
+    if (!c->is_string()) return InvalidArgument(std::string("spec.trialTemplate.") + field + ": must be a string");
+    if (Status st = ValidateTrialCondition(c->get<std::string>()); !st.ok()) {
+      return InvalidArgument(std::string("spec.trialTemplate.") + field + ": " + st.message());
+    }
+  }
   if (!out.trial_template.contains("trialSpec") || !out.trial_template["trialSpec"].is_object()) {
     return InvalidArgument("spec.trialTemplate.trialSpec: required (trialSource configMap is "
                            "not supported)");
@@ -361,6 +370,10 @@ Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& tria
                {"metricsCollector", exp_spec.value("metricsCollectorSpec",
                                                       Json{{"collector", {{"kind", "StdOut"}}}})}};
   if (!labels.empty()) spec["labels"] = labels;
+  // Katib's Trial carries the template's conditions; unset, the run object's own conditions count.
+  for (const char* field : {"successCondition", "failureCondition"}) {
+    if (const Json* c = FindField(es.trial_template, field); c != nullptr && c->is_string()) spec[field] = *c;
+  }
   return {{"apiVersion", "kubeflow.org/v1beta1"},
           {"kind", "Trial"},
           {"metadata",

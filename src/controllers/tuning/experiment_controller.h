@@ -73,11 +73,14 @@
 // Metric strategies default as Katib's webhook does: every metric without one takes the
 // objective's (min for minimize, max for maximize).
 //
+// A run object is done when the template's `successCondition` / `failureCondition` (GJSON paths,
+// trial_condition.h) hold on it; without them, when its Complete/Succeeded/Failed condition is
+// True. With the algorithm setting `suggestion_trial_dir`, each Trial's checkpoint directory is
+// prepared (a copy of its parent's for PBT) and mounted as Katib's webhook does.
+//
 // Not implemented: the TensorFlowEvent and Custom collectors (the Experiment fails, naming
-// `spec.metricsCollectorSpec.collector.kind`), PBT/Hyperband checkpoint copying, and
-// `successCondition`/`failureCondition` expressions (conditions Complete/Succeeded/Failed are
-// read instead). FromVolume behaves as LongRunning: the suggestion state is in the store,
-// which is on disk already.
+// `spec.metricsCollectorSpec.collector.kind`). FromVolume behaves as LongRunning: the
+// suggestion state is in the store, which is on disk already.
 //
 // Threading: runs on one EventLoop; events come from a store Informer through a `WorkQueue`.
 #pragma once

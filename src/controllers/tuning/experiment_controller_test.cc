@@ -239,6 +239,50 @@ TEST_F(ExperimentControllerTest, PbtTrialsStartFromACopyOfTheirParentsCheckpoint
   }
 }
 
+// `trialTemplate.successCondition` / `failureCondition` decide instead of the Job's conditions.
+TEST_F(ExperimentControllerTest, TemplateConditionsDecideWhenTheRunObjectIsDone_2_3) {
+  std::string yaml = ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 2\n  maxFailedTrialCount: 1\n");
+  const std::string at = "  trialTemplate:\n";
+  yaml.insert(yaml.find(at) + at.size(),
+              "    successCondition: status.[@this].#(succeeded>=2)#\n"
+              "    failureCondition: status.conditions.#(type==\"Failed\")#|#(reason==\"BackoffLimitExceeded\")#\n");
+  Create(yaml);
+  ASSERT_EQ(RunningTrials(), (std::vector<std::string>{"exp-0", "exp-1"}));
+  EXPECT_EQ(Get("Trial", "exp-0")["spec"]["successCondition"], "status.[@this].#(succeeded>=2)#");
+  // Complete, but only one success: not done by this template's rule.
+  FinishJob("exp-0", "accuracy=0.5\n");
+  EXPECT_EQ(RunningTrials(), (std::vector<std::string>{"exp-0", "exp-1"}));
+  Json job = Get("Job", "exp-0");
+  job["status"]["succeeded"] = 2;
+  ASSERT_TRUE(store_->UpdateStatus(job).ok());
+  Spin();
+  EXPECT_TRUE(IsTrue(Get("Trial", "exp-0"), "Succeeded"));
+  // Failed for another reason than the template's: still running; then the reason it names.
+  job = Get("Job", "exp-1");
+  job["status"] = {{"conditions", Json::array({{{"type", "Failed"}, {"status", "True"}, {"reason", "DeadlineExceeded"}}})}};
+  ASSERT_TRUE(store_->UpdateStatus(job).ok());
+  Spin();
+  EXPECT_EQ(RunningTrials(), (std::vector<std::string>{"exp-1"}));
+  job = Get("Job", "exp-1");
+  job["status"]["conditions"][0]["reason"] = "BackoffLimitExceeded";
+  ASSERT_TRUE(store_->UpdateStatus(job).ok());
+  Spin();
+  EXPECT_TRUE(IsTrue(Get("Trial", "exp-1"), "Failed"));
+}
+
+TEST_F(ExperimentControllerTest, ABadTemplateConditionIsRefusedNamingTheField_2) {
+  std::string yaml = ExperimentYaml("");
+  const std::string at = "  trialTemplate:\n";
+  yaml.insert(yaml.find(at) + at.size(), "    failureCondition: status.conditions.#(type)#\n");
+  Create(yaml);
+  Json exp = Get("Experiment", "exp");
+  EXPECT_TRUE(IsTrue(exp, "Failed"));
+  EXPECT_NE(Condition(exp, "Failed")["message"].get<std::string>().find("spec.trialTemplate.failureCondition:"),
+            std::string::npos)
+      << exp["status"].dump();
+  EXPECT_TRUE(Trials().empty());
+}
+
 TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
   Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 5\n"));
   Json exp = Get("Experiment", "exp");

@@ -8,6 +8,7 @@
 #include "controllers/runtime/conditions.h"
 #include "controllers/tuning/experiment_controller.h"
 #include "controllers/tuning/experiment_internal.h"
+#include "controllers/tuning/trial_condition.h"
 
 namespace skiff::controllers {
 
@@ -143,9 +144,18 @@ ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
     }
   } else {
     const Json rstatus = existing->value("status", Json::object());
-    if (HasTrueCondition(rstatus, "Failed")) {
+    // The template's successCondition / failureCondition when it set them (GJSON paths on the
+    // run object, as Katib evaluates them); otherwise the run object's conditions.
+    const std::string success_if = StringField(spec, "successCondition");
+    const std::string failure_if = StringField(spec, "failureCondition");
+    const bool failed = failure_if.empty() ? HasTrueCondition(rstatus, "Failed")
+                                           : TrialConditionHolds(*existing, failure_if);
+    const bool succeeded = success_if.empty()
+                               ? HasTrueCondition(rstatus, "Complete") || HasTrueCondition(rstatus, "Succeeded")
+                               : TrialConditionHolds(*existing, success_if);
+    if (failed) {
       finish("Failed", "TrialFailed", "Trial has failed");  // (3)
-    } else if (HasTrueCondition(rstatus, "Complete") || HasTrueCondition(rstatus, "Succeeded")) {
+    } else if (succeeded) {
       // (2) Collect metrics from the primary container of the Pods the run object owns.
       std::vector<std::string> names;
       const Json objective = spec.value("objective", Json::object());
