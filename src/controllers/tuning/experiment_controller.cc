@@ -370,6 +370,9 @@ Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& tria
                {"metricsCollector", exp_spec.value("metricsCollectorSpec",
                                                       Json{{"collector", {{"kind", "StdOut"}}}})}};
   if (!labels.empty()) spec["labels"] = labels;
+  if (const Json* retain = FindField(es.trial_template, "retain"); retain != nullptr && retain->is_boolean()) {
+    spec["retainRun"] = *retain;
+  }
   // Katib's Trial carries the template's conditions; unset, the run object's own conditions count.
   for (const char* field : {"successCondition", "failureCondition"}) {
     if (const Json* c = FindField(es.trial_template, field); c != nullptr && c->is_string()) spec[field] = *c;

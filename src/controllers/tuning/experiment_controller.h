@@ -76,7 +76,9 @@
 // A run object is done when the template's `successCondition` / `failureCondition` (GJSON paths,
 // trial_condition.h) hold on it; without them, when its Complete/Succeeded/Failed condition is
 // True. With the algorithm setting `suggestion_trial_dir`, each Trial's checkpoint directory is
-// prepared (a copy of its parent's for PBT) and mounted as Katib's webhook does.
+// prepared (a copy of its parent's for PBT) and mounted as Katib's webhook does. A finished
+// Trial's run object (with its Pods and their logs) is deleted kRunCleanupDelay later, as Katib
+// deletes it, unless `trialTemplate.retain` is true (Trial `spec.retainRun`).
 //
 // Not implemented: the TensorFlowEvent and Custom collectors (the Experiment fails, naming
 // `spec.metricsCollectorSpec.collector.kind`). FromVolume behaves as LongRunning: the
@@ -103,6 +105,8 @@ inline constexpr const char* kKatibSuggestionRecords = "katib-suggestions";
 inline constexpr const char* kKatibTrialReportRecords = "katib-trial-reports";
 inline constexpr const char* kKatibExperimentLabel = "katib.kubeflow.org/experiment";
 inline constexpr const char* kKatibTrialLabel = "katib.kubeflow.org/trial";
+// How long a finished Trial's run object stays (unless `trialTemplate.retain`).
+inline constexpr Duration kRunCleanupDelay = std::chrono::seconds(2);
 
 struct ExperimentControllerOptions {
   // Where the log of `container` in the Pod with `pod_uid` is (the kubelet's LogPath).
@@ -145,6 +149,7 @@ class ExperimentController {
  private:
   ReconcileResult ReconcileExperiment(const std::string& ns, const std::string& name);
   ReconcileResult ReconcileTrial(const std::string& ns, const std::string& name);
+  ReconcileResult CleanUpRun(const Json& trial);
   void OnOwnedEvent(const store::WatchEvent& ev, const char* owner_kind);
   // The Pods of a Trial's run object (succeeded Pods only when there are any), oldest first.
   // Defined in trials.cc, with `ReconcileTrial` and `IndexPod`.

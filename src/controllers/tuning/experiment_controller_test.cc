@@ -283,6 +283,39 @@ TEST_F(ExperimentControllerTest, ABadTemplateConditionIsRefusedNamingTheField_2)
   EXPECT_TRUE(Trials().empty());
 }
 
+// Katib deletes a finished Trial's run object (its Pods go with it) unless the template says
+// `retain: true`.
+TEST_F(ExperimentControllerTest, FinishedTrialsRunObjectsGoUnlessRetained) {
+  for (bool retain : {false, true}) {
+    SCOPED_TRACE(retain ? "retain" : "default");
+    if (retain) {
+      ASSERT_TRUE(store_->Delete({"Experiment", "default", "exp"}).ok());
+      Spin();
+      ASSERT_TRUE(Trials().empty());
+    }
+    std::string yaml = ExperimentYaml("  parallelTrialCount: 1\n  maxTrialCount: 1\n");
+    if (retain) {
+      const std::string at = "  trialTemplate:\n";
+      yaml.insert(yaml.find(at) + at.size(), "    retain: true\n");
+    }
+    Create(yaml);
+    ASSERT_EQ(RunningTrials(), (std::vector<std::string>{"exp-0"}));
+    FinishJob("exp-0", "accuracy=0.5\n");
+    EXPECT_TRUE(IsTrue(Get("Trial", "exp-0"), "Succeeded"));
+    EXPECT_EQ(Get("Trial", "exp-0")["spec"].value("retainRun", false), retain);
+    // The Trial's metrics were read before anything goes; a moment later the Job goes.
+    EXPECT_TRUE(Get("Job", "exp-0").is_object());
+    clock_.Advance(kRunCleanupDelay - std::chrono::milliseconds(500));
+    Spin();
+    EXPECT_TRUE(Get("Job", "exp-0").is_object());
+    clock_.Advance(std::chrono::seconds(1));
+    Spin();
+    EXPECT_EQ(Get("Job", "exp-0").is_object(), retain);
+    EXPECT_EQ(Get("Pod", "exp-0-0").is_object(), retain) << "the Job's Pods go with it";
+    EXPECT_TRUE(IsTrue(Get("Trial", "exp-0"), "Succeeded")) << "the Trial stays";
+  }
+}
+
 TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
   Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 5\n"));
   Json exp = Get("Experiment", "exp");

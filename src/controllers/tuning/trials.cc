@@ -99,7 +99,7 @@ ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
     return ReconcileResult::Error(got.status());
   }
   const Json& trial = *got;
-  if (!TrialOutcome(trial).empty()) return ReconcileResult::Ok();
+  if (!TrialOutcome(trial).empty()) return CleanUpRun(trial);
   const std::string now = FormatRfc3339(clock_.Now());
   const Json spec = trial.value("spec", Json::object());
   Json status = trial.value("status", Json::object());
@@ -215,7 +215,35 @@ ReconcileResult ExperimentController::ReconcileTrial(const std::string& ns,
     auto r = store_.Commit(std::move(writes));
     if (!r.ok()) return ReconcileResult::Error(r.status());
   }
+  if (status.contains("completionTime") && !spec.value("retainRun", false)) {
+    requeue = kRunCleanupDelay;  // then CleanUpRun deletes the run object
+  }
   if (requeue > Duration(0)) return ReconcileResult::After(requeue);
+  return ReconcileResult::Ok();
+}
+
+// Katib deletes a finished Trial's run object (and so its Pods) unless the template says
+// `retain: true` (Trial `spec.retainRun`). Here it goes kRunCleanupDelay after the Trial
+// finished: the lineage recorder reads the run's Pods when it records the Trial, a moment after
+// the Trial's final status is committed (a timer on the same loop, due well before this one).
+ReconcileResult ExperimentController::CleanUpRun(const Json& trial) {
+  const Json spec = trial.value("spec", Json::object());
+  if (spec.value("retainRun", false)) return ReconcileResult::Ok();
+  const Json run = spec.value("runSpec", Json::object());
+  const std::string ns = StringField(trial["metadata"], "namespace");
+  const store::ObjectKey key{StringField(run, "kind"), ns, StringField(trial["metadata"], "name")};
+  auto existing = store_.Get(key);
+  if (!existing.ok()) {
+    if (existing.status().code() == StatusCode::kNotFound) return ReconcileResult::Ok();
+    return ReconcileResult::Error(existing.status());
+  }
+  auto done = ParseRfc3339(StringField(trial.value("status", Json::object()), "completionTime"));
+  if (done.ok()) {
+    const Duration left = kRunCleanupDelay - (clock_.Now() - *done);
+    if (left > Duration(0)) return ReconcileResult::After(left);
+  }
+  Status st = store_.Delete(key);
+  if (!st.ok() && st.code() != StatusCode::kNotFound) return ReconcileResult::Error(st);
   return ReconcileResult::Ok();
 }
 
