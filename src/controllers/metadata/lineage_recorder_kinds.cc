@@ -263,13 +263,12 @@ void LineageRecorder::CachedWrites(const Json& wf, std::vector<metadata::Executi
     std::string original;
     const std::map<std::string, Json>& cache_entries = entries[cache_name];
     auto found = cache_entries.find(cache_key);
-    Result<Json> entry = found != cache_entries.end() ? Result<Json>(found->second)
-                                                      : Result<Json>(NotFound("no cache entry"));
-    std::string node_id = entry.ok() ? StringField(*entry, "nodeID") : "";
+    const Json* entry = found != cache_entries.end() ? &found->second : nullptr;
+    std::string node_id = entry != nullptr ? StringField(*entry, "nodeID") : "";
     // Entries name the Pod itself; older ones only the node, found among the workflow's Pods.
-    if (entry.ok()) original = StringField(*entry, "pod");
+    if (entry != nullptr) original = StringField(*entry, "pod");
     if (original.empty() && !node_id.empty()) {
-      original = pod_of(entry.ok() ? StringField(*entry, "workflow") : "", node_id);
+      original = pod_of(entry != nullptr ? StringField(*entry, "workflow") : "", node_id);
     }
     metadata::ExecutionWrite w;
     w.execution.ns = ns;
