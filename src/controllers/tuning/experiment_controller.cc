@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "common/log.h"
 #include "controllers/runtime/conditions.h"
 #include "controllers/tuning/experiment_internal.h"
+#include "controllers/tuning/trial_checkpoint.h"
 #include "controllers/tuning/trial_condition.h"
 #include "engine/tuning/early_stopping.h"
 #include "engine/tuning/rng.h"
@@ -104,13 +104,6 @@ uint64_t Fnv1a(std::string_view s) {
   }
   return h;
 }
-
-// Where a Trial's checkpoint directory is mounted (Katib's `suggestion_trial_dir`).
-struct CheckpointMount {
-  std::string mount_path;  // "" = none
-  std::string claim, sub_path;
-};
-constexpr const char* kSuggestionVolume = "suggestion-volume";  // Katib's name for it
 
 // Everything the Experiment's spec says, parsed.
 struct ExperimentSpec {
@@ -250,73 +243,6 @@ std::string PrimaryContainer(const Json& trial_template) {
 }
 
 Json ObjectiveJson(const Json& spec) { return spec.value("objective", Json::object()); }
-
-// The value of algorithm setting `name`, or "".
-std::string AlgorithmSetting(const tuning::AlgorithmSpec& algorithm, const std::string& name) {
-  for (const auto& [k, v] : algorithm.settings) {
-    if (k == name) return v;
-  }
-  return "";
-}
-
-// Katib's PBT checkpoints: with the setting `suggestion_trial_dir`, Katib's webhook mounts the
-// Suggestion's volume (claim `<experiment>-<algorithm>`) in the Trial's primary container at that
-// path, subPath `<experiment>/<trial>`, and the suggestion service fills that directory first:
-// empty, or a copy of the parent Trial's (the member it continues or exploits).
-CheckpointMount CheckpointFor(const ExperimentSpec& es, const std::string& exp_name,
-                              const std::string& trial_name) {
-  CheckpointMount m;
-  m.mount_path = AlgorithmSetting(es.algorithm, "suggestion_trial_dir");
-  if (m.mount_path.empty()) return m;
-  m.claim = exp_name + "-" + es.algorithm.name;
-  m.sub_path = exp_name + "/" + trial_name;
-  return m;
-}
-
-void AddCheckpointVolume(Json& run, const std::string& primary, const CheckpointMount& m) {
-  if (run.is_array()) {
-    for (auto& e : run) AddCheckpointVolume(e, primary, m);
-    return;
-  }
-  if (!run.is_object()) return;
-  for (auto it = run.begin(); it != run.end(); ++it) {
-    if (it.key() != "containers" || !it.value().is_array()) {
-      AddCheckpointVolume(it.value(), primary, m);
-      continue;
-    }
-    bool added = false;
-    for (auto& c : it.value()) {
-      if (!c.is_object() || StringField(c, "name") != primary) continue;
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
-      c["volumeMounts"].push_back({{"name", kSuggestionVolume}, {"mountPath", m.mount_path}, {"subPath", m.sub_path}});
-      added = true;
-    }
-    if (!added) continue;
-    if (!run.contains("volumes") || !run["volumes"].is_array()) run["volumes"] = Json::array();
-    run["volumes"].push_back({{"name", kSuggestionVolume}, {"persistentVolumeClaim", {{"claimName", m.claim}}}});
-    return;
-  }
-}
-
-// Makes `<claim dir>/<subPath>` for a new Trial: a copy of the parent Trial's directory, or empty.
-// Done before the Trial is committed; a pass that does not commit leaves a directory the next
-// attempt at the same Trial replaces.
-Status PrepareCheckpointDir(const std::string& claim_dir, const CheckpointMount& m, const std::string& exp_name,
-                            const std::string& parent_trial) {
-  namespace fs = std::filesystem;
-  const std::string dir = JoinPath(claim_dir, m.sub_path);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (ec) return Internal("cannot clear checkpoint directory " + dir + ": " + ec.message());
-  const std::string parent = parent_trial.empty() ? "" : JoinPath(claim_dir, exp_name + "/" + parent_trial);
-  if (!parent.empty() && fs::is_directory(parent, ec)) {
-    SKIFF_RETURN_IF_ERROR(MakeDirs(DirName(dir)));
-    fs::copy(parent, dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) return Internal("cannot copy checkpoint " + parent + " to " + dir + ": " + ec.message());
-    return OkStatus();
-  }
-  return MakeDirs(dir);
-}
 
 // The Trial for suggestion `assignment`, with its rendered run object in spec.runSpec.
 Json NewTrial(const Json& exp, const ExperimentSpec& es, const std::string& trial_name,
@@ -783,7 +709,7 @@ ReconcileResult ExperimentController::ReconcileExperiment(const std::string& ns,
           }
           if (!s.parent_trial.empty()) trial_labels["pbt.suggestion.katib.kubeflow.org/parent"] = s.parent_trial;
         }
-        const CheckpointMount checkpoint = CheckpointFor(es, name, trial_name);
+        const CheckpointMount checkpoint = CheckpointFor(es.algorithm, name, trial_name);
         if (!checkpoint.mount_path.empty() && options_.claim_dir) {
           Status ps = PrepareCheckpointDir(options_.claim_dir(ns, checkpoint.claim), checkpoint, name, s.parent_trial);
           if (!ps.ok()) return ReconcileResult::Error(ps);
