@@ -85,15 +85,19 @@ Result<std::unique_ptr<LineageStore>> LineageStore::OpenForStore(const std::stri
   return Open(sqlite_path);
 }
 
-Result<int64_t> LineageStore::InsertReturningId(const char* sql, const std::vector<SqlArg>& args) {
+Result<int64_t> LineageDb::InsertReturningId(const char* sql, const std::vector<SqlArg>& args) {
   int64_t id = 0;
   bool got = false;
-  SKIFF_RETURN_IF_ERROR(db_->Run(sql, args, [&](const SqlRow& r) {
+  SKIFF_RETURN_IF_ERROR(Run(sql, args, [&](const SqlRow& r) {
     id = r.Int(0);
     got = true;
   }));
   if (!got) return Internal("upsert returned no id");
   return id;
+}
+
+Result<int64_t> LineageStore::InsertReturningId(const char* sql, const std::vector<SqlArg>& args) {
+  return db_->InsertReturningId(sql, args);
 }
 
 Result<int64_t> LineageStore::TypeId(int kind, const std::string& name) {

@@ -48,6 +48,9 @@ class LineageDb {
   // Runs one statement; `on_row` gets each row. `sql` must be a string literal (backends cache
   // what they prepare by its address).
   virtual Status Run(const char* sql, const std::vector<SqlArg>& args, const RowFn& on_row = nullptr) = 0;
+  // Runs an idempotent upsert written `INSERT ... RETURNING id` (a string literal) and returns
+  // the row's id. The default runs it as written; SQLite's skips RETURNING for new rows.
+  virtual Result<int64_t> InsertReturningId(const char* sql, const std::vector<SqlArg>& args);
 };
 
 // `<path>` as a SQLite database (WAL), created and migrated.

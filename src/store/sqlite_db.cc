@@ -130,6 +130,8 @@ Result<SqliteStmt> SqliteDb::PrepareText(const std::string& sql) {
 
 bool SqliteDb::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
 Status SqliteDb::Error(int rc, std::string_view context) const {
   int primary = rc & 0xff;
   std::string msg = path_ + ": " + sqlite3_errmsg(db_);

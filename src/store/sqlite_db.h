@@ -79,6 +79,8 @@ class SqliteDb {
   Status Error(int rc, std::string_view context) const;
 
   const std::string& path() const { return path_; }
+  // sqlite3_last_insert_rowid: the rowid of this connection's latest successful INSERT.
+  int64_t LastInsertRowId() const;
   // True between BEGIN and COMMIT/ROLLBACK (SQLite may also roll back by itself on some errors).
   bool InTransaction() const;
 
