@@ -410,13 +410,7 @@ void Emit(const Json& v, int indent, std::string& out) {
 
 }  // namespace
 
-Result<Json> ParseJson(std::string_view text) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return InvalidArgument(std::string("invalid JSON: ") + e.what());
-  }
-}
+// ParseJson is in json_parse.cc.
 
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
   yaml_parser_t parser;
