@@ -410,7 +410,7 @@ void Emit(const Json& v, int indent, std::string& out) {
 
 }  // namespace
 
-// ParseJson is in json_parse.cc.
+// ParseJson and DumpJson are in json_text.cc.
 
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
   yaml_parser_t parser;
@@ -458,10 +458,6 @@ std::string ToYaml(const Json& value) {
   }
   Emit(value, 0, out);
   return out;
-}
-
-std::string DumpJson(const Json& value, int indent) {
-  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 const Json* FindField(const Json& obj, std::string_view key) {

@@ -420,3 +420,69 @@ TEST(ParseJsonTest, ConformanceFilesMatchNlohmann) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+// DumpJson against nlohmann's dump, which it replaces: the same text, byte for byte (content
+// hashes are taken over it).
+std::string NlohmannDump(const Json& value, int indent) {
+  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+TEST(DumpJsonTest, EdgeCasesMatchNlohmann) {
+  const std::vector<Json> values = {
+      nullptr, true, false, 0, -1, 1u, INT64_MIN, INT64_MAX, UINT64_MAX, 0.0, -0.0, 1.0, 0.1, 1e21,
+      1e-7, 1.5e300, 5e-324, 1.7976931348623157e308, 123456789.125, 1e15, 1e16, 1e17, 0.30000000000000004,
+      std::nan(""), HUGE_VAL, -HUGE_VAL, "", "plain", "\"\\/\b\f\n\r\t", std::string("\0\x01\x1f\x7f", 4),
+      "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3", "a\xc3", "\xc3(", "\x80", "a\x80z", "\xc0\x80",
+      "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xf0\x9f\x98", "\xff\xfe", "ok\xe2\x82\xac\xe2",
+      Json::object(), Json::array(), Json::array({Json::object(), Json::array()}),
+      Json::parse(R"({"a":{"b":[1,2,{"c":null}],"d":{}},"e":[],"f":"x"})"),
+      Json::object({{"\n\xff", "\x01"}}),
+  };
+  for (const Json& value : values) {
+    for (int indent : {-1, 0, 1, 2, 4}) {
+      EXPECT_EQ(DumpJson(value, indent), NlohmannDump(value, indent))
+          << "value " << NlohmannDump(value, -1) << " indent " << indent;
+    }
+  }
+}
+
+TEST(DumpJsonTest, RandomDocumentsMatchNlohmann) {
+  RandomJson gen(42);
+  for (int i = 0; i < 3000; ++i) {
+    const Json value = gen.Value(0);
+    for (int indent : {-1, 2}) {
+      ASSERT_EQ(DumpJson(value, indent), NlohmannDump(value, indent));
+    }
+  }
+  // Strings of random bytes, valid UTF-8 or not.
+  std::mt19937 rng(9);
+  static const unsigned char kBytes[] = {'a', '"', '\\', 0, 0x1f, 0x7f, 0x80, 0xbf, 0xc2, 0xc3, 0xe0,
+                                         0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x8f};
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int n = static_cast<int>(rng() % 10); n > 0; --n) s += static_cast<char>(kBytes[rng() % sizeof kBytes]);
+    const Json value = Json::object({{s, s}});
+    ASSERT_EQ(DumpJson(value), NlohmannDump(value, -1)) << Printable(s);
+  }
+}
+
+TEST(DumpJsonTest, ConformanceFilesMatchNlohmann) {
+  const std::filesystem::path root = "/work/shared/conformance";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) GTEST_SKIP() << root << " is not here";
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ec)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const Result<Json> value = ParseJson(text);
+    ASSERT_TRUE(value.ok()) << entry.path();
+    EXPECT_EQ(DumpJson(*value), NlohmannDump(*value, -1)) << entry.path();
+    EXPECT_EQ(DumpJson(*value, 2), NlohmannDump(*value, 2)) << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace skiff

@@ -1,16 +1,21 @@
-// ParseJson: a hand-written reader that builds the nlohmann::json value directly. It scans the
-// buffer through a pointer (nlohmann's lexer reads one char at a time through an input adapter
-// and hands tokens to a SAX builder), copies string runs up to the next quote, backslash or
-// non-ASCII byte at once, and appends object keys with a hint at the end of the map (stored JSON
-// is written sorted). Open containers live on an explicit stack, so deep nesting cannot overflow
-// the call stack.
+// JSON text in and out of nlohmann::json values, without nlohmann's lexer and serializer.
 //
-// It accepts exactly what `nlohmann::json::parse` accepts and builds the same value (json_test.cc
-// checks it differentially): RFC 8259 grammar with an optional leading UTF-8 BOM; strings must be
-// valid UTF-8 without raw control characters, `\u` escapes must pair surrogates; integers become
-// `number_unsigned` (non-negative) or `number_integer` (negative, and "-0"), and anything with a
-// fraction or an exponent, or out of 64-bit range, a `number_float` (infinite ones are errors); a
-// repeated object key keeps its last value; a NUL byte after the document ends the input.
+// ParseJson: a hand-written reader that builds the value directly. It scans the buffer through
+// a pointer (nlohmann's lexer reads one char at a time through an input adapter and hands tokens
+// to a SAX builder), copies string runs up to the next quote, backslash or non-ASCII byte at
+// once, and appends object keys with a hint at the end of the map (stored JSON is written
+// sorted). Open containers live on an explicit stack, so deep nesting cannot overflow the call
+// stack. It accepts exactly what `nlohmann::json::parse` accepts and builds the same value
+// (json_test.cc checks it differentially): RFC 8259 grammar with an optional leading UTF-8 BOM;
+// strings must be valid UTF-8 without raw control characters, `\u` escapes must pair
+// surrogates; integers become `number_unsigned` (non-negative) or `number_integer` (negative,
+// and "-0"), and anything with a fraction or an exponent, or out of 64-bit range, a
+// `number_float` (infinite ones are errors); a repeated object key keeps its last value; a NUL
+// byte after the document ends the input.
+//
+// DumpJson: writes into one std::string the exact text of `dump(indent, ' ', false, replace)`
+// (content hashes depend on it): the same escapes, nlohmann's own float formatting
+// (`detail::to_chars`), and nlohmann itself for the rare string that is not valid UTF-8.
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -33,6 +38,29 @@ struct PlainTable {
   }
 };
 constexpr PlainTable kPlain;
+
+// The first byte from `p` on that is not plain (see kPlain), or `end`: eight bytes at a time
+// while it can, testing them as one word for '"', '\\', a control character or a byte >= 0x80.
+const unsigned char* SkipPlain(const unsigned char* p, const unsigned char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101u;
+  constexpr uint64_t kHigh = 0x8080808080808080u;
+  static_assert(std::endian::native == std::endian::little);
+  while (end - p >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    const uint64_t quote = v ^ (kOnes * '"');
+    const uint64_t backslash = v ^ (kOnes * '\\');
+    // A high bit marks a special byte; the lowest marked byte is exact (a borrow can only mark
+    // bytes above a true match).
+    const uint64_t special = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+                             ((v - kOnes * 0x20) & ~v) | v;
+    const uint64_t marks = special & kHigh;
+    if (marks != 0) return p + __builtin_ctzll(marks) / 8;  // little-endian: the first in memory
+    p += 8;
+  }
+  while (p < end && kPlain.plain[*p]) ++p;
+  return p;
+}
 
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
@@ -151,8 +179,9 @@ class JsonReader {
         }
         case '"': {
           ++p_;
-          *slot = Json::value_t::string;
-          if (!ReadString(slot->get_ref<std::string&>())) return false;
+          std::string_view text;
+          if (!ReadString(text)) return false;
+          *slot = std::string(text);
           break;
         }
         case 't':
@@ -208,13 +237,13 @@ class JsonReader {
   bool ReadKey(Json::object_t& object, Json*& slot) {
     if (p_ == end_ || *p_ != '"') return Fail("expected a string as an object key", p_);
     ++p_;
-    std::string key;
+    std::string_view key;
     if (!ReadString(key)) return false;
     SkipSpace();
     if (p_ == end_ || *p_ != ':') return Fail("expected ':' after an object key", p_);
     ++p_;
     SkipSpace();
-    slot = &object.try_emplace(object.end(), std::move(key))->second;
+    slot = &object.try_emplace(object.end(), std::string(key))->second;
     return true;
   }
 
@@ -226,60 +255,38 @@ class JsonReader {
     return true;
   }
 
-  // Advances p_ over plain bytes (see kPlain): eight at a time while it can, testing them as one
-  // word for '"', '\\', a control character or a byte >= 0x80.
-  void SkipPlain() {
-    constexpr uint64_t kOnes = 0x0101010101010101u;
-    constexpr uint64_t kHigh = 0x8080808080808080u;
-    static_assert(std::endian::native == std::endian::little);
-    while (end_ - p_ >= 8) {
-      uint64_t v;
-      std::memcpy(&v, p_, sizeof v);
-      const uint64_t quote = v ^ (kOnes * '"');
-      const uint64_t backslash = v ^ (kOnes * '\\');
-      // A high bit marks a special byte; the lowest marked byte is exact (a borrow can only mark
-      // bytes above a true match).
-      const uint64_t special = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
-                               ((v - kOnes * 0x20) & ~v) | v;
-      const uint64_t marks = special & kHigh;
-      if (marks != 0) {
-        p_ += __builtin_ctzll(marks) / 8;  // little-endian: the first byte in memory
-        return;
-      }
-      p_ += 8;
-    }
-    while (p_ < end_ && kPlain.plain[*p_]) ++p_;
-  }
-
-  // The rest of a string after its opening quote, appended to `out`.
-  bool ReadString(std::string& out) {
+  // The rest of a string after its opening quote. `out` is its text: a view of the input when
+  // there is nothing to decode (the common case), else of scratch_.
+  bool ReadString(std::string_view& out) {
     const unsigned char* run = p_;
-    SkipPlain();
-    if (p_ < end_ && *p_ == '"') {  // the common case: nothing to decode
-      out.assign(reinterpret_cast<const char*>(run), p_ - run);
+    p_ = SkipPlain(p_, end_);
+    if (p_ < end_ && *p_ == '"') {
+      out = std::string_view(reinterpret_cast<const char*>(run), p_ - run);
       ++p_;
       return true;
     }
+    scratch_.clear();
     for (;;) {
-      out.append(reinterpret_cast<const char*>(run), p_ - run);
+      scratch_.append(reinterpret_cast<const char*>(run), p_ - run);
       if (p_ == end_) return Fail("unexpected end of input in a string", p_);
       const unsigned char c = *p_;
       if (c == '"') {
         ++p_;
+        out = scratch_;
         return true;
       }
       if (c == '\\') {
-        if (!ReadEscape(out)) return false;
+        if (!ReadEscape(scratch_)) return false;
       } else if (c < 0x20) {
         return Fail("control character in a string (must be escaped)", p_);
       } else {
         const size_t n = Utf8Length(p_, end_);
         if (n == 0) return Fail("invalid UTF-8 in a string", p_);
-        out.append(reinterpret_cast<const char*>(p_), n);
+        scratch_.append(reinterpret_cast<const char*>(p_), n);
         p_ += n;
       }
       run = p_;
-      SkipPlain();
+      p_ = SkipPlain(p_, end_);
     }
   }
 
@@ -391,12 +398,161 @@ class JsonReader {
   const unsigned char* const begin_;
   const unsigned char* p_;
   const unsigned char* const end_;
+  std::string scratch_;  // a string with escapes or non-ASCII bytes, decoded
   const char* error_ = "";
   const unsigned char* error_at_ = nullptr;
+};
+
+// Writes what nlohmann's serializer writes for dump(indent, ' ', ensure_ascii = false, replace).
+class JsonWriter {
+ public:
+  JsonWriter(int indent, std::string& out) : pretty_(indent >= 0), step_(pretty_ ? indent : 0), out_(out) {}
+
+  void Write(const Json& v, size_t level) {
+    switch (v.type()) {
+      case Json::value_t::object: {
+        const auto& object = v.get_ref<const Json::object_t&>();
+        if (object.empty()) {
+          out_ += "{}";
+          return;
+        }
+        out_ += pretty_ ? "{\n" : "{";
+        bool first = true;
+        for (const auto& [key, value] : object) {
+          if (!first) out_ += pretty_ ? ",\n" : ",";
+          first = false;
+          Indent(level + 1);
+          WriteString(key);
+          out_ += pretty_ ? ": " : ":";
+          Write(value, level + 1);
+        }
+        Close('}', level);
+        return;
+      }
+      case Json::value_t::array: {
+        const auto& array = v.get_ref<const Json::array_t&>();
+        if (array.empty()) {
+          out_ += "[]";
+          return;
+        }
+        out_ += pretty_ ? "[\n" : "[";
+        bool first = true;
+        for (const Json& item : array) {
+          if (!first) out_ += pretty_ ? ",\n" : ",";
+          first = false;
+          Indent(level + 1);
+          Write(item, level + 1);
+        }
+        Close(']', level);
+        return;
+      }
+      case Json::value_t::string:
+        WriteString(v.get_ref<const std::string&>());
+        return;
+      case Json::value_t::boolean:
+        out_ += v.get<bool>() ? "true" : "false";
+        return;
+      case Json::value_t::number_integer:
+        WriteInteger(v.get<Json::number_integer_t>());
+        return;
+      case Json::value_t::number_unsigned:
+        WriteInteger(v.get<Json::number_unsigned_t>());
+        return;
+      case Json::value_t::number_float: {
+        const double d = v.get<double>();
+        if (!std::isfinite(d)) {
+          out_ += "null";
+          return;
+        }
+        char buf[64];
+        const char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, d);
+        out_.append(buf, static_cast<size_t>(end - buf));
+        return;
+      }
+      case Json::value_t::null:
+        out_ += "null";
+        return;
+      default:  // binary and discarded values (Skiff makes none): nlohmann's own text
+        out_ += v.dump(pretty_ ? step_ : -1, ' ', false, Json::error_handler_t::replace);
+        return;
+    }
+  }
+
+ private:
+  void Indent(size_t level) {
+    if (pretty_) out_.append(level * static_cast<size_t>(step_), ' ');
+  }
+  void Close(char bracket, size_t level) {
+    if (pretty_) {
+      out_ += '\n';
+      Indent(level);
+    }
+    out_ += bracket;
+  }
+
+  template <typename Int>
+  void WriteInteger(Int i) {
+    char buf[24];
+    const auto result = std::to_chars(buf, buf + sizeof buf, i);
+    out_.append(buf, static_cast<size_t>(result.ptr - buf));
+  }
+
+  // A quoted, escaped string: runs of plain bytes and valid UTF-8 copied as they are, the
+  // short escapes nlohmann uses, and \u00xx for other control characters.
+  void WriteString(const std::string& s) {
+    const size_t mark = out_.size();
+    out_ += '"';
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    for (;;) {
+      const unsigned char* run = p;
+      p = SkipPlain(p, end);
+      out_.append(reinterpret_cast<const char*>(run), p - run);
+      if (p == end) break;
+      const unsigned char c = *p;
+      if (c >= 0x80) {
+        const size_t n = Utf8Length(p, end);
+        if (n == 0) {  // invalid UTF-8: nlohmann's replacement, exactly
+          out_.resize(mark);
+          out_ += Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+          return;
+        }
+        out_.append(reinterpret_cast<const char*>(p), n);
+        p += n;
+        continue;
+      }
+      ++p;
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default: {
+          static constexpr char kHex[] = "0123456789abcdef";
+          const char escape[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+          out_.append(escape, sizeof escape);
+        }
+      }
+    }
+    out_ += '"';
+  }
+
+  const bool pretty_;
+  const int step_;
+  std::string& out_;
 };
 
 }  // namespace
 
 Result<Json> ParseJson(std::string_view text) { return JsonReader(text).Read(); }
+
+std::string DumpJson(const Json& value, int indent) {
+  std::string out;
+  JsonWriter(indent, out).Write(value, 0);
+  return out;
+}
 
 }  // namespace skiff
