@@ -155,7 +155,7 @@ class JsonReader {
       switch (*p_) {
         case '{': {
           ++p_;
-          *slot = Json::object();
+          *slot = Json(Json::value_t::object);
           SkipSpace();
           if (p_ < end_ && *p_ == '}') {
             ++p_;
@@ -167,7 +167,7 @@ class JsonReader {
         }
         case '[': {
           ++p_;
-          *slot = Json::array();
+          *slot = Json(Json::value_t::array);
           SkipSpace();
           if (p_ < end_ && *p_ == ']') {
             ++p_;
