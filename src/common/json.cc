@@ -410,13 +410,7 @@ void Emit(const Json& v, int indent, std::string& out) {
 
 }  // namespace
 
-Result<Json> ParseJson(std::string_view text) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return InvalidArgument(std::string("invalid JSON: ") + e.what());
-  }
-}
+// ParseJson and DumpJson are in json_text.cc.
 
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
   yaml_parser_t parser;
@@ -464,10 +458,6 @@ std::string ToYaml(const Json& value) {
   }
   Emit(value, 0, out);
   return out;
-}
-
-std::string DumpJson(const Json& value, int indent) {
-  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 const Json* FindField(const Json& obj, std::string_view key) {
