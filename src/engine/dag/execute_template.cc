@@ -119,9 +119,9 @@ Result<Json> Executor::Operation::SubstituteParams(Json tmpl, const Vars& local)
       }
     }
   }
-  // Local variables stay available for expressions that mix them with inputs.
-  io.Merge(local);
-  SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(tmpl, io, true));
+  // Local variables stay available for expressions that mix them with inputs (searched first,
+  // as a merge into `io` would let them win, without copying them).
+  SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(tmpl, VarScope{&local, &io}, true));
   return tmpl;
 }
 

@@ -403,6 +403,77 @@ spec:
   EXPECT_EQ(second.by_name["wf"].outputs["parameters"][0]["value"], "42");
 }
 
+// A memo hit takes its key and inputs from the template's inputs and memoize fields processed
+// alone: they must come out as the whole template's do on the run that missed, with defaults,
+// ConfigMap inputs, expressions, output paths and templateRef'd templates, and a bad input must
+// fail the same way before any lookup.
+TEST(ExecutorTest, MemoHitHasTheKeyAndInputsOfTheWholeProcessedTemplate_8) {
+  FakeEnv env;
+  env.configmaps["cm/salt"] = "pepper";
+  env.templates["lib"] = {{"spec", {{"templates", Json::array({{
+      {"name", "shared"},
+      {"inputs", {{"parameters", Json::array({{{"name", "x"}}})}}},
+      {"memoize", {{"key", "lib-{{inputs.parameters.x}}-{{workflow.namespace}}"}, {"cache", {{"configMap", {{"name", "c"}}}}}}},
+      {"container", {{"image", "busybox"}, {"command", Json::array({"true"})}}}}})}}}};
+  std::string yaml = R"YAML(
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: a, template: m, arguments: {parameters: [{name: x, value: "1"}]}}
+      - {name: b, template: m, depends: a, arguments: {parameters: [{name: x, value: "2"}, {name: mode, value: fast}]}}
+      - {name: c, templateRef: {name: lib, template: shared}, arguments: {parameters: [{name: x, value: "3"}]}}
+      - {name: bad, template: m, arguments: {parameters: [{name: x, value: "4"}, {name: mode, value: nope}]}}
+  - name: m
+    inputs:
+      parameters:
+      - {name: x}
+      - {name: mode, default: slow, enum: [slow, fast]}
+      - {name: salt, valueFrom: {configMapKeyRef: {name: cm, key: salt}}}
+      - {name: derived, value: "{{inputs.parameters.x}}-{{tasks.name}}"}
+    outputs: {parameters: [{name: out, valueFrom: {path: /tmp/o}}]}
+    memoize:
+      key: "{{=inputs.parameters.x + '/' + inputs.parameters.mode}}-{{inputs.parameters.salt}}-{{outputs.parameters.out.path}}-{{inputs.parameters}}"
+      maxAge: 1h
+      cache: {configMap: {name: c}}
+    container: {image: busybox, command: ["{{inputs.parameters.derived}}", "{{pod.name}}"]}
+)YAML";
+  auto behavior = [](const std::string&, const Json&, int) {
+    PodOutcome o;
+    o.outputs["parameters"] = Json::array({{{"name", "out"}, {"value", "42"}}});
+    return o;
+  };
+  RunResult first = RunWorkflow(Wf(yaml), env, behavior);
+  EXPECT_EQ(first.pod_order.size(), 3u);
+  RunResult second = RunWorkflow(Wf(yaml), env, behavior);
+  EXPECT_TRUE(second.pod_order.empty());
+  for (const char* task : {"a", "b", "c"}) {
+    const NodeStatus& missed = first.by_name["wf." + std::string(task)];
+    const NodeStatus& hit = second.by_name["wf." + std::string(task)];
+    EXPECT_EQ(missed.memoization_status["hit"], false) << task;
+    EXPECT_EQ(hit.memoization_status["hit"], true) << task;
+    EXPECT_EQ(hit.memoization_status["key"], missed.memoization_status["key"]) << task;
+    EXPECT_EQ(hit.inputs, missed.inputs) << task;
+    EXPECT_EQ(hit.type, NodeType::kPod) << task;
+    EXPECT_EQ(hit.phase, NodePhase::kSucceeded) << task;
+  }
+  EXPECT_TRUE(StringField(first.by_name["wf.b"].memoization_status, "key").starts_with("2/fast-pepper-/tmp/o-[{"))
+      << first.by_name["wf.b"].memoization_status;
+  EXPECT_EQ(StringField(second.by_name["wf.c"].memoization_status, "key"), "lib-3-default");
+  EXPECT_EQ(first.by_name["wf.bad"].phase, NodePhase::kError);
+  EXPECT_EQ(second.by_name["wf.bad"].phase, NodePhase::kError);
+  EXPECT_EQ(second.by_name["wf.bad"].message, first.by_name["wf.bad"].message);
+  EXPECT_NE(first.by_name["wf.bad"].message.find("not in enum"), std::string::npos)
+      << first.by_name["wf.bad"].message;
+  // Past maxAge the entry is not a hit.
+  env.clock_.Advance(std::chrono::hours(2));
+  RunResult third = RunWorkflow(Wf(yaml), env, behavior);
+  EXPECT_EQ(third.by_name["wf.a"].memoization_status["hit"], false);
+  EXPECT_EQ(third.by_name["wf.c"].memoization_status["hit"], true);  // no maxAge
+}
+
 TEST(ExecutorTest, SkippedProducerExposesOutputDefaults) {
   FakeEnv env;
   Json wf = Wf(R"YAML(

@@ -121,9 +121,70 @@ void AppendStringField(std::string& out, std::string_view key, std::string_view 
   AppendString(out, value);
 }
 
+// Appends `value` as DumpJson writes it. Strings, integers, booleans, null and their objects and
+// arrays (a node's inputs, outputs and memoization status) are written here; anything else
+// (floating-point numbers, binary) goes through the JSON library.
+void AppendJson(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        AppendString(out, it.key());
+        out += ':';
+        AppendJson(out, it.value());
+      }
+      out += '}';
+      return;
+    }
+    case Json::value_t::array: {
+      out += '[';
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (i > 0) out += ',';
+        AppendJson(out, value[i]);
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::string:
+      AppendString(out, value.get_ref<const std::string&>());
+      return;
+    case Json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    case Json::value_t::number_integer:
+      out += std::to_string(value.get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      out += std::to_string(value.get<uint64_t>());
+      return;
+    default:
+      out += DumpJson(value);
+      return;
+  }
+}
+
 void AppendJsonField(std::string& out, std::string_view key, const Json& value) {
   AppendKey(out, key);
-  out += DumpJson(value);
+  AppendJson(out, value);
+}
+
+// FormatRfc3339 (a gmtime and a printf) for the times of a pass's nodes, which mostly fall in
+// the same second: the last second's text is kept.
+const std::string& TimeText(TimePoint t) {
+  thread_local int64_t last_secs = 0;
+  thread_local std::string last_text;
+  int64_t secs = std::chrono::time_point_cast<std::chrono::seconds>(t).time_since_epoch().count();
+  if (last_text.empty() || secs != last_secs) {
+    last_text = FormatRfc3339(t);
+    last_secs = secs;
+  }
+  return last_text;
 }
 
 void AppendStringList(std::string& out, std::string_view key, const std::vector<std::string>& list) {
@@ -155,7 +216,7 @@ std::string NodeStatus::ToJsonText() const {
   if (finished_at == TimePoint{}) {
     out += "null";
   } else {
-    AppendString(out, FormatRfc3339(finished_at));
+    AppendString(out, TimeText(finished_at));
   }
   if (!host_node_name.empty()) AppendStringField(out, "hostNodeName", host_node_name);
   AppendStringField(out, "id", id);
@@ -175,7 +236,7 @@ std::string NodeStatus::ToJsonText() const {
   if (!pod_name.empty()) AppendStringField(out, "podName", pod_name);
   if (!progress.empty()) AppendStringField(out, "progress", progress);
   if (!resources_duration.is_null()) AppendJsonField(out, "resourcesDuration", resources_duration);
-  if (started_at != TimePoint{}) AppendStringField(out, "startedAt", FormatRfc3339(started_at));
+  if (started_at != TimePoint{}) AppendStringField(out, "startedAt", TimeText(started_at));
   if (!template_name.empty()) AppendStringField(out, "templateName", template_name);
   if (!template_ref.is_null()) AppendJsonField(out, "templateRef", template_ref);
   if (!template_scope.empty()) AppendStringField(out, "templateScope", template_scope);

@@ -46,5 +46,26 @@ TEST(NodeStatusTest, JsonTextIsTheDumpOfToJson) {
   EXPECT_EQ(back->ToJsonText(), full.ToJsonText());
 }
 
+TEST(NodeStatusTest, JsonTextWritesNestedValuesAndTimesAsDumpJsonDoes) {
+  NodeStatus n;
+  n.id = "wf-1";
+  n.name = "wf.a";
+  n.inputs = {{"parameters", {{{"name", "i"}, {"value", "caf\xC3\xA9 \"q\" \xFF"}}}},
+              {"artifacts", Json::array()},
+              {"k\xC3\xA9y\n", Json::object()}};
+  n.outputs = {{"exitCode", "0"},
+               {"ints", {0, -1, 42, int64_t{1} << 62, uint64_t{18446744073709551615ULL}}},
+               {"floats", {1.5, -0.25, 1e300, 3.0}},
+               {"flags", {true, false, nullptr}},
+               {"nested", {{"a", {{"b", Json::array({Json::object()})}}}}}};
+  n.resources_duration = {{"cpu", 1}, {"memory", 2.5}};
+  // Times in the same second, then another second, then the first again.
+  for (int64_t ms : {int64_t{1700000000123}, int64_t{1700000000999}, int64_t{1700000001000}, int64_t{1700000000000}, int64_t{0}}) {
+    n.started_at = TimePoint(std::chrono::milliseconds(ms));
+    n.finished_at = TimePoint(std::chrono::milliseconds(ms + 1500));
+    EXPECT_EQ(n.ToJsonText(), DumpJson(n.ToJson())) << ms;
+  }
+}
+
 }  // namespace
 }  // namespace skiff::dag

@@ -264,8 +264,16 @@ Status ReplaceTagsInPlace(Json& value, const VarScope& vars, bool allow_unresolv
       return OkStatus();
     }
     case Json::value_t::array:
+      for (auto& e : *value.get_ptr<Json::array_t*>()) {
+        SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(e, vars, allow_unresolved));
+      }
+      return OkStatus();
     case Json::value_t::object:
-      for (auto& e : value) SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(e, vars, allow_unresolved));
+      // The container itself, not the JSON iterators (a template has dozens of values and a
+      // pass processes hundreds of templates).
+      for (auto& [key, e] : *value.get_ptr<Json::object_t*>()) {
+        SKIFF_RETURN_IF_ERROR(ReplaceTagsInPlace(e, vars, allow_unresolved));
+      }
       return OkStatus();
     default:
       return OkStatus();
