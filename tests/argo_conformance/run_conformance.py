@@ -181,6 +181,22 @@ class Runner:
             if n.get("phase") in ("Pending", "Running") and wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") \
                     and not n.get("daemoned"):
                 problems.append("node %s still %s" % (n.get("name"), n.get("phase")))
+        # A retried node: no more attempts than its limit allows, and it succeeded only if its
+        # last attempt did (retry-container.yaml fails all 11 attempts ~1% of the time).
+        limits = {}
+        for t in wf.get("spec", {}).get("templates", []):
+            limit = (t.get("retryStrategy") or {}).get("limit")
+            if limit is not None and str(limit).isdigit():
+                limits[t.get("name")] = int(limit)
+        for n in nodes.values():
+            if n.get("type") != "Retry":
+                continue
+            attempts = [nodes[c] for c in n.get("children", []) if c in nodes]
+            limit = limits.get(n.get("templateName"))
+            if limit is not None and len(attempts) > limit + 1:
+                problems.append("node %s made %d attempts (limit %d)" % (n.get("name"), len(attempts), limit))
+            if n.get("phase") == "Succeeded" and (not attempts or attempts[-1].get("phase") != "Succeeded"):
+                problems.append("node %s Succeeded without a successful last attempt" % n.get("name"))
         return problems[:3]
 
     @staticmethod
