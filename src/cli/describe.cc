@@ -10,6 +10,7 @@
 #include "cli/local_runtime.h"
 #include "common/clock.h"
 #include "controllers/pipeline/workflow_controller.h"
+#include "controllers/tuning/experiment_controller.h"
 #include "kinds/registry.h"
 #include "kinds/serving/inference_service.h"
 #include "kinds/training/training_job.h"
@@ -49,6 +50,65 @@ std::string Ago(const std::string& rfc3339) {
 
 }  // namespace
 
+namespace {
+
+// The container named `name` anywhere in `v` (a Job's template, a training job's replica specs).
+const Json* FindContainer(const Json& v, const std::string& name) {
+  if (v.is_array()) {
+    for (const auto& e : v) {
+      if (const Json* c = FindContainer(e, name)) return c;
+    }
+    return nullptr;
+  }
+  if (!v.is_object()) return nullptr;
+  if (const Json* cs = FindField(v, "containers"); cs != nullptr && cs->is_array()) {
+    for (const auto& c : *cs) {
+      if (StringField(c, "name") == name) return &c;
+    }
+  }
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (const Json* c = FindContainer(it.value(), name)) return c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string ExperimentPlanText(const Json& obj) {
+  auto planned = controllers::PlanFirstTrials(obj);
+  if (!planned.ok()) return "Plan:         <invalid: " + planned.status().message() + ">\n";
+  std::string out = "Plan:         the first Trials the controller creates (the sampler, seed and template\n"
+                    "              the Experiment runs with; later ones depend on their results)\n";
+  for (const auto& t : *planned) {
+    out += "  " + StringField(t, "name") + ":";
+    for (const auto& a : t["parameterAssignments"]) {
+      out += " " + StringField(a, "name") + "=" + StringField(a, "value");
+    }
+    out += "\n";
+  }
+  if (planned->empty()) return out + "  <none: the search space is exhausted>\n";
+  const Json spec = obj.value("spec", Json::object());
+  const std::string primary =
+      StringField(spec.value("trialTemplate", Json::object()), "primaryContainerName", "training-container");
+  const Json& first = (*planned)[0];
+  const Json& run = first["runSpec"];
+  out += "  " + StringField(first, "name") + " runs a " + StringField(run, "kind");
+  if (const Json* c = FindContainer(run, primary)) {
+    std::string line;
+    for (const char* field : {"command", "args"}) {
+      for (const auto& w : c->value(field, Json::array())) {
+        std::string word = ScalarToString(w);
+        if (word.find('\n') != std::string::npos) word = "<script: " + std::to_string(word.size()) + " bytes>";
+        line += (line.empty() ? "" : " ") + word;
+      }
+    }
+    out += "; " + primary + " (image " + StringField(*c, "image", "<none>") + "):\n    " + line + "\n";
+  } else {
+    out += "; no container named " + primary + " (primaryContainerName)\n";
+  }
+  return out;
+}
+
 std::string DescribeText(const Json& obj) {
   const Json& md = obj.value("metadata", Json::object());
   std::string out;
@@ -63,6 +123,9 @@ std::string DescribeText(const Json& obj) {
   out += "Created:      " + StringField(md, "creationTimestamp") + "\n";
   if (obj.contains("spec")) out += "Spec:\n" + Indent(ToYaml(obj["spec"]), "  ");
   if (training::IsTrainingKind(StringField(obj, "kind"))) out += TrainingPlanText(obj);
+  if (StringField(obj, "kind") == "Experiment" && StringField(obj, "apiVersion") == "kubeflow.org/v1beta1") {
+    out += ExperimentPlanText(obj);
+  }
   if (obj.contains("data")) out += "Data:\n" + Indent(ToYaml(obj["data"]), "  ");
   Json status = obj.value("status", Json::object());
   Json nodes = status.value("nodes", Json::object());

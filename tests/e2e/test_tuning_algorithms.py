@@ -123,5 +123,35 @@ class TuningAlgorithmsTest(SkiffTestCase):
         self.check_best(exp, trials)
 
 
+class KatibConformanceTest(SkiffTestCase):
+    def test_describe_shows_the_planned_trials_of_katibs_own_experiments(self):
+        folder = "/work/shared/conformance/katib"
+        if not os.path.isdir(folder):
+            self.skipTest("no Katib conformance folder here")
+        names = []
+        for f in sorted(os.listdir(folder)):
+            if not f.endswith(".yaml"):
+                continue
+            p = self.skiff("run", os.path.join(folder, f), "--detach", check=0)
+            kind_name = p.stdout.strip().split("/")
+            self.assertEqual(kind_name[0], "experiment", p.stdout)
+            names.append(kind_name[1])
+        self.assertGreaterEqual(len(names), 10)
+        for name in names:
+            exp = json.loads(self.skiff("get", "experiment", name, "-n", "kubeflow", "-o", "json",
+                                        check=0).stdout)
+            out = self.skiff("describe", "experiment", name, "-n", "kubeflow", check=0).stdout
+            self.assertIn("Plan:", out, name)
+            self.assertNotIn("<invalid", out, name)
+            planned = [l for l in out.splitlines() if l.startswith("  %s-" % name) and "=" in l]
+            want = min(exp["spec"].get("parallelTrialCount", 3), exp["spec"].get("maxTrialCount", 10**9))
+            self.assertEqual(len(planned), want, out)
+            # Every planned assignment names each parameter of the search space.
+            params = [p["name"] for p in exp["spec"]["parameters"]]
+            for line in planned:
+                for p in params:
+                    self.assertIn(" %s=" % p, line, name)
+
+
 if __name__ == "__main__":
     unittest.main()

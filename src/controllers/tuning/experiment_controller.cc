@@ -357,6 +357,34 @@ Status ValidateExperiment(const Json& experiment) {
   return OkStatus();
 }
 
+Result<Json> PlanFirstTrials(const Json& experiment) {
+  SKIFF_ASSIGN_OR_RETURN(ExperimentSpec es,
+                         ParseExperimentSpec(experiment.value("spec", Json::object())));
+  const Json meta = experiment.value("metadata", Json::object());
+  const std::string name = StringField(meta, "name");
+  tuning::SamplerOptions so;
+  so.goal = es.goal;
+  so.seed = Fnv1a(StringField(meta, "uid"));
+  SKIFF_ASSIGN_OR_RETURN(auto sampler, tuning::MakeSampler(es.algorithm, es.space, so));
+  int64_t want = es.parallel;
+  if (es.max_trials) want = std::min(want, *es.max_trials);
+  SKIFF_ASSIGN_OR_RETURN(tuning::SuggestResult suggested,
+                         sampler->Suggest(tuning::History{}, static_cast<int>(want)));
+  Json out = Json::array();
+  int64_t index = 0;
+  for (const auto& s : suggested.suggestions) {
+    const std::string trial_name = name + "-" + std::to_string(index++);
+    Json trial = NewTrial(experiment, es, trial_name, s.assignment, s.labels, "",
+                          CheckpointFor(es.algorithm, name, trial_name));
+    Json& spec = trial["spec"];
+    out.push_back({{"name", trial_name},
+                   {"parameterAssignments", spec["parameterAssignments"]},
+                   {"labels", spec.value("labels", Json::object())},
+                   {"runSpec", spec["runSpec"]}});
+  }
+  return out;
+}
+
 ExperimentController::ExperimentController(store::Store& store, EventLoop& loop,
                                            store::Informer& informer,
                                            ExperimentControllerOptions options, const Clock& clock,

@@ -132,6 +132,12 @@ struct ExperimentControllerOptions {
 // objective, collector, resumePolicy, trialTemplate); the error names the field's path.
 Status ValidateExperiment(const Json& experiment);
 
+// The first Trials the controller creates for `experiment` (as many as `parallelTrialCount`,
+// at most `maxTrialCount`): the same sampler, seed (the Experiment's uid) and template rendering,
+// from an empty history. Each item: {name, parameterAssignments, labels, runSpec}. For
+// `skiff describe` of an Experiment whose trials cannot run here.
+Result<Json> PlanFirstTrials(const Json& experiment);
+
 class ExperimentController {
  public:
   ExperimentController(store::Store& store, EventLoop& loop, store::Informer& informer,

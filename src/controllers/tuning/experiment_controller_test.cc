@@ -316,6 +316,28 @@ TEST_F(ExperimentControllerTest, FinishedTrialsRunObjectsGoUnlessRetained) {
   }
 }
 
+// `skiff describe` shows the Trials an Experiment starts with; they are the ones the controller
+// then creates (same sampler, seed and rendering).
+TEST_F(ExperimentControllerTest, PlannedFirstTrialsAreTheTrialsCreated) {
+  Create(ExperimentYaml("  parallelTrialCount: 3\n  maxTrialCount: 5\n"));
+  auto planned = PlanFirstTrials(Get("Experiment", "exp"));
+  ASSERT_TRUE(planned.ok()) << planned.status().ToString();
+  ASSERT_EQ(planned->size(), 3u);
+  for (const auto& p : *planned) {
+    Json t = Get("Trial", p["name"].get<std::string>());
+    ASSERT_TRUE(t.is_object()) << p["name"];
+    EXPECT_EQ(p["parameterAssignments"], t["spec"]["parameterAssignments"]);
+    const Json& planned_c = p["runSpec"]["spec"]["template"]["spec"]["containers"][0];
+    const Json& created_c = t["spec"]["runSpec"]["spec"]["template"]["spec"]["containers"][0];
+    EXPECT_EQ(planned_c["command"], created_c["command"]);
+  }
+  Json bad = Get("Experiment", "exp");
+  bad["spec"]["parameters"][0]["feasibleSpace"]["min"] = "9";
+  auto refused = PlanFirstTrials(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("spec.parameters[0]"), std::string::npos) << refused.status().message();
+}
+
 TEST_F(ExperimentControllerTest, CreatesTrialsInTheSpaceUpToParallelism_1_3) {
   Create(ExperimentYaml("  parallelTrialCount: 2\n  maxTrialCount: 5\n"));
   Json exp = Get("Experiment", "exp");
