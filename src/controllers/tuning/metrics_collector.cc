@@ -1,5 +1,7 @@
 #include "controllers/tuning/metrics_collector.h"
 
+#include <functional>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -381,46 +383,53 @@ MetricReports ReportsFromObservationLogs(const std::map<std::string, Json>& reco
   return out;
 }
 
-void AddMetricsVolume(Json& run, const std::string& primary, const std::string& dir) {
+void AddPrimaryVolume(Json& run, const std::string& primary, const Json& volume,
+                      const std::function<bool(Json& container)>& add_mount) {
   if (run.is_array()) {
-    for (auto& e : run) AddMetricsVolume(e, primary, dir);
+    for (auto& e : run) AddPrimaryVolume(e, primary, volume, add_mount);
     return;
   }
   if (!run.is_object()) return;
   for (auto it = run.begin(); it != run.end(); ++it) {
     if (it.key() != "containers" || !it.value().is_array()) {
-      AddMetricsVolume(it.value(), primary, dir);
+      AddPrimaryVolume(it.value(), primary, volume, add_mount);
       continue;
     }
     bool added = false;
     for (auto& c : it.value()) {
       if (!c.is_object() || StringField(c, "name") != primary) continue;
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) {
-        c["volumeMounts"] = Json::array();
-      }
-      // Under /tmp (the Pod's private /tmp, kept until the Pod is deleted) or under a volume
-      // the container mounts already, the file outlives the Pod as it is; a mount nested in
-      // another bind mount would also fail to start on the local kubelet.
-      auto under = [&dir](const std::string& root) {
-        std::string r = root;
-        while (r.size() > 1 && r.back() == '/') r.pop_back();
-        return dir == r || (dir.size() > r.size() && dir.compare(0, r.size(), r) == 0 &&
-                            (r == "/" || dir[r.size()] == '/'));
-      };
-      bool mounted = under("/tmp");
-      for (const auto& vm : c["volumeMounts"]) mounted = mounted || under(StringField(vm, "mountPath"));
-      if (mounted) continue;
-      c["volumeMounts"].push_back({{"name", kKatibMetricsVolume}, {"mountPath", dir}});
-      added = true;
+      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
+      added = add_mount(c) || added;
     }
     if (!added) continue;
     // `run` is the Pod spec holding the containers.
     if (!run.contains("volumes") || !run["volumes"].is_array()) run["volumes"] = Json::array();
+    const std::string name = StringField(volume, "name");
     bool have = false;
-    for (const auto& v : run["volumes"]) have = have || StringField(v, "name") == kKatibMetricsVolume;
-    if (!have) run["volumes"].push_back({{"name", kKatibMetricsVolume}, {"emptyDir", Json::object()}});
+    for (const auto& v : run["volumes"]) have = have || StringField(v, "name") == name;
+    if (!have) run["volumes"].push_back(volume);
     return;
   }
+}
+
+void AddMetricsVolume(Json& run, const std::string& primary, const std::string& dir) {
+  const Json volume = {{"name", kKatibMetricsVolume}, {"emptyDir", Json::object()}};
+  AddPrimaryVolume(run, primary, volume, [&dir](Json& c) {
+    // Under /tmp (the Pod's private /tmp, kept until the Pod is deleted) or under a volume
+    // the container mounts already, the file outlives the Pod as it is; a mount nested in
+    // another bind mount would also fail to start on the local kubelet.
+    auto under = [&dir](const std::string& root) {
+      std::string r = root;
+      while (r.size() > 1 && r.back() == '/') r.pop_back();
+      return dir == r || (dir.size() > r.size() && dir.compare(0, r.size(), r) == 0 &&
+                          (r == "/" || dir[r.size()] == '/'));
+    };
+    bool mounted = under("/tmp");
+    for (const auto& vm : c["volumeMounts"]) mounted = mounted || under(StringField(vm, "mountPath"));
+    if (mounted) return false;
+    c["volumeMounts"].push_back({{"name", kKatibMetricsVolume}, {"mountPath", dir}});
+    return true;
+  });
 }
 
 }  // namespace skiff::controllers

@@ -10,6 +10,7 @@
 // Thread-safety: free functions over their arguments; safe from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -89,6 +90,12 @@ std::string ObservationKey(TimePoint t);
 // The reports in observation-log records (in key order), keeping `names`.
 MetricReports ReportsFromObservationLogs(const std::map<std::string, Json>& records,
                                          const std::vector<std::string>& names);
+
+// For every Pod spec in `run` (a Job, a training job's replica specs, ...) with a container named
+// `primary`: calls `add_mount` on that container (its `volumeMounts` exists as an array) and, if
+// it added a mount, adds `volume` to the Pod spec's volumes unless one of that name is there.
+void AddPrimaryVolume(Json& run, const std::string& primary, const Json& volume,
+                      const std::function<bool(Json& container)>& add_mount);
 
 // Adds the File collector's emptyDir (`metrics-volume`) at `dir` to every Pod spec in `run`
 // whose containers include `primary`, unless `dir` is under /tmp or under a volume that

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/fs.h"
+#include "controllers/tuning/metrics_collector.h"
 
 namespace skiff::controllers {
 namespace {
@@ -28,28 +29,11 @@ CheckpointMount CheckpointFor(const tuning::AlgorithmSpec& algorithm, const std:
 }
 
 void AddCheckpointVolume(Json& run, const std::string& primary, const CheckpointMount& m) {
-  if (run.is_array()) {
-    for (auto& e : run) AddCheckpointVolume(e, primary, m);
-    return;
-  }
-  if (!run.is_object()) return;
-  for (auto it = run.begin(); it != run.end(); ++it) {
-    if (it.key() != "containers" || !it.value().is_array()) {
-      AddCheckpointVolume(it.value(), primary, m);
-      continue;
-    }
-    bool added = false;
-    for (auto& c : it.value()) {
-      if (!c.is_object() || StringField(c, "name") != primary) continue;
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
-      c["volumeMounts"].push_back({{"name", kSuggestionVolume}, {"mountPath", m.mount_path}, {"subPath", m.sub_path}});
-      added = true;
-    }
-    if (!added) continue;
-    if (!run.contains("volumes") || !run["volumes"].is_array()) run["volumes"] = Json::array();
-    run["volumes"].push_back({{"name", kSuggestionVolume}, {"persistentVolumeClaim", {{"claimName", m.claim}}}});
-    return;
-  }
+  const Json volume = {{"name", kSuggestionVolume}, {"persistentVolumeClaim", {{"claimName", m.claim}}}};
+  AddPrimaryVolume(run, primary, volume, [&m](Json& c) {
+    c["volumeMounts"].push_back({{"name", kSuggestionVolume}, {"mountPath", m.mount_path}, {"subPath", m.sub_path}});
+    return true;
+  });
 }
 
 Status PrepareCheckpointDir(const std::string& claim_dir, const CheckpointMount& m, const std::string& exp_name,

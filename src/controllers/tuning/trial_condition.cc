@@ -146,30 +146,28 @@ const Json* Field(const Json& v, const std::string& dotted) {
   return cur;
 }
 
-bool Compare(const Json& got, const std::string& op, const Json& want) {
-  if (want.is_string()) {
-    if (!got.is_string()) return op == "!=";
-    const auto& a = got.get_ref<const std::string&>();
-    const auto& b = want.get_ref<const std::string&>();
-    if (op == "==") return a == b;
-    if (op == "!=") return a != b;
-    if (op == "<") return a < b;
-    if (op == "<=") return a <= b;
-    if (op == ">") return a > b;
-    return a >= b;
-  }
-  if (want.is_boolean()) {
-    bool eq = got.is_boolean() && got.get<bool>() == want.get<bool>();
-    return op == "==" ? eq : op == "!=" ? !eq : false;
-  }
-  if (!got.is_number()) return op == "!=";
-  double a = got.get<double>(), b = want.get<double>();
+// `a op b` for two values of one ordered type.
+template <typename T>
+bool Ordered(const T& a, const std::string& op, const T& b) {
   if (op == "==") return a == b;
   if (op == "!=") return a != b;
   if (op == "<") return a < b;
   if (op == "<=") return a <= b;
   if (op == ">") return a > b;
   return a >= b;
+}
+
+bool Compare(const Json& got, const std::string& op, const Json& want) {
+  if (want.is_string()) {
+    if (!got.is_string()) return op == "!=";
+    return Ordered(got.get_ref<const std::string&>(), op, want.get_ref<const std::string&>());
+  }
+  if (want.is_boolean()) {
+    bool eq = got.is_boolean() && got.get<bool>() == want.get<bool>();
+    return op == "==" ? eq : op == "!=" ? !eq : false;
+  }
+  if (!got.is_number()) return op == "!=";
+  return Ordered(got.get<double>(), op, want.get<double>());
 }
 
 // Evaluates one segment. `many` = the value is a list produced by an every-match query, so

@@ -376,6 +376,13 @@ spec:
   EXPECT_EQ(StringField(r.workflow["status"], "message"), "Error (exit code 3)");
 }
 
+// A Pod that reports output parameter `out` = "42".
+PodOutcome ReportsOut42(const std::string&, const Json&, int) {
+  PodOutcome o;
+  o.outputs["parameters"] = Json::array({{{"name", "out"}, {"value", "42"}}});
+  return o;
+}
+
 TEST(ExecutorTest, MemoizedStepIsNotRunAgain_8) {
   FakeEnv env;
   std::string yaml = R"YAML(
@@ -387,11 +394,7 @@ spec:
     outputs: {parameters: [{name: out, valueFrom: {path: /tmp/o}}]}
     container: {image: busybox, command: ["true"]}
 )YAML";
-  auto behavior = [](const std::string&, const Json&, int) {
-    PodOutcome o;
-    o.outputs["parameters"] = Json::array({{{"name", "out"}, {"value", "42"}}});
-    return o;
-  };
+  auto behavior = ReportsOut42;
   RunResult first = RunWorkflow(Wf(yaml), env, behavior);
   EXPECT_EQ(first.phase, "Succeeded");
   EXPECT_EQ(first.pod_order.size(), 1u);
@@ -440,11 +443,7 @@ spec:
       cache: {configMap: {name: c}}
     container: {image: busybox, command: ["{{inputs.parameters.derived}}", "{{pod.name}}"]}
 )YAML";
-  auto behavior = [](const std::string&, const Json&, int) {
-    PodOutcome o;
-    o.outputs["parameters"] = Json::array({{{"name", "out"}, {"value", "42"}}});
-    return o;
-  };
+  auto behavior = ReportsOut42;
   RunResult first = RunWorkflow(Wf(yaml), env, behavior);
   EXPECT_EQ(first.pod_order.size(), 3u);
   RunResult second = RunWorkflow(Wf(yaml), env, behavior);
