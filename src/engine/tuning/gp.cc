@@ -305,9 +305,18 @@ class GpSampler final : public Sampler {
       }
       std::vector<double> x = Maximize(post, acq, best, X, z, h, rng);
       Suggestion s = MakeSuggestion(space_, x);
-      for (const auto& p : pending) {
-        if (p == s.point) s = MakeSuggestion(space_, RandomPoint(space_, rng));
-      }
+      // A point already tried or pending (the acquisition's optimum often sits on a bound,
+      // where an evaluated corner can win again) would teach nothing: explore instead.
+      auto tried = [&](const std::vector<double>& pt) {
+        for (const auto& p : pending) {
+          if (p == pt) return true;
+        }
+        for (const Trial* t : done) {
+          if (t->point == pt) return true;
+        }
+        return false;
+      };
+      if (tried(s.point)) s = MakeSuggestion(space_, RandomPoint(space_, rng));
       s.labels["gp.acq"] = AcqName(acq);
       pending.push_back(s.point);
       out.suggestions.push_back(std::move(s));

@@ -386,6 +386,32 @@ TEST(GpSamplerTest, RefinesTheOptimumOfAHeavyTailedObjective) {
   EXPECT_GE(wins, 2);
 }
 
+TEST(GpSamplerTest, NeverSuggestsAPointItHasTriedAlready) {
+  // The optimum is the box's corner: the acquisition's maximum keeps landing on it, and an
+  // evaluated point repeated teaches nothing.
+  const SearchSpace space = Space(R"(
+- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+- {name: b, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+)");
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    auto gp = Make("bayesianoptimization", space, seed, {{"acq_func", "EI"}, {"n_initial_points", "3"}});
+    History h;
+    std::set<std::vector<double>> seen;
+    for (int i = 0; i < 25; ++i) {
+      auto r = gp->Suggest(h, 1);
+      ASSERT_TRUE(r.ok());
+      Trial t;
+      t.point = r->suggestions[0].point;
+      t.labels = r->suggestions[0].labels;
+      t.state = TrialState::kCompleted;
+      t.objective = t.point[0] + t.point[1];
+      EXPECT_TRUE(seen.insert(t.point).second) << "seed " << seed << ", trial " << i << " repeats a point";
+      h.push_back(t);
+    }
+    EXPECT_LT(Best(h), 0.05) << "it still finds the corner";
+  }
+}
+
 TEST(GpSamplerTest, HonoursXiAndRejectsBadValues) {
   const SearchSpace space = Space(R"(- {name: a, parameterType: double, feasibleSpace: {min: "0", max: "1"}})");
   EXPECT_TRUE(MakeSampler({"bayesianoptimization", {{"xi", "0.5"}}}, space, {}).ok());
