@@ -414,8 +414,10 @@ TEST_F(IsvcControllerTest, HttpModelIsDownloadedOnceIntoTheContentKeyedCache) {
               "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: ") +
           name + "}\nspec: {predictor: {minReplicas: 2, xgboost: {storageUri: '" + url + "'}}}\n");
   }
-  // The download runs on a thread of its own; meanwhile the condition says so.
-  EXPECT_EQ(StringField(Condition("PredictorReady", "a"), "reason"), "StorageInitializing");
+  // The download runs on a thread of its own; meanwhile the condition says so. (A 2-byte file
+  // can be fetched before `Apply` returns, on a busy machine too: then it has moved on.)
+  const std::string early = StringField(Condition("PredictorReady", "a"), "reason");
+  EXPECT_TRUE(early == "StorageInitializing" || early == "RevisionMissing") << early;
   for (int i = 0; i < 1000 && Pods().size() < 4; ++i) loop_.RunOnce(std::chrono::milliseconds(10));
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
