@@ -12,6 +12,19 @@ namespace skiff::local {
 namespace {
 
 // A stand-in for the entrypoint of Argo's test image argoproj/argosay:v2, written for Skiff.
+// The start of BusyBox images' `nc` (see Prepare); the exec line names the host's BusyBox.
+constexpr const char* kNcShimHead = R"SH(#!/bin/sh
+# nc for BusyBox images (skiff): -k (keep listening) becomes a second -l, as BusyBox spells it.
+n=$#
+for a in "$@"; do
+  case "$a" in
+    -*k*) case "$a" in -*[!a-zA-Z]*) ;; *) a=$(printf '%s' "$a" | tr k l) ;; esac ;;
+  esac
+  set -- "$@" "$a"
+done
+shift "$n"
+)SH";
+
 constexpr const char* kArgosay = R"SH(#!/bin/sh
 # argosay: the small command Argo's examples use (argoproj/argosay:v2), for hosts without images.
 case "${1:-}" in
@@ -129,6 +142,18 @@ Status HostRuntime::Prepare() {
         (void)s;
       }
       ::pclose(p);
+    }
+  }
+  if (!bb.empty()) {
+    // Alpine's BusyBox `nc` keeps listening with -k (Argo's examples use `nc -lk -p PORT -e
+    // PROG` as a daemon); Debian's BusyBox build has no -k, and its persistent listener is a
+    // second -l. The shim turns k into l in option clusters and runs BusyBox's nc.
+    const std::string nc = JoinPath(busybox_, "nc");
+    const std::string script = std::string(kNcShimHead) + "exec " + bb + " nc \"$@\"\n";
+    auto current = ReadFile(nc);
+    if (!current.ok() || *current != script) {
+      SKIFF_RETURN_IF_ERROR(WriteFileAtomic(nc, script));
+      ::chmod(nc.c_str(), 0755);
     }
   }
   return OkStatus();

@@ -199,6 +199,31 @@ spec:
   EXPECT_FALSE(PathExists("/skiff-test-vol"));
 }
 
+// BusyBox images get Alpine's `nc -lk` (keep listening), which Debian's BusyBox spells -ll: a
+// daemon written for Alpine (Argo's variables-showcase) serves more than one connection.
+TEST_F(KubeletTest, BusyboxImagesNcKeepsListeningWithK) {
+  StartKubelet();
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  CreatePod(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: nck, namespace: default}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: alpine:3.23
+    command: [sh, -c, "nc -lk -p )" + std::to_string(port) + R"( -e /bin/true & sleep 0.5; for i in 1 2 3; do nc -w 2 127.0.0.1 )" +
+            std::to_string(port) + R"( </dev/null && echo served$i; done; kill $!"]
+)");
+  ASSERT_TRUE(RunUntil([&] { return Finished("nck"); }));
+  EXPECT_EQ(Phase("nck"), "Succeeded") << Pod("nck").dump();
+  const std::string logs = Logs("nck");
+  for (const char* want : {"served1", "served2", "served3"}) {
+    EXPECT_NE(logs.find(want), std::string::npos) << logs;
+  }
+}
+
 // Volumes mounted inside the Pod's private /tmp (and inside each other): the mount points are
 // made in the outer mount's source, outer mounts first, and the host's /tmp is untouched.
 TEST_F(KubeletTest, VolumesMountInsideThePrivateTmpAndInsideEachOther) {
