@@ -50,30 +50,6 @@ std::string Ago(const std::string& rfc3339) {
 
 }  // namespace
 
-namespace {
-
-// The container named `name` anywhere in `v` (a Job's template, a training job's replica specs).
-const Json* FindContainer(const Json& v, const std::string& name) {
-  if (v.is_array()) {
-    for (const auto& e : v) {
-      if (const Json* c = FindContainer(e, name)) return c;
-    }
-    return nullptr;
-  }
-  if (!v.is_object()) return nullptr;
-  if (const Json* cs = FindField(v, "containers"); cs != nullptr && cs->is_array()) {
-    for (const auto& c : *cs) {
-      if (StringField(c, "name") == name) return &c;
-    }
-  }
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (const Json* c = FindContainer(it.value(), name)) return c;
-  }
-  return nullptr;
-}
-
-}  // namespace
-
 std::string ExperimentPlanText(const Json& obj) {
   auto planned = controllers::PlanFirstTrials(obj);
   if (!planned.ok()) return "Plan:         <invalid: " + planned.status().message() + ">\n";
@@ -91,9 +67,8 @@ std::string ExperimentPlanText(const Json& obj) {
   const std::string primary =
       StringField(spec.value("trialTemplate", Json::object()), "primaryContainerName", "training-container");
   const Json& first = (*planned)[0];
-  const Json& run = first["runSpec"];
-  out += "  " + StringField(first, "name") + " runs a " + StringField(run, "kind");
-  if (const Json* c = FindContainer(run, primary)) {
+  out += "  " + StringField(first, "name") + " runs a " + StringField(first["runSpec"], "kind");
+  if (const Json* c = FindField(first, "primaryContainer"); c != nullptr && c->is_object()) {
     std::string line;
     for (const char* field : {"command", "args"}) {
       for (const auto& w : c->value(field, Json::array())) {

@@ -218,24 +218,13 @@ void Substitute(Json& v, const std::map<std::string, std::string>& vars) {
   }
 }
 
-// Adds `env` (KATIB_TRIAL_NAME, ...) to every container named `primary` anywhere in `v`.
-void AddTrialEnv(Json& v, const std::string& primary,
+// Adds `env` (KATIB_TRIAL_NAME, ...) to every container named `primary` anywhere in `run`.
+void AddTrialEnv(Json& run, const std::string& primary,
                  const std::vector<std::pair<std::string, std::string>>& env) {
-  if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (it.key() == "containers" && it.value().is_array()) {
-        for (auto& c : it.value()) {
-          if (!c.is_object() || StringField(c, "name") != primary) continue;
-          if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
-          for (const auto& [k, val] : env) c["env"].push_back({{"name", k}, {"value", val}});
-        }
-      } else {
-        AddTrialEnv(it.value(), primary, env);
-      }
-    }
-  } else if (v.is_array()) {
-    for (auto& e : v) AddTrialEnv(e, primary, env);
-  }
+  ForEachPrimaryContainer(run, primary, [&env](Json&, Json& c) {
+    if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
+    for (const auto& [k, val] : env) c["env"].push_back({{"name", k}, {"value", val}});
+  });
 }
 
 std::string PrimaryContainer(const Json& trial_template) {
@@ -377,10 +366,15 @@ Result<Json> PlanFirstTrials(const Json& experiment) {
     Json trial = NewTrial(experiment, es, trial_name, s.assignment, s.labels, "",
                           CheckpointFor(es.algorithm, name, trial_name));
     Json& spec = trial["spec"];
+    Json primary;  // null when no container has primaryContainerName
+    ForEachPrimaryContainer(spec["runSpec"], PrimaryContainer(es.trial_template), [&primary](Json&, Json& c) {
+      if (primary.is_null()) primary = c;
+    });
     out.push_back({{"name", trial_name},
                    {"parameterAssignments", spec["parameterAssignments"]},
                    {"labels", spec.value("labels", Json::object())},
-                   {"runSpec", spec["runSpec"]}});
+                   {"runSpec", spec["runSpec"]},
+                   {"primaryContainer", std::move(primary)}});
   }
   return out;
 }

@@ -134,7 +134,8 @@ Status ValidateExperiment(const Json& experiment);
 
 // The first Trials the controller creates for `experiment` (as many as `parallelTrialCount`,
 // at most `maxTrialCount`): the same sampler, seed (the Experiment's uid) and template rendering,
-// from an empty history. Each item: {name, parameterAssignments, labels, runSpec}. For
+// from an empty history. Each item: {name, parameterAssignments, labels, runSpec,
+// primaryContainer (the first container named primaryContainerName, or null)}. For
 // `skiff describe` of an Experiment whose trials cannot run here.
 Result<Json> PlanFirstTrials(const Json& experiment);
 

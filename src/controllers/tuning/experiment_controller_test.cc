@@ -330,6 +330,7 @@ TEST_F(ExperimentControllerTest, PlannedFirstTrialsAreTheTrialsCreated) {
     const Json& planned_c = p["runSpec"]["spec"]["template"]["spec"]["containers"][0];
     const Json& created_c = t["spec"]["runSpec"]["spec"]["template"]["spec"]["containers"][0];
     EXPECT_EQ(planned_c["command"], created_c["command"]);
+    EXPECT_EQ(p["primaryContainer"], planned_c) << "the primary container, rendered";
   }
   Json bad = Get("Experiment", "exp");
   bad["spec"]["parameters"][0]["feasibleSpace"]["min"] = "9";

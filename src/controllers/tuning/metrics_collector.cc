@@ -1,10 +1,9 @@
 #include "controllers/tuning/metrics_collector.h"
 
-#include <functional>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
@@ -383,38 +382,35 @@ MetricReports ReportsFromObservationLogs(const std::map<std::string, Json>& reco
   return out;
 }
 
-void AddPrimaryVolume(Json& run, const std::string& primary, const Json& volume,
-                      const std::function<bool(Json& container)>& add_mount) {
+void ForEachPrimaryContainer(Json& run, const std::string& primary,
+                             const std::function<void(Json& pod_spec, Json& container)>& fn) {
   if (run.is_array()) {
-    for (auto& e : run) AddPrimaryVolume(e, primary, volume, add_mount);
+    for (auto& e : run) ForEachPrimaryContainer(e, primary, fn);
     return;
   }
   if (!run.is_object()) return;
+  if (auto cs = run.find("containers"); cs != run.end() && cs->is_array()) {
+    for (auto& c : *cs) {
+      if (c.is_object() && StringField(c, "name") == primary) fn(run, c);
+    }
+  }
   for (auto it = run.begin(); it != run.end(); ++it) {
-    if (it.key() != "containers" || !it.value().is_array()) {
-      AddPrimaryVolume(it.value(), primary, volume, add_mount);
-      continue;
-    }
-    bool added = false;
-    for (auto& c : it.value()) {
-      if (!c.is_object() || StringField(c, "name") != primary) continue;
-      if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
-      added = add_mount(c) || added;
-    }
-    if (!added) continue;
-    // `run` is the Pod spec holding the containers.
-    if (!run.contains("volumes") || !run["volumes"].is_array()) run["volumes"] = Json::array();
-    const std::string name = StringField(volume, "name");
-    bool have = false;
-    for (const auto& v : run["volumes"]) have = have || StringField(v, "name") == name;
-    if (!have) run["volumes"].push_back(volume);
-    return;
+    if (it.key() != "containers") ForEachPrimaryContainer(it.value(), primary, fn);
   }
 }
 
+void AddVolumeOnce(Json& pod_spec, const Json& volume) {
+  if (!pod_spec.contains("volumes") || !pod_spec["volumes"].is_array()) pod_spec["volumes"] = Json::array();
+  const std::string name = StringField(volume, "name");
+  for (const auto& v : pod_spec["volumes"]) {
+    if (StringField(v, "name") == name) return;
+  }
+  pod_spec["volumes"].push_back(volume);
+}
+
 void AddMetricsVolume(Json& run, const std::string& primary, const std::string& dir) {
-  const Json volume = {{"name", kKatibMetricsVolume}, {"emptyDir", Json::object()}};
-  AddPrimaryVolume(run, primary, volume, [&dir](Json& c) {
+  ForEachPrimaryContainer(run, primary, [&dir](Json& pod_spec, Json& c) {
+    if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
     // Under /tmp (the Pod's private /tmp, kept until the Pod is deleted) or under a volume
     // the container mounts already, the file outlives the Pod as it is; a mount nested in
     // another bind mount would also fail to start on the local kubelet.
@@ -426,9 +422,9 @@ void AddMetricsVolume(Json& run, const std::string& primary, const std::string& 
     };
     bool mounted = under("/tmp");
     for (const auto& vm : c["volumeMounts"]) mounted = mounted || under(StringField(vm, "mountPath"));
-    if (mounted) return false;
+    if (mounted) return;
     c["volumeMounts"].push_back({{"name", kKatibMetricsVolume}, {"mountPath", dir}});
-    return true;
+    AddVolumeOnce(pod_spec, {{"name", kKatibMetricsVolume}, {"emptyDir", Json::object()}});
   });
 }
 

@@ -91,11 +91,12 @@ std::string ObservationKey(TimePoint t);
 MetricReports ReportsFromObservationLogs(const std::map<std::string, Json>& records,
                                          const std::vector<std::string>& names);
 
-// For every Pod spec in `run` (a Job, a training job's replica specs, ...) with a container named
-// `primary`: calls `add_mount` on that container (its `volumeMounts` exists as an array) and, if
-// it added a mount, adds `volume` to the Pod spec's volumes unless one of that name is there.
-void AddPrimaryVolume(Json& run, const std::string& primary, const Json& volume,
-                      const std::function<bool(Json& container)>& add_mount);
+// Calls `fn(pod_spec, container)` for every container named `primary` in `run` (a Trial's run
+// object: a Job, a training job's replica specs, ...); `pod_spec` is the object holding it.
+void ForEachPrimaryContainer(Json& run, const std::string& primary,
+                             const std::function<void(Json& pod_spec, Json& container)>& fn);
+// Adds `volume` to a Pod spec's volumes unless one of its name is there.
+void AddVolumeOnce(Json& pod_spec, const Json& volume);
 
 // Adds the File collector's emptyDir (`metrics-volume`) at `dir` to every Pod spec in `run`
 // whose containers include `primary`, unless `dir` is under /tmp or under a volume that

@@ -29,10 +29,10 @@ CheckpointMount CheckpointFor(const tuning::AlgorithmSpec& algorithm, const std:
 }
 
 void AddCheckpointVolume(Json& run, const std::string& primary, const CheckpointMount& m) {
-  const Json volume = {{"name", kSuggestionVolume}, {"persistentVolumeClaim", {{"claimName", m.claim}}}};
-  AddPrimaryVolume(run, primary, volume, [&m](Json& c) {
+  ForEachPrimaryContainer(run, primary, [&m](Json& pod_spec, Json& c) {
+    if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = Json::array();
     c["volumeMounts"].push_back({{"name", kSuggestionVolume}, {"mountPath", m.mount_path}, {"subPath", m.sub_path}});
-    return true;
+    AddVolumeOnce(pod_spec, {{"name", kSuggestionVolume}, {"persistentVolumeClaim", {{"claimName", m.claim}}}});
   });
 }
 
