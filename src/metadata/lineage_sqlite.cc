@@ -1,6 +1,8 @@
 // `LineageDb` on SQLite: one connection, statements cached by the address of their text.
-#include <unordered_map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "metadata/lineage_db.h"
 #include "store/sqlite_db.h"
@@ -93,7 +95,9 @@ class SqliteLineageDb : public LineageDb {
       it = without_returning_.emplace(sql, std::string(text.substr(0, text.size() - kSuffix.size()))).first;
     }
     {
-      SKIFF_ASSIGN_OR_RETURN(auto st, db_->PrepareText(it->second));
+      // The stripped text lives in the map's node, which never moves and outlives `db_`: its
+      // address can key the statement cache as a literal's does.
+      SKIFF_ASSIGN_OR_RETURN(auto st, db_->Prepare(it->second.c_str()));
       BindAll(st, args);
       const int64_t before = db_->LastInsertRowId();
       SKIFF_RETURN_IF_ERROR(st.Run());
@@ -115,8 +119,9 @@ class SqliteLineageDb : public LineageDb {
     }
   }
 
-  std::unique_ptr<store::SqliteDb> db_;
+  // Before `db_`, so that it outlives the statement cache keyed by its strings' addresses.
   std::unordered_map<const char*, std::string> without_returning_;  // by the literal's address
+  std::unique_ptr<store::SqliteDb> db_;
 };
 
 }  // namespace

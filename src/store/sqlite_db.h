@@ -68,9 +68,8 @@ class SqliteDb {
   // The first column of the first row of `sql` (e.g. "PRAGMA user_version"). Not cached.
   Result<std::string> QueryText(std::string_view sql);
 
-  // `sql` must be a string with static storage duration: the cache is keyed by its address, so
-  // that a hot statement costs a hash of one pointer.
-  // `sql` must be a string literal (statements are cached by its address).
+  // `sql` must be a string literal, or text that outlives this SqliteDb and never changes: the
+  // cache is keyed by its address, so that a hot statement costs a hash of one pointer.
   Result<SqliteStmt> Prepare(const char* sql);
   // For statements built at run time: cached by their text.
   Result<SqliteStmt> PrepareText(const std::string& sql);

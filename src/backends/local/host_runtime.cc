@@ -11,7 +11,6 @@
 namespace skiff::local {
 namespace {
 
-// A stand-in for the entrypoint of Argo's test image argoproj/argosay:v2, written for Skiff.
 // The start of BusyBox images' `nc` (see Prepare); the exec line names the host's BusyBox.
 constexpr const char* kNcShimHead = R"SH(#!/bin/sh
 # nc for BusyBox images (skiff): -k (keep listening) becomes a second -l, as BusyBox spells it.
@@ -25,6 +24,7 @@ done
 shift "$n"
 )SH";
 
+// A stand-in for the entrypoint of Argo's test image argoproj/argosay:v2, written for Skiff.
 constexpr const char* kArgosay = R"SH(#!/bin/sh
 # argosay: the small command Argo's examples use (argoproj/argosay:v2), for hosts without images.
 case "${1:-}" in
