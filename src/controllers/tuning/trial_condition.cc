@@ -41,24 +41,26 @@ Result<Json> ParseLiteral(std::string_view v) {
 
 Result<Step> ParseQuery(std::string_view body, bool all) {
   static const char* kOps[] = {"==", "!=", "<=", ">=", "<", ">"};
-  for (const char* op : kOps) {
-    // The operator outside a quoted value: values come after it.
-    size_t at = body.find(op);
-    if (at == std::string_view::npos) continue;
-    Step s;
-    s.kind = Step::kQuery;
-    s.all = all;
-    s.field = std::string(body.substr(0, at));
-    s.op = op;
-    while (!s.field.empty() && s.field.back() == ' ') s.field.pop_back();
-    std::string_view rest = body.substr(at + std::string_view(op).size());
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
-    if (s.field.empty()) return InvalidArgument("query without a field");
-    auto v = ParseLiteral(rest);
-    if (!v.ok()) return v.status();
-    s.value = std::move(*v);
-    return s;
+  // The first operator, left to right: the value after it may contain operators of its own.
+  for (size_t at = 0; at < body.size(); ++at) {
+    if (body[at] == '"') return InvalidArgument("query without a comparison (==, !=, <, <=, >, >=)");
+    for (const char* op : kOps) {
+      if (body.compare(at, std::string_view(op).size(), op) != 0) continue;
+      Step s;
+      s.kind = Step::kQuery;
+      s.all = all;
+      s.field = std::string(body.substr(0, at));
+      s.op = op;
+      while (!s.field.empty() && s.field.back() == ' ') s.field.pop_back();
+      std::string_view rest = body.substr(at + std::string_view(op).size());
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+      if (s.field.empty()) return InvalidArgument("query without a field");
+      auto v = ParseLiteral(rest);
+      if (!v.ok()) return v.status();
+      s.value = std::move(*v);
+      return s;
+    }
   }
   return InvalidArgument("query without a comparison (==, !=, <, <=, >, >=)");
 }
@@ -198,17 +200,20 @@ std::optional<Json> Eval(const Json& start, const Segment& steps) {
     }
     if (!cur.is_array()) return std::nullopt;
     Json matches = Json::array();
+    const Json* first = nullptr;
     for (const auto& e : cur) {
       const Json* f = Field(e, s.field);
-      if (f != nullptr && Compare(*f, s.op, s.value)) {
-        if (!s.all) {
-          matches = e;
-          break;
-        }
-        matches.push_back(e);
+      if (f == nullptr || !Compare(*f, s.op, s.value)) continue;
+      if (!s.all) {
+        first = &e;
+        break;
       }
+      matches.push_back(e);
     }
-    if (!s.all && matches.is_array()) return std::nullopt;  // no first match
+    if (!s.all) {
+      if (first == nullptr) return std::nullopt;  // no first match
+      matches = *first;
+    }
     cur = std::move(matches);
     many = s.all;
   }

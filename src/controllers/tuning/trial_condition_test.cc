@@ -46,6 +46,14 @@ TEST(TrialConditionTest, PathsQueriesPipesAndThis) {
   EXPECT_TRUE(TrialConditionHolds(wf, R"(status.[@this].#(ready==true)#)"));
   EXPECT_TRUE(TrialConditionHolds(wf, R"(status.nodes|#(name=="b")#|#(phase=="Succeeded")#)"));
   EXPECT_FALSE(TrialConditionHolds(wf, R"(status.nodes|#(name=="a")#|#(phase=="Succeeded")#)"));
+  // An operator inside the value is the value's; the field's comparison comes first.
+  const Json odd = Obj(R"({"items": [{"name": "a==b"}, {"name": "c", "n": 1}], "pairs": [[1, 2], [3, 4]]})");
+  EXPECT_TRUE(TrialConditionHolds(odd, R"(items.#(name=="a==b")#)"));
+  EXPECT_TRUE(TrialConditionHolds(odd, R"(items.#(name!="a==b").n)"));
+  EXPECT_FALSE(TrialConditionHolds(odd, R"(items.#(name=="a")#)"));
+  // A first match that is itself a list is a match.
+  EXPECT_TRUE(TrialConditionHolds(odd, R"(pairs.#(0==3).1)"));
+  EXPECT_FALSE(TrialConditionHolds(odd, R"(pairs.#(0==5))"));
 }
 
 TEST(TrialConditionTest, BadConditionsAreRefusedSayingWhere) {
