@@ -57,9 +57,6 @@ std::string DescribeText(const Json& obj);
 std::string EventsText(const Json& events);
 // The normalized plan of a training job (describe_training.cc); for `DescribeText`.
 std::string TrainingPlanText(const Json& obj);
-// `skiff describe` of a Katib Experiment: the first Trials the controller creates (their
-// assignments and the primary container's rendered command), whether or not they can run here.
-std::string ExperimentPlanText(const Json& obj);
 
 // Checks a resource before it is stored (Workflow kinds: structure and references).
 Status ValidateForStore(const Json& obj);

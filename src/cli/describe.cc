@@ -48,8 +48,8 @@ std::string Ago(const std::string& rfc3339) {
   return std::to_string(s / 3600) + "h";
 }
 
-}  // namespace
-
+// `skiff describe` of a Katib Experiment: the first Trials the controller creates (their
+// assignments and the primary container's rendered command), whether or not they can run here.
 std::string ExperimentPlanText(const Json& obj) {
   auto planned = controllers::PlanFirstTrials(obj);
   if (!planned.ok()) return "Plan:         <invalid: " + planned.status().message() + ">\n";
@@ -83,6 +83,8 @@ std::string ExperimentPlanText(const Json& obj) {
   }
   return out;
 }
+
+}  // namespace
 
 std::string DescribeText(const Json& obj) {
   const Json& md = obj.value("metadata", Json::object());
